@@ -1,0 +1,29 @@
+# Every target creates .venv and installs the project from pyproject.toml on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test ui bench validate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dawsos demo
+
+test: $(STAMP)
+	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+ui: $(STAMP)
+	$(BIN)/dawsos ui
+
+bench: $(STAMP)
+	$(BIN)/python bench/seed.py
+
+clean:
+	rm -rf $(VENV) .dawsos

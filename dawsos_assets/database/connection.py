@@ -1,0 +1,101 @@
+"""The one way this project reaches PostgreSQL.
+
+`DAWSOS_DATABASE_URL` points everything at any PostgreSQL 15+; without it the embedded server under
+`.dawsos/` is started on demand. Application code uses SQLAlchemy 2 over psycopg 3; bulk loads use psycopg's
+COPY directly; Dagster's own storage uses psycopg2 (dagster-postgres needs it, see stack_notes §0).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from dawsos_assets import errors
+from dawsos_assets.database.server import EmbeddedPostgres
+from dawsos_assets.errors import DawsosError
+
+URL_ENV = "DAWSOS_DATABASE_URL"
+DAGSTER_DATABASE = "dagster"
+MINIMUM_SERVER_VERSION = 150000
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError for most malformed strings
+        raise DawsosError(errors.DB_URL_INVALID, f"cannot parse database URL ({exc})",
+                          "use the form postgresql://user:password@host:5432/dbname") from None
+    if parsed.get_backend_name() != "postgresql" or not parsed.database:
+        raise DawsosError(errors.DB_URL_INVALID,
+                          f"{parsed.render_as_string(hide_password=True)} is not a PostgreSQL URL with a database name",
+                          "use the form postgresql://user:password@host:5432/dbname")
+    return parsed
+
+
+def uses_embedded_server() -> bool:
+    return not os.environ.get(URL_ENV)
+
+
+def database_url(database: str | None = None) -> str:
+    """libpq URL (postgresql://…) of the portfolio database, or of `database` on the same server."""
+    configured = os.environ.get(URL_ENV)
+    if configured:
+        parsed = _parse(configured).set(drivername="postgresql")
+    else:
+        parsed = _parse(EmbeddedPostgres().url("dawsos"))
+    if database:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:
+    return make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    """A raw psycopg 3 connection (for COPY and DDL), with a coded error when the server is unreachable."""
+    target = url or ensure_database()
+    try:
+        return psycopg.connect(target, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise DawsosError(errors.DB_UNREACHABLE, f"cannot connect to {redacted(target)}: {str(exc).strip().splitlines()[0]}",
+                          f"check that the server is up and the URL is right, or unset {URL_ENV} to use the embedded server") from None
+
+
+def ensure_database(name: str | None = None) -> str:
+    """Return the URL of database `name` (default: the portfolio database), creating it on our server if missing."""
+    url = database_url(name)
+    target = make_url(url).database
+    if uses_embedded_server() or name:
+        admin = database_url("postgres")
+        with connect(admin, autocommit=True) as conn:
+            if conn.info.server_version < MINIMUM_SERVER_VERSION:
+                raise DawsosError(errors.DB_UNREACHABLE, f"server version {conn.info.server_version} is older than 15",
+                                  "point DAWSOS_DATABASE_URL at PostgreSQL 15 or newer")
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{target}"')
+    return url
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+
+
+def engine(url: str | None = None) -> sa.Engine:
+    """The SQLAlchemy engine of the portfolio database (cached per URL)."""
+    return _engine(url or ensure_database())
+
+
+def dagster_storage_url() -> str:
+    """URL for Dagster's run/event/schedule storage: database `dagster` on the same server, psycopg2 scheme."""
+    return sqlalchemy_url(ensure_database(DAGSTER_DATABASE), driver="psycopg2")

@@ -1,0 +1,30 @@
+"""Coded errors: every failure a user can cause says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+
+class DawsosError(Exception):
+    """An error with a stable code and a suggestion, printed as one line by the CLI."""
+
+    def __init__(self, code: str, message: str, suggestion: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.suggestion = suggestion
+
+    def one_line(self) -> str:
+        return f"error {self.code}: {self.message} (suggestion: {self.suggestion})"
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "suggestion": self.suggestion}
+
+
+# Database and server
+DB_URL_INVALID = "DB_URL_INVALID"
+DB_UNREACHABLE = "DB_UNREACHABLE"
+DB_NOT_SEEDED = "DB_NOT_SEEDED"
+DB_ALREADY_SEEDED = "DB_ALREADY_SEEDED"
+EMBEDDED_START_FAILED = "EMBEDDED_START_FAILED"
+EMBEDDED_NOT_USED = "EMBEDDED_NOT_USED"
+PORT_IN_USE = "PORT_IN_USE"
+SEED_ARGUMENT_INVALID = "SEED_ARGUMENT_INVALID"
