@@ -203,7 +203,7 @@ def _count_rows(conn) -> dict[str, int]:
     return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
-def _write_manifest(conn, options: SeedOptions, ledger: DefectLedger, books: list[Book], bulk_lots: int) -> dict:
+def _write_manifest(conn, options: SeedOptions, ledger: DefectLedger, books: list[Book], bulk: dict) -> dict:
     legal = {key: {"description": d, "count": conn.execute(q).fetchone()[0], "query": q}
              for key, (d, q) in LEGAL_QUERIES.items()}
     manifest = {
@@ -213,7 +213,7 @@ def _write_manifest(conn, options: SeedOptions, ledger: DefectLedger, books: lis
         "options": {"lots": options.lots, "portfolios": options.generated_portfolios()},
         "portfolios": {"demo": ref.DEMO_PORTFOLIO_ID, "test_portfolio_alpha": ref.ALPHA_PORTFOLIO_ID,
                        "generated": [b.portfolio.id for b in books[2:]]},
-        "bulk_lots": bulk_lots,
+        "bulk_load": bulk,
         "defects": ledger.as_manifest(options.variant),
         "legal": legal,
         "row_counts": _count_rows(conn),
@@ -248,15 +248,15 @@ def seed_database(conn: psycopg.Connection, options: SeedOptions) -> dict:
         _write_reference(conn, market, rng, books + [Book(p) for p in bulk_portfolios], options.variant)
         _write_books(conn, books, orphan_lots, orphan_transactions, options.variant)
         _write_context(conn, market, rng, books, options.variant, extra_betas)
-        bulk_count = 0
+        bulk = {"lots": 0}
         existing = sum(len(b.lots) for b in books) + len(orphan_lots)
         if options.lots and options.lots > existing:
             from dawsos_assets.database.seed.bulk import load_bulk_lots
 
             targets = [p.id for p in bulk_portfolios] or [b.portfolio.id for b in generated]
-            bulk_count = load_bulk_lots(conn, market, targets, options.lots - existing, rng, ledger, options.variant,
-                                        progress=options.progress)
-        return _write_manifest(conn, options, ledger, books, bulk_count)
+            bulk = load_bulk_lots(conn, market, targets, options.lots - existing, options.seed, ledger,
+                                  options.variant, progress=options.progress)
+        return _write_manifest(conn, options, ledger, books, bulk)
 
 
 def defect_counts_in_database(conn: psycopg.Connection, variant: LegacyVariant) -> dict[str, int]:

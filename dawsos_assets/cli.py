@@ -1,0 +1,134 @@
+"""`dawsos`: the command line of dawsos-assets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+
+import typer
+from rich.console import Console
+
+from dawsos_assets import errors
+from dawsos_assets.database import connection
+from dawsos_assets.database.legacy import LegacyVariant
+from dawsos_assets.database.server import EmbeddedPostgres
+from dawsos_assets.errors import DawsosError
+
+app = typer.Typer(help="Refactor and guard the DawsOS portfolio-analytics database.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database: the embedded PostgreSQL under .dawsos/, or DAWSOS_DATABASE_URL.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+class BetasForm(str, Enum):
+    long = "long"
+    wide = "wide"
+
+
+class ShocksForm(str, Enum):
+    flat = "flat"
+    jsonb = "jsonb"
+
+
+class AuditShape(str, Enum):
+    a = "a"
+    b = "b"
+
+
+def _embedded_only() -> EmbeddedPostgres:
+    if not connection.uses_embedded_server():
+        raise DawsosError(errors.EMBEDDED_NOT_USED, f"{connection.URL_ENV} is set, so the embedded server is not in use",
+                          f"manage that server yourself, or unset {connection.URL_ENV}")
+    return EmbeddedPostgres()
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL (a no-op when it is running)."""
+    server = _embedded_only()
+    port = server.start()
+    console.print(f"embedded PostgreSQL running on 127.0.0.1:{port} (data in {server.pgdata})")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    stopped = _embedded_only().stop()
+    console.print("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say which database commands use and whether it answers."""
+    if not connection.uses_embedded_server():
+        url = connection.database_url()
+        with connection.connect(url) as conn:
+            console.print(f"external PostgreSQL {conn.info.server_version} at {connection.redacted(url)}: reachable")
+        return
+    status = EmbeddedPostgres().status()
+    state = f"running on 127.0.0.1:{status.port} (pid {status.pid})" if status.running else "stopped"
+    console.print(f"embedded PostgreSQL {state}; data in {status.pgdata}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the portfolio database URL (starts the embedded server if needed); psql accepts it."""
+    print(connection.ensure_database())
+
+
+@app.command()
+def seed(
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same database."),
+    lots: int | None = typer.Option(None, help="Scale lots up to this many (at most 10,000,000), loaded with COPY."),
+    portfolios: int | None = typer.Option(None, help="Generated portfolios besides the demo and Test Portfolio Alpha."),
+    fresh: bool = typer.Option(False, "--fresh", help="Drop an existing demo database first."),
+    without_007: bool = typer.Option(False, "--without-007", help="Legacy variant: migration 007 never ran."),
+    betas: BetasForm = typer.Option(BetasForm.long, help="Legacy variant of position_factor_betas."),
+    shocks: ShocksForm = typer.Option(ShocksForm.flat, help="Legacy variant of scenario_shocks."),
+    audit_log: AuditShape = typer.Option(AuditShape.b, help="Legacy shape of audit_log."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Create the legacy DawsOS database with deterministic demo data and the plan's defects injected."""
+    from dawsos_assets.database.seed.loader import SeedOptions, seed_database
+    from dawsos_assets.operations.report import manifest_table
+
+    options = SeedOptions(seed=seed, lots=lots, portfolios=portfolios, fresh=fresh, progress=not as_json,
+                          variant=LegacyVariant(lots_007=not without_007, betas=betas.value, shocks=shocks.value,
+                                                audit_log=audit_log.value))
+    options.validate()
+    with connection.connect() as conn:
+        manifest = seed_database(conn, options)
+    if as_json:
+        print(json.dumps(manifest, indent=2, default=str))
+        return
+    console.print(f"seeded {connection.redacted(connection.database_url())} (seed {seed}); "
+                  f"{manifest['row_counts']['lots']:,} lots, {manifest['row_counts']['transactions']:,} transactions")
+    console.print(manifest_table(manifest))
+    console.print("The manifest is stored as JSON in dawsos_meta.seed_manifest.")
+
+
+@app.command()
+def demo() -> None:
+    """Start the database, seed it if empty, and show the legacy state and its defects."""
+    from dawsos_assets.operations.demo import run_demo
+
+    run_demo(console)
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="Port of the web UI on 127.0.0.1.")) -> None:
+    """Run the Dagster web UI and daemon on this project's PostgreSQL-backed instance."""
+    from dawsos_assets.operations.webserver import run_ui
+
+    raise typer.Exit(run_ui(port))
+
+
+def main() -> None:
+    try:
+        app()
+    except DawsosError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        sys.exit(2)

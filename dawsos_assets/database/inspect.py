@@ -1,0 +1,63 @@
+"""Read what a DawsOS database looks like: which legacy variant, which names, which keys, which defects."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import psycopg
+
+from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES
+
+
+def columns(conn: psycopg.Connection, schema: str = "public") -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for table, column in conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+        "ORDER BY table_name, ordinal_position", (schema,)):
+        result.setdefault(table, []).append(column)
+    return result
+
+
+def foreign_keys(conn: psycopg.Connection) -> set[tuple[str, str, str]]:
+    """(table, column, parent table) of every single-column foreign key in `public`."""
+    rows = conn.execute("""
+        SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text
+          FROM pg_constraint c
+          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+         WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND array_length(c.conkey, 1) = 1""")
+    return {(t, col, parent) for t, col, parent in rows}
+
+
+def variant_of(cols: dict[str, list[str]]) -> dict[str, object]:
+    """Which of the incompatible legacy histories the database follows (None where a table is missing)."""
+    betas = cols.get("position_factor_betas", [])
+    shocks = cols.get("scenario_shocks", [])
+    audit = cols.get("audit_log", [])
+    return {
+        "lots_007": "qty_open" in cols.get("lots", []) or "quantity_open" in cols.get("lots", []),
+        "betas": "long" if "factor_name" in betas else "wide" if "equity_beta" in betas else None,
+        "shocks": "jsonb" if "shock_definition" in shocks else "flat" if "shock_type" in shocks else None,
+        "audit_log": "a" if "event_type" in audit else "b" if "action" in audit else None,
+    }
+
+
+def legacy_findings(conn: psycopg.Connection) -> dict:
+    """Schema-level defects the plan names, read from the catalog (never assumed)."""
+    cols = columns(conn)
+    fks = foreign_keys(conn)
+    lots_cols = cols.get("lots", [])
+    quantity_names = [c for c in ("quantity", "qty_open", "qty_original", "quantity_open", "quantity_original") if c in lots_cols]
+    ledger = []
+    if "migration_history" in cols:
+        numbers = Counter(n for (n,) in conn.execute("SELECT migration_number FROM migration_history"))
+        ledger = [{"number": n, "migrations": [name for (name,) in conn.execute(
+            "SELECT migration_name FROM migration_history WHERE migration_number = %s ORDER BY 1", (n,))]}
+            for n, count in sorted(numbers.items()) if count > 1]
+    return {
+        "variant": variant_of(cols),
+        "legacy_names": [r._asdict() for r in RENAMES if r.legacy in cols.get(r.table, [])],
+        "lots_quantity_columns": quantity_names,
+        "missing_foreign_keys": [fk._asdict() for fk in FOREIGN_KEYS
+                                 if fk.table in cols and (fk.table, fk.column, fk.parent) not in fks],
+        "ledger_collisions": ledger,
+    }

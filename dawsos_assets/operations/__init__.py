@@ -1,0 +1,1 @@
+"""Operating the pipeline: the Dagster instance, the web UI, schedules and alerts."""

@@ -1,0 +1,69 @@
+"""`dawsos ui`: the Dagster web server and daemon on 127.0.0.1, stopped cleanly on Ctrl-C or SIGTERM.
+
+`dagster dev` maps SIGTERM onto its SIGINT handler; a process started from a non-interactive shell inherits
+SIGINT as ignored, so the child gets SIGINT reset to the default before exec (stack_notes §1.10).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from dawsos_assets import errors
+from dawsos_assets.errors import DawsosError
+from dawsos_assets.operations.instance import prepare_instance
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHUTDOWN_GRACE_S = 30
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise DawsosError(errors.PORT_IN_USE, f"port {port} on 127.0.0.1 is already in use",
+                              f"stop what listens there or pass another port, e.g. `dawsos ui --port {port + 1}`") from None
+
+
+def _reset_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+
+
+def dagster_dev_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
+            "-w", str(PROJECT_ROOT / "workspace.yaml")]
+
+
+def run_ui(port: int) -> int:
+    """Run until interrupted; return the child's exit code."""
+    ensure_port_free(port)
+    prepare_instance()
+    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_reset_sigint)
+
+    received = []
+
+    def forward(signum, _frame):
+        received.append(signum)
+        if len(received) == 1:
+            child.send_signal(signal.SIGTERM)  # graceful: dagster dev stops webserver, daemon and code server
+        else:
+            os.killpg(child.pid, signal.SIGKILL)  # a second Ctrl-C means now
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(SHUTDOWN_GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
