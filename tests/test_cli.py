@@ -1,0 +1,79 @@
+"""End to end through the `dawsos` command: coded errors, psql-compatible URLs, the demo."""
+
+import socket
+import subprocess
+
+import pytest
+
+from dawsos_assets.database import connection
+from dawsos_assets.database.server import postgres_binary
+
+from .conftest import run_cli
+
+
+def assert_coded_error(result: subprocess.CompletedProcess, code: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error {code}:") and "(suggestion: " in lines[0]
+
+
+def test_db_url_is_accepted_by_psql(seeded_url):
+    result = run_cli("db", "url")
+    assert result.returncode == 0, result.stderr
+    url = result.stdout.strip()
+    psql = subprocess.run([postgres_binary("psql"), url, "-Atc", "SELECT count(*) FROM lots"],
+                          capture_output=True, text=True, timeout=30)
+    assert psql.returncode == 0, psql.stderr
+    assert int(psql.stdout) > 100
+
+
+@pytest.mark.parametrize("url, code", [
+    ("mysql://user@host/db", "DB_URL_INVALID"),
+    ("this is not a url", "DB_URL_INVALID"),
+    ("postgresql://postgres@127.0.0.1:1/dawsos", "DB_UNREACHABLE"),
+])
+def test_bad_database_urls_give_one_coded_line(url, code):
+    assert_coded_error(run_cli("seed", env={connection.URL_ENV: url}), code)
+
+
+def test_seed_refuses_a_seeded_database_without_fresh(seeded_url):
+    assert_coded_error(run_cli("seed"), "DB_ALREADY_SEEDED")
+
+
+def test_seed_rejects_out_of_range_lots(empty_url):
+    assert_coded_error(run_cli("seed", "--lots", "20000000"), "SEED_ARGUMENT_INVALID")
+
+
+def test_seed_prints_the_manifest_as_json(empty_url):
+    import json
+
+    result = run_cli("seed", "--seed", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    assert manifest["seed"] == 3 and manifest["defects"]["orphaned_lots"]["count"] > 0
+
+
+def test_ui_refuses_an_occupied_port(seeded_url):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert_coded_error(run_cli("ui", "--port", str(port)), "PORT_IN_USE")
+
+
+def test_db_commands_on_an_external_server_say_so(seeded_url):
+    assert_coded_error(run_cli("db", "stop"), "EMBEDDED_NOT_USED")
+    status = run_cli("db", "status")
+    assert status.returncode == 0 and "reachable" in status.stdout
+
+
+def test_demo_seeds_an_empty_database_then_reuses_it(empty_url):
+    first = run_cli("demo")
+    assert first.returncode == 0, first.stderr
+    for expected in ("creating the legacy DawsOS database", "qty_open", "valuation_date", "Missing foreign keys",
+                     "lots.security_id", "009 used twice", "orphaned_lots",
+                     "lot_count 3, SUM(quantity) 225, SUM(qty_open) 225, SUM(cost_basis) 55000"):
+        assert expected in first.stdout, expected
+    second = run_cli("demo")
+    assert second.returncode == 0 and "reusing the seeded database" in second.stdout

@@ -1,0 +1,63 @@
+"""`dawsos ui` serves the web UI on the PostgreSQL instance and stops cleanly on SIGTERM and on Ctrl-C."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import DAWSOS, PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_server(port: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the web UI did not answer on port {port} within {timeout} s")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_ui_serves_and_shuts_down_cleanly(seeded_url, stop_signal):
+    port = free_port()
+    # Started the way a background job would be: SIGINT ignored in the parent, as in a non-interactive shell.
+    child = subprocess.Popen([DAWSOS, "ui", "--port", str(port)], cwd=PROJECT_ROOT, env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
+                             if stop_signal == signal.SIGTERM else None)
+    try:
+        info = wait_for_server(port)
+        assert info["dagster_webserver_version"].startswith("1.13")
+        child.send_signal(stop_signal)
+        output, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, output[-2000:]
+    deadline = time.monotonic() + 10
+    while not port_is_free(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert port_is_free(port)
