@@ -20,6 +20,9 @@ app = typer.Typer(help="Refactor and guard the DawsOS portfolio-analytics databa
 db_app = typer.Typer(help="The database: the embedded PostgreSQL under .dawsos/, or DAWSOS_DATABASE_URL.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
+migrate_app = typer.Typer(help="Migrations 014-018: online, reversible, recorded in dawsos_migrations.ledger.",
+                          no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
@@ -108,6 +111,90 @@ def seed(
                   f"{manifest['row_counts']['lots']:,} lots, {manifest['row_counts']['transactions']:,} transactions")
     console.print(manifest_table(manifest))
     console.print("The manifest is stored as JSON in dawsos_meta.seed_manifest.")
+
+
+class OrphanPolicy(str, Enum):
+    placeholder = "placeholder"
+    quarantine = "quarantine"
+    fail = "fail"
+
+
+def _runner(policy: OrphanPolicy | None = None, backup: bool = True):
+    from dawsos_assets.migrations.runner import MigrationRunner
+
+    return MigrationRunner(policy=policy.value if policy else None, backup=backup)
+
+
+def _print_runs(reports, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
+        return
+    if not reports:
+        console.print("nothing to do: every migration is applied")
+    for r in reports:
+        extra = f", backup {r.backup_path}" if r.backup_path else ""
+        orphans = f", quarantined {r.quarantined}" if r.quarantined else ""
+        console.print(f"{r.version:03d} {r.name}: {r.status} in {r.duration_ms:.0f} ms, longest write-blocking lock "
+                      f"{r.longest_exclusive_hold_ms:.1f} ms{orphans}{extra}")
+
+
+POLICY_HELP = "What to do with orphaned rows: relink to an UNKNOWN security, move to quarantine, or stop."
+
+
+@migrate_app.command("status")
+def migrate_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Applied and pending migrations, with checksum verification."""
+    rows = _runner().status()
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        check = "" if row["checksum_ok"] in (None, True) else "  CHECKSUM CHANGED"
+        when = f" at {row['applied_at']}" if row["applied_at"] else ""
+        console.print(f"{row['version']:03d} {row['name']}: {row['state']}{when}{check}")
+
+
+@migrate_app.command("plan")
+def migrate_plan(to: int | None = typer.Option(None, "--to"), policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every pending statement with the lock it takes and whether it rewrites or scans a table."""
+    planned = _runner(policy).plan(to)
+    if as_json:
+        print(json.dumps(planned, indent=2, default=str))
+        return
+    for step in planned:
+        runs = step["runs"] if isinstance(step["runs"], str) else ("runs" if step["runs"] else "skipped: conditions do not hold")
+        console.print(f"[bold]{step['migration']}[/] {step['kind']} {step['step']} ({runs})")
+        for statement in step["statements"]:
+            console.print(f"    [{statement['lock']}; {statement['effect']}] {' '.join(statement['sql'].split())[:110]}")
+
+
+@migrate_app.command("apply")
+def migrate_apply(to: int | None = typer.Option(None, "--to", help="Stop after this version."),
+                  policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
+                  no_backup: bool = typer.Option(False, "--no-backup", help="Skip the pg_dump taken before each migration."),
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Apply pending migrations in order (a second runner waits, then finds nothing to do)."""
+    _print_runs(_runner(policy, backup=not no_backup).apply(to), as_json)
+
+
+@migrate_app.command("rollback")
+def migrate_rollback(to: int = typer.Option(0, "--to", help="Version to return to; 0 is the legacy database."),
+                     as_json: bool = typer.Option(False, "--json")) -> None:
+    """Undo applied migrations above --to, newest first; rows set aside come back as they were."""
+    _print_runs(_runner().rollback(to), as_json)
+
+
+@migrate_app.command("restore")
+def migrate_restore(backup: str = typer.Argument(..., help="A .dump file from .dawsos/backups/")) -> None:
+    """Put a pre-migration backup back: schema rolled back to its version, rows reloaded (current rows kept in quarantine)."""
+    from pathlib import Path
+
+    from dawsos_assets.migrations.backup import restore
+
+    runner = _runner()
+    result = restore(runner.url, Path(backup), runner.rollback)
+    console.print(f"restored {result['tables']} from {result['restored']} at version {result['version']:03d}")
 
 
 @app.command()

@@ -174,8 +174,13 @@ class MigrationRunner:
                               "inspect the schema (dawsos migrate status); restore a backup or fix it by hand, then retry")
 
     def _locked(self, conn: psycopg.Connection):
-        """Session advisory lock: a second runner waits here, then finds nothing left to do."""
-        conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        """Session advisory lock: a second runner waits here, then finds nothing left to do.
+
+        It polls with pg_try_advisory_lock between sleeps instead of blocking in pg_advisory_lock: a statement
+        waiting in the server holds a snapshot, and CREATE INDEX CONCURRENTLY in the first runner would wait
+        for that snapshot, a deadlock."""
+        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()[0]:
+            time.sleep(0.2)
         for statement in LEDGER_DDL.split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -261,7 +266,7 @@ class MigrationRunner:
         report = RunReport(migration.version, migration.name, direction,
                            "applied" if direction == "up" else "rolled back")
         report.schema_before = table_schemas(conn, migration.touches)
-        if self.backup and direction == "up":
+        if self.backup and direction == "up" and not self._would_refuse(conn, migration):
             report.backup_path = str(backup_tables(self.url, migration, max(self.ledger(conn), default=0)))
         steps = migration.steps_for(direction)
         switch = [s for s in steps if s.kind == "switch"]
@@ -275,6 +280,11 @@ class MigrationRunner:
         report.quarantined, report.relinked = self._orphan_counts(conn, migration, direction)
         return report
 
+    def _would_refuse(self, conn: psycopg.Connection, migration: Migration) -> bool:
+        """True when a require_none step will stop the migration: no backup is taken for a run that changes nothing."""
+        return any(step.kind == "require_none" and not catalog.failing(conn, step.conditions, self.policy)
+                   and conn.execute(step.statements[0]).fetchone() is not None for step in migration.steps_for("up"))
+
     def _run_step(self, conn: psycopg.Connection, step: Step) -> StepReport:
         report = StepReport(step.name, step.kind)
         if catalog.failing(conn, step.conditions, self.policy):
@@ -287,10 +297,12 @@ class MigrationRunner:
         elif step.kind == "require_none":
             rows = conn.execute(step.statements[0]).fetchall()
             if rows:
-                sample = "; ".join(", ".join(str(v) for v in row) for row in rows[:20])
+                sample = "; ".join(" ".join(str(v) for v in row) for row in rows[:5])
                 raise DawsosError(errors.MIGRATION_ORPHANS_FOUND,
-                                  f"{step.name}: {len(rows)} row(s) would break the new constraint: {sample}",
-                                  f"choose another policy ({POLICY_ENV}=placeholder or quarantine) or fix these rows first")
+                                  f"{step.name}: {len(rows)} row(s) would break the new keys (first {min(5, len(rows))}: "
+                                  f"{sample}); nothing was changed",
+                                  "rerun with --policy placeholder or --policy quarantine (rows are copied to quarantine "
+                                  "first), or fix these rows")
         elif step.kind == "batch":
             while True:
                 rows = self._transaction(conn, step.statements, report)

@@ -100,7 +100,7 @@ COMMENT ON COLUMN lots.quantity_original IS 'Shares bought in the lot.';
 -- Where 014 created the columns, their values are kept before they are dropped.
 -- @down transaction keep_added_columns when=function:dawsos_fill_lot_quantities
 INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)
-SELECT '014', 'lots', id::text,
+SELECT '014_rollback', 'lots', id::text,
        jsonb_build_object('id', id, 'quantity_original', quantity_original, 'quantity_open', quantity_open,
                           'closed_date', closed_date),
        'columns created by 014, dropped by its rollback', 'copied'

@@ -39,7 +39,7 @@ SELECT '016', 'transactions', t.id::text, to_jsonb(t), 'transactions.security_id
    AND NOT EXISTS (SELECT 1 FROM quarantine.row_copies q WHERE q.migration = '016' AND q.source_table = 'transactions'
                    AND q.row_key = t.id::text AND q.restored_at IS NULL);
 INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)
-SELECT '016', 'position_factor_betas', b.ctid::text || ':' || md5(to_jsonb(b)::text), to_jsonb(b),
+SELECT '016', 'position_factor_betas', md5(to_jsonb(b)::text), to_jsonb(b),
        'position_factor_betas references no security or no portfolio', 'moved'
   FROM position_factor_betas b
  WHERE (NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id)

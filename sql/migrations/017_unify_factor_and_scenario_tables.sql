@@ -119,10 +119,10 @@ SELECT scenario_id,
 -- Rows written after the migration are kept in quarantine before the unified tables go.
 -- @down switch keep_unified_rows
 INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)
-SELECT '017', 'position_factor_betas', id::text, to_jsonb(b), 'unified row, set aside by the rollback of 017', 'copied'
+SELECT '017_rollback', 'position_factor_betas', id::text, to_jsonb(b), 'unified row, set aside by the rollback of 017', 'copied'
   FROM position_factor_betas b;
 INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)
-SELECT '017', 'scenario_shocks', id::text, to_jsonb(s), 'unified row, set aside by the rollback of 017', 'copied'
+SELECT '017_rollback', 'scenario_shocks', id::text, to_jsonb(s), 'unified row, set aside by the rollback of 017', 'copied'
   FROM scenario_shocks s;
 DROP TABLE position_factor_betas;
 DROP TABLE scenario_shocks;
