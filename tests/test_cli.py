@@ -75,5 +75,19 @@ def test_demo_seeds_an_empty_database_then_reuses_it(empty_url):
                      "lots.security_id", "009 used twice", "orphaned_lots",
                      "lot_count 3, SUM(quantity) 225, SUM(qty_open) 225, SUM(cost_basis) 55000"):
         assert expected in first.stdout, expected
+    for expected in ("014_standardize_quantity_names", "applied", "0 unvalidated foreign keys", "0 orphans left",
+                     "SUM(quantity_open) 225"):
+        assert expected in first.stdout, expected
     second = run_cli("demo")
     assert second.returncode == 0 and "reusing the seeded database" in second.stdout
+    assert "already applied" in second.stdout and "Traceback" not in second.stderr
+
+
+def test_migrate_commands_report_status_plan_and_coded_errors(seeded_url):
+    plan = run_cli("migrate", "plan", "--to", "14")
+    assert plan.returncode == 0 and "CREATE INDEX CONCURRENTLY" in plan.stdout and "SHARE UPDATE EXCLUSIVE" in plan.stdout
+    assert_coded_error(run_cli("migrate", "apply", "--policy", "fail", "--no-backup"), "MIGRATION_ORPHANS_FOUND")
+    status = run_cli("migrate", "status")
+    assert "014 standardize_quantity_names: applied" in status.stdout
+    assert "016 add_missing_foreign_keys: pending" in status.stdout
+    assert_coded_error(run_cli("migrate", "restore", "/nonexistent.dump"), "BACKUP_NOT_FOUND")

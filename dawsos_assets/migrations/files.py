@@ -104,6 +104,7 @@ class Migration:
     before: list[str]
     after: list[str]
     steps: list[Step]
+    description: str = ""
 
     @property
     def label(self) -> str:
@@ -166,6 +167,7 @@ def parse(path: Path) -> Migration:
     meta: dict[str, str] = {}
     steps: list[Step] = []
     body: list[str] = []
+    description: list[str] = []
 
     def flush():
         if steps:
@@ -175,6 +177,8 @@ def parse(path: Path) -> Migration:
     for line in text.splitlines():
         match = _HEADER.match(line.strip())
         if not match:
+            if not steps and line.startswith("--"):
+                description.append(line[2:].strip())
             body.append(line)
             continue
         tag, rest = match.group(1), match.group(2).split()
@@ -207,7 +211,8 @@ def parse(path: Path) -> Migration:
             raise DawsosError(errors.MIGRATION_FILE_INVALID, f"{path.name}: the {direction} steps must end with switch steps",
                               f"put the ledger-visible change in final `-- @{direction} switch` steps")
     return Migration(int(version_text), name, path, checksum, meta.get("touches", "").split(),
-                     meta.get("before", "").split(), meta.get("after", "").split(), steps)
+                     meta.get("before", "").split(), meta.get("after", "").split(), steps,
+                     "\n".join(description).strip())
 
 
 def load_all(directory: Path = MIGRATIONS_DIR) -> list[Migration]:

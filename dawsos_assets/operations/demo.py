@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import dagster as dg
 from rich.console import Console
+from rich.table import Table
 
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, seed_database
-from dawsos_assets.operations.report import print_legacy_summary
+from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.operations.report import alpha_validation, print_legacy_summary
 
 
 def run_demo(console: Console) -> dict:
@@ -22,7 +25,59 @@ def run_demo(console: Console) -> dict:
             seed_database(conn, SeedOptions(progress=False))
         else:
             console.print("[bold]2. Seed[/]: reusing the seeded database (`dawsos seed --fresh` starts over)")
-        console.print("[bold]3. Legacy state[/]")
-        summary = print_legacy_summary(console, conn)
+        migrated = conn.execute("SELECT to_regclass('dawsos_migrations.ledger') IS NOT NULL").fetchone()[0] and \
+            conn.execute("SELECT count(*) FROM dawsos_migrations.ledger").fetchone()[0] > 0
+        if not migrated:
+            console.print("[bold]3. Legacy state[/]")
+            summary = print_legacy_summary(console, conn)
+        else:
+            console.print("[bold]3. Legacy state[/]: already migrated (`dawsos migrate rollback` returns to it)")
+            summary = {}
+    console.print("[bold]4. Migrations[/] through Dagster (job apply_migrations; history in the web UI)")
+    summary["migrations"] = run_migrations_job(console)
+    with connection.connect(url) as conn:
+        print_standardized_summary(console, conn)
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; open the UI with `make ui`")
     return summary
+
+
+def run_migrations_job(console: Console) -> list[dict]:
+    from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB, defs
+
+    prepare_instance()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps every event
+    with dg.DagsterInstance.get() as instance:
+        defs.resolve_job_def(OBSERVE_LEGACY_JOB).execute_in_process(instance=instance, run_config=quiet)
+        result = defs.resolve_job_def(APPLY_MIGRATIONS_JOB).execute_in_process(instance=instance, run_config=quiet)
+    table = Table(title=f"Migrations (run {result.run_id[:8]})", title_justify="left")
+    for header in ("migration", "status", "ms", "longest write-blocking lock (ms)", "rows quarantined", "relinked"):
+        table.add_column(header)
+    rows = []
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.path
+        if key[0] != "migrations":
+            continue
+        meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+        rows.append({"migration": key[1], **{k: meta[k] for k in ("status", "duration_ms", "longest_write_blocking_lock_ms",
+                                                                  "rows_quarantined", "rows_relinked")}})
+        table.add_row(key[1], meta["status"], f"{meta['duration_ms']:.0f}", f"{meta['longest_write_blocking_lock_ms']:.1f}",
+                      str(meta["rows_quarantined"]), str(meta["rows_relinked"]))
+    console.print(table)
+    return rows
+
+
+def print_standardized_summary(console: Console, conn) -> None:
+    unvalidated = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated "
+                               "AND connamespace = 'public'::regnamespace").fetchone()[0]
+    orphans = conn.execute("""
+        SELECT (SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id))
+             + (SELECT count(*) FROM transactions t WHERE t.security_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = t.security_id))
+             + (SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id))
+    """).fetchone()[0]
+    copies = conn.execute("SELECT count(*) FROM quarantine.row_copies WHERE restored_at IS NULL").fetchone()[0]
+    alpha = alpha_validation(conn)
+    console.print(f"After migration: standard names in place (lots.quantity_open, *.asof_date); "
+                  f"{unvalidated} unvalidated foreign keys; {orphans} orphans left; {copies} row copies in quarantine; "
+                  f"Test Portfolio Alpha: lot_count {alpha['lot_count']}, SUM(quantity_open) {alpha['total_qty_open']:g}, "
+                  f"SUM(cost_basis) {alpha['total_cost']:g}")

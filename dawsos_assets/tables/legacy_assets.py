@@ -13,16 +13,17 @@ LEGACY_TABLES = [
     "portfolio_daily_values", "portfolio_cash_flows", "portfolio_metrics", "macro_indicators", "regime_history",
     "cycle_phases", "position_factor_betas", "scenario_shocks", "audit_log", "migration_history",
 ]
+COMPATIBILITY_SCHEMA = "dawsos_legacy"  # views with the old column names, created by migrations 014 and 015
 
 
 def legacy_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["legacy", table])
 
 
-def observed_schema(conn, table: str) -> dg.TableSchema:
+def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
     rows = conn.execute(
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", (table,)).fetchall()
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (schema, table)).fetchall()
     return dg.TableSchema(columns=[
         dg.TableColumn(name, data_type, constraints=dg.TableColumnConstraints(nullable=nullable == "YES"))
         for name, data_type, nullable in rows])
@@ -36,13 +37,18 @@ def observed_schema(conn, table: str) -> dg.TableSchema:
     name="observe_legacy_tables",
 )
 def observe_legacy_tables(database: PortfolioDatabase):
-    """Row counts and the physical column schema of every legacy table, as the database reports them now."""
+    """Row counts and column schemas of the legacy tables. Once a migration has renamed a table's columns, the
+    legacy names live on in the dawsos_legacy compatibility view, which is what is observed then."""
     with database.connect() as conn:
-        present = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        relations = {(schema, name) for schema, name in conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('public', %s)",
+            (COMPATIBILITY_SCHEMA,))}
         for table in LEGACY_TABLES:
-            if table not in present:
+            schema = COMPATIBILITY_SCHEMA if (COMPATIBILITY_SCHEMA, table) in relations else "public"
+            if (schema, table) not in relations:
                 continue
-            count = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            count = conn.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchone()[0]
             yield dg.ObserveResult(asset_key=legacy_key(table), metadata={
                 "dagster/row_count": dg.MetadataValue.int(count),
-                "dagster/column_schema": observed_schema(conn, table)})
+                "dagster/column_schema": observed_schema(conn, table, schema),
+                "observed_relation": f"{schema}.{table}"})

@@ -1,0 +1,53 @@
+"""The standardized DawsOS tables (group `tables`): each depends on the migrations that change it and carries
+its column schema and the lineage of every column back to its legacy name."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dawsos_assets.database.resource import PortfolioDatabase
+from dawsos_assets.migrations.assets import migration_key, migrations_touching
+from dawsos_assets.migrations.files import load_all
+from dawsos_assets.tables.catalog import TABLE_DESCRIPTIONS
+from dawsos_assets.tables.legacy_assets import legacy_key, observed_schema
+from dawsos_assets.tables.standards import RENAMES
+
+TABLES_GROUP = "tables"
+MIGRATED_TABLES = sorted({table for migration in load_all() for table in migration.touches})
+LEGACY_NAME = {(r.table, r.standard): r.legacy for r in RENAMES}
+
+
+def table_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table)
+
+
+def column_lineage(table: str, columns: list[str]) -> dg.TableColumnLineage:
+    """Each standardized column comes from its legacy name (or the same name) in the legacy table."""
+    return dg.TableColumnLineage(deps_by_column={
+        column: [dg.TableColumnDep(asset_key=legacy_key(table), column_name=LEGACY_NAME.get((table, column), column))]
+        for column in columns})
+
+
+def build_table_asset(table: str) -> dg.AssetsDefinition:
+    migrations = migrations_touching(table)
+
+    @dg.asset(key=table_key(table), group_name=TABLES_GROUP, kinds={"postgres"},
+              deps=[legacy_key(table)] + [migration_key(m) for m in migrations],
+              description=TABLE_DESCRIPTIONS.get(table, table),
+              metadata={"dagster/table_name": f"public.{table}",
+                        "changed_by_migrations": dg.MetadataValue.json([m.label for m in migrations])})
+    def standardized_table(database: PortfolioDatabase) -> dg.MaterializeResult:
+        with database.connect() as conn:
+            schema = observed_schema(conn, table, "public")
+            rows = conn.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "dagster/column_schema": schema,
+            "dagster/column_lineage": column_lineage(table, [c.name for c in schema.columns]),
+        })
+
+    return standardized_table
+
+
+def build_table_assets() -> list[dg.AssetsDefinition]:
+    return [build_table_asset(table) for table in MIGRATED_TABLES]
