@@ -198,6 +198,22 @@ def migrate_restore(backup: str = typer.Argument(..., help="A .dump file from .d
 
 
 @app.command()
+def check(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of check results.")) -> None:
+    """Run every table check inside PostgreSQL, without the Dagster daemon; exit 1 when an ERROR check fails."""
+    from dawsos_assets.operations.report import print_check_results
+    from dawsos_assets.tables.checks import ERROR, run_all_checks
+
+    with connection.connect() as conn:
+        outcomes = run_all_checks(conn)
+    if as_json:
+        print(json.dumps([o.summary() for o in outcomes], indent=2))
+    else:
+        print_check_results(console, outcomes)
+    if any(not o.passed and o.severity == ERROR for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo() -> None:
     """Start the database, seed it if empty, and show the legacy state and its defects."""
     from dawsos_assets.operations.demo import run_demo

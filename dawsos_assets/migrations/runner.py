@@ -129,6 +129,13 @@ class MigrationRunner:
         conn.execute("SET application_name = 'dawsos-migrate'")
         # A killed runner's backend notices the dead client within a second instead of finishing its statement.
         conn.execute("SET client_connection_check_interval = '1s'")
+        # Autovacuum yields to a waiting lock only when the waiter's deadlock check runs (deadlock_timeout, 1 s by
+        # default). With lock_timeout at 500 ms that check would never run, and a long autovacuum of a freshly
+        # loaded table would starve every attempt; checking after 100 ms lets autovacuum step aside as designed.
+        try:
+            conn.execute("SET deadlock_timeout = '100ms'")
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # without the right, retries with backoff still outlast an ordinary autovacuum
         # Migration SQL reads the orphan policy from this setting (current_setting('dawsos.orphan_policy')).
         conn.execute(pgsql.SQL("SET dawsos.orphan_policy = {}").format(pgsql.Literal(self.policy)))
         return conn

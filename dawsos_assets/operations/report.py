@@ -92,3 +92,23 @@ def _variant(detected: dict):
 
     return LegacyVariant(lots_007=detected["lots_007"], betas=detected["betas"] or "long",
                          shocks=detected["shocks"] or "flat", audit_log=detected["audit_log"] or "b")
+
+
+def print_check_results(console: Console, outcomes, only_failures: bool = False) -> None:
+    table = Table(title="Table checks (in PostgreSQL)", title_justify="left")
+    for header in ("table", "check", "severity", "result", "failing", "detail"):
+        table.add_column(header)
+    for o in outcomes:
+        if only_failures and o.passed:
+            continue
+        result = "[green]pass[/]" if o.passed else ("[red]FAIL[/]" if o.severity == "ERROR" else "[yellow]warn[/]")
+        detail = o.description
+        if o.details.get("failing_by_rule"):
+            detail = "; ".join(f"{rule}: {n}" for rule, n in o.details["failing_by_rule"].items())
+        elif o.check == "column_names" and o.sample:
+            detail = "; ".join(f"{p['column']}: {p['problem']}" for p in o.sample)
+        table.add_row(o.table, o.check, o.severity, result, f"{o.failing_count:,}", detail[:140])
+    console.print(table)
+    failed = [o for o in outcomes if not o.passed]
+    console.print(f"{len(outcomes)} checks: {len(outcomes) - len(failed)} passed, "
+                  f"{sum(o.severity == 'ERROR' for o in failed)} ERROR failed, {sum(o.severity == 'WARN' for o in failed)} WARN failed")

@@ -9,11 +9,13 @@ from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import migration_key, migrations_touching
 from dawsos_assets.migrations.files import load_all
 from dawsos_assets.tables.catalog import TABLE_DESCRIPTIONS
-from dawsos_assets.tables.legacy_assets import legacy_key, observed_schema
+from dawsos_assets.tables.contracts import CONTRACTS
+from dawsos_assets.tables.legacy_assets import LEGACY_TABLES, legacy_key, observed_schema
 from dawsos_assets.tables.standards import RENAMES
 
 TABLES_GROUP = "tables"
-MIGRATED_TABLES = sorted({table for migration in load_all() for table in migration.touches})
+MIGRATED_TABLES = {table for migration in load_all() for table in migration.touches}
+STANDARD_TABLES = sorted(MIGRATED_TABLES | set(CONTRACTS))
 LEGACY_NAME = {(r.table, r.standard): r.legacy for r in RENAMES}
 
 
@@ -28,26 +30,42 @@ def column_lineage(table: str, columns: list[str]) -> dg.TableColumnLineage:
         for column in columns})
 
 
+def contract_schema(table: str) -> dg.TableSchema:
+    """The contract as the UI shows it: type family, description, nullability, uniqueness and each rule."""
+    schema = CONTRACTS[table].to_schema()
+    unique = set(schema.unique or []) if len(schema.unique or []) == 1 else set()
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name, column.metadata["pg"], description=column.description,
+                       constraints=dg.TableColumnConstraints(
+                           nullable=column.nullable, unique=name in unique,
+                           other=[f"{c.name} {c.statistics}" for c in column.checks]))
+        for name, column in schema.columns.items()],
+        constraints=dg.TableConstraints(other=[f"{c.name} {c.statistics}" for c in schema.checks]
+                                        + ([f"unique ({', '.join(schema.unique)})"] if schema.unique else [])))
+
+
 def build_table_asset(table: str) -> dg.AssetsDefinition:
     migrations = migrations_touching(table)
+    legacy = table in LEGACY_TABLES
+    metadata = {"dagster/table_name": f"public.{table}",
+                "changed_by_migrations": dg.MetadataValue.json([m.label for m in migrations])}
+    if table in CONTRACTS:
+        metadata["dagster/column_schema"] = contract_schema(table)
 
     @dg.asset(key=table_key(table), group_name=TABLES_GROUP, kinds={"postgres"},
-              deps=[legacy_key(table)] + [migration_key(m) for m in migrations],
-              description=TABLE_DESCRIPTIONS.get(table, table),
-              metadata={"dagster/table_name": f"public.{table}",
-                        "changed_by_migrations": dg.MetadataValue.json([m.label for m in migrations])})
+              deps=([legacy_key(table)] if legacy else []) + [migration_key(m) for m in migrations],
+              description=TABLE_DESCRIPTIONS.get(table, table), metadata=metadata)
     def standardized_table(database: PortfolioDatabase) -> dg.MaterializeResult:
         with database.connect() as conn:
             schema = observed_schema(conn, table, "public")
             rows = conn.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": dg.MetadataValue.int(rows),
-            "dagster/column_schema": schema,
-            "dagster/column_lineage": column_lineage(table, [c.name for c in schema.columns]),
-        })
+        result = {"dagster/row_count": dg.MetadataValue.int(rows), "observed_column_schema": schema}
+        if legacy:
+            result["dagster/column_lineage"] = column_lineage(table, [c.name for c in schema.columns])
+        return dg.MaterializeResult(metadata=result)
 
     return standardized_table
 
 
 def build_table_assets() -> list[dg.AssetsDefinition]:
-    return [build_table_asset(table) for table in MIGRATED_TABLES]
+    return [build_table_asset(table) for table in STANDARD_TABLES]

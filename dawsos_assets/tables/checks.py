@@ -1,0 +1,313 @@
+"""Contracts compiled to SQL and run inside PostgreSQL: one aggregate scan per table for every row rule, one
+anti-join per foreign key, and catalog look-ups where a valid index or constraint already guarantees a rule.
+
+Never pulls a table into pandas. Works on the legacy database too: a rule on a renamed column is evaluated on
+its legacy name, a rule on a missing column is reported as not evaluated, and the column-name check says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+import psycopg
+from psycopg import sql as pgsql
+
+from dawsos_assets.tables.contracts import CONTRACTS, Contract
+from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES
+
+ERROR, WARN = "ERROR", "WARN"
+SAMPLE_ROWS = 20
+# Check names are constants: they are the asset checks' names in the UI and in alerts.
+COLUMN_NAMES, ROW_RULES, DRIFT_RULES, UNIQUE_KEY, FRESHNESS = "column_names", "row_rules", "drift_rules", "unique_key", "freshness"
+PG_FAMILIES = {
+    "uuid": {"uuid"}, "text": {"text", "character varying", "character"}, "numeric": {"numeric", "double precision", "real"},
+    "integer": {"integer", "bigint", "smallint"}, "date": {"date"}, "boolean": {"boolean"},
+    "timestamp": {"timestamp with time zone", "timestamp without time zone"}, "json": {"jsonb", "json"}, "array": {"ARRAY"},
+}
+
+
+def fk_check_name(column: str) -> str:
+    return f"fk_{column}"
+
+
+@dataclass
+class Rule:
+    label: str
+    severity: str
+    violation: str | None  # SQL predicate, true for a failing row; None when it cannot be evaluated
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckOutcome:
+    table: str
+    check: str
+    severity: str
+    passed: bool
+    failing_count: int
+    description: str
+    sample: list[dict] = field(default_factory=list)
+    failing_rows_sql: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"asset": self.table, "check": self.check, "passed": self.passed, "severity": self.severity,
+                "failing_count": self.failing_count}
+
+
+# -- compiling a contract ---------------------------------------------------------------------------------------
+def _literal(value) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value) if not isinstance(value, bool) else ("TRUE" if value else "FALSE")
+
+
+def _column_violation(check, column: str) -> str | None:
+    s = check.statistics
+    match check.name:
+        case "greater_than":
+            return f"{column} <= {_literal(s['min_value'])}"
+        case "greater_than_or_equal_to":
+            return f"{column} < {_literal(s['min_value'])}"
+        case "less_than":
+            return f"{column} >= {_literal(s['max_value'])}"
+        case "less_than_or_equal_to":
+            return f"{column} > {_literal(s['max_value'])}"
+        case "in_range":
+            low = ">=" if s.get("include_min", True) else ">"
+            high = "<=" if s.get("include_max", True) else "<"
+            return f"NOT ({column} {low} {_literal(s['min_value'])} AND {column} {high} {_literal(s['max_value'])})"
+        case "isin":
+            return f"{column} NOT IN ({', '.join(_literal(v) for v in s['allowed_values'])})"
+        case "notin":
+            return f"{column} IN ({', '.join(_literal(v) for v in s['forbidden_values'])})"
+        case "str_length":
+            parts = []
+            if s.get("min_value") is not None:
+                parts.append(f"length({column}) < {s['min_value']}")
+            if s.get("max_value") is not None:
+                parts.append(f"length({column}) > {s['max_value']}")
+            return " OR ".join(parts) or None
+        case "str_matches":
+            return f"{column} !~ {_literal(s['pattern'].pattern if hasattr(s['pattern'], 'pattern') else s['pattern'])}"
+    return None
+
+
+TABLE_RULES = {  # registered pandera checks -> SQL predicate of a failing row
+    "column_le": lambda s, c: f"{c[s['left']]} > {c[s['right']]}",
+    "open_flag_has_open_quantity": lambda s, c: f"{c[s['flag']]} AND {c[s['quantity']]} = 0",
+    "closed_flag_has_no_open_quantity": lambda s, c: f"NOT {c[s['flag']]} AND {c[s['quantity']]} > 0",
+    "columns_equal": lambda s, c: f"{c[s['left']]} IS DISTINCT FROM {c[s['right']]}",
+    "is_sum_of": lambda s, c: f"abs({c[s['total']]} - {c[s['first']]} - {c[s['second']]}) >= 0.005",
+}
+
+
+def physical_columns(contract: type[Contract], table: str, present: list[str]) -> dict[str, str | None]:
+    """Contract column -> the column that holds it now: its own name, else its legacy name, else None."""
+    legacy = {r.standard: r.legacy for r in RENAMES if r.table == table}
+    resolved = {}
+    for name in contract.to_schema().columns:
+        if name in present:
+            resolved[name] = name
+        elif legacy.get(name) in present:
+            resolved[name] = legacy[name]
+        else:
+            resolved[name] = None
+    return resolved
+
+
+def compile_rules(contract: type[Contract], table: str, present: list[str]) -> list[Rule]:
+    schema = contract.to_schema()
+    physical = physical_columns(contract, table, present)
+    quoted = {name: (f'"{col}"' if col else None) for name, col in physical.items()}
+    warn = set((getattr(contract.__config__, "metadata", None) or {}).get("warn", []))
+    rules = []
+    for name, column in schema.columns.items():
+        severity = WARN if any(c.raise_warning for c in column.checks) else ERROR
+        if not column.nullable:
+            rules.append(Rule(f"{name} is not null", ERROR, f"{quoted[name]} IS NULL" if quoted[name] else None,
+                              [] if quoted[name] else [name]))
+        for check in column.checks:
+            predicate = _column_violation(check, quoted[name]) if quoted[name] else None
+            label = f"{name} {check.name} {_stats_text(check.statistics)}".strip()
+            rules.append(Rule(label, severity, predicate, [] if quoted[name] else [name]))
+    for check in schema.checks:
+        columns = [v for v in check.statistics.values() if isinstance(v, str)]
+        missing = [c for c in columns if not quoted.get(c)]
+        predicate = None if missing else TABLE_RULES[check.name](check.statistics, quoted)
+        rules.append(Rule(f"{check.name}({', '.join(columns)})", WARN if check.name in warn else ERROR, predicate, missing))
+    return rules
+
+
+def _stats_text(statistics: dict) -> str:
+    shown = {k: v for k, v in statistics.items() if v is not None and k not in ("include_min", "include_max")}
+    return " ".join(f"{v}" if k in ("min_value", "max_value") else f"{k}={v}" for k, v in shown.items())[:80]
+
+
+# -- running ----------------------------------------------------------------------------------------------------
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _sample(conn: psycopg.Connection, query: str) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute(query + f" LIMIT {SAMPLE_ROWS}")
+        names = [d.name for d in cur.description]
+        return [{n: _jsonable(v) for n, v in zip(names, row)} for row in cur.fetchall()]
+
+
+def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    return dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", (table,)))
+
+
+def check_column_names(table: str, contract: type[Contract], present: dict[str, str]) -> CheckOutcome:
+    schema = contract.to_schema()
+    legacy = {r.legacy: r.standard for r in RENAMES if r.table == table}
+    problems = []
+    for name, column in schema.columns.items():
+        if name not in present:
+            problems.append({"column": name, "problem": "missing"})
+        elif present[name] not in PG_FAMILIES[column.metadata["pg"]]:
+            problems.append({"column": name, "problem": f"type {present[name]}, expected {column.metadata['pg']}"})
+    for name in present:
+        if name not in schema.columns:
+            hint = f"legacy name of {legacy[name]}" if name in legacy else "not in the contract"
+            problems.append({"column": name, "problem": f"unexpected column ({hint})"})
+    return CheckOutcome(table, COLUMN_NAMES, ERROR, not problems, len(problems),
+                        "column names and types match the contract" if not problems else
+                        f"{len(problems)} column(s) differ from the contract", problems)
+
+
+def check_rows(conn: psycopg.Connection, table: str, rules: list[Rule]) -> list[CheckOutcome]:
+    """Every evaluable row rule in one scan; one outcome for ERROR rules and one for WARN rules."""
+    evaluable = [r for r in rules if r.violation]
+    counts: list[int] = []
+    total = 0
+    if evaluable:
+        filters = ", ".join(f"count(*) FILTER (WHERE {r.violation})" for r in evaluable)
+        row = conn.execute(f'SELECT count(*), {filters} FROM public."{table}"').fetchone()
+        total, counts = row[0], list(row[1:])
+    by_rule = {r.label: c for r, c in zip(evaluable, counts)}
+    outcomes = []
+    for severity, name in ((ERROR, ROW_RULES), (WARN, DRIFT_RULES)):
+        group = [r for r in rules if r.severity == severity]
+        if not group:
+            continue
+        failing = [r for r in group if r.violation and by_rule[r.label]]
+        skipped = [r.label for r in group if not r.violation]
+        failing_count = sum(by_rule[r.label] for r in failing)
+        where = " OR ".join(f"({r.violation})" for r in failing)
+        listing = f'SELECT * FROM public."{table}" WHERE {where}' if failing else None
+        outcomes.append(CheckOutcome(
+            table, name, severity, not failing and not (skipped and severity == ERROR), failing_count,
+            f"{len(group) - len(skipped)} rules over {total:,} rows in one scan; {len(failing)} failing"
+            + (f"; not evaluated (column missing): {', '.join(skipped)}" if skipped else ""),
+            _sample(conn, listing) if listing else [], listing,
+            {"rows": total, "failing_by_rule": {r.label: by_rule[r.label] for r in failing}, "not_evaluated": skipped}))
+    return outcomes
+
+
+def check_unique(conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]) -> CheckOutcome:
+    physical = physical_columns(contract, table, list(present))
+    key = list(contract.to_schema().unique or [])
+    if not key:
+        return CheckOutcome(table, UNIQUE_KEY, ERROR, True, 0, "no unique key in the contract")
+    if any(physical[c] is None for c in key):
+        return CheckOutcome(table, UNIQUE_KEY, ERROR, False, 0, f"key columns missing: {key}")
+    columns = [physical[c] for c in key]
+    index = conn.execute("""
+        SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+           AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                 WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s""",
+                         (f"public.{table}", sorted(columns))).fetchone()
+    if index:  # a valid unique index already guarantees it: no scan needed
+        return CheckOutcome(table, UNIQUE_KEY, ERROR, True, 0, f"({', '.join(columns)}) enforced by index {index[0]}")
+    keys = ", ".join(f'"{c}"' for c in columns)
+    listing = f'SELECT {keys}, count(*) AS copies FROM public."{table}" GROUP BY {keys} HAVING count(*) > 1'
+    duplicates = conn.execute(f"SELECT count(*) FROM ({listing}) d").fetchone()[0]
+    return CheckOutcome(table, UNIQUE_KEY, ERROR, duplicates == 0, duplicates,
+                        f"({', '.join(columns)}) unique: {duplicates} duplicated key(s)",
+                        _sample(conn, listing) if duplicates else [], listing if duplicates else None)
+
+
+def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, str]) -> list[CheckOutcome]:
+    outcomes = []
+    for fk in (fk for fk in FOREIGN_KEYS if fk.table == table):
+        name = fk_check_name(fk.column)
+        if fk.column not in present:
+            outcomes.append(CheckOutcome(table, name, ERROR, False, 0, f"column {fk.column} missing"))
+            continue
+        constraint = conn.execute("""
+            SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+             WHERE c.contype = 'f' AND c.convalidated AND c.conrelid = to_regclass(%s) AND a.attname = %s
+               AND c.confrelid = to_regclass(%s)""", (f"public.{table}", fk.column, f"public.{fk.parent}")).fetchone()
+        if constraint:  # a validated foreign key already guarantees it
+            outcomes.append(CheckOutcome(table, name, ERROR, True, 0,
+                                         f"{fk.column} -> {fk.parent}.{fk.parent_column} enforced by {constraint[0]}"))
+            continue
+        listing = (f'SELECT c.* FROM public."{table}" c WHERE c."{fk.column}" IS NOT NULL AND NOT EXISTS '
+                   f'(SELECT 1 FROM public."{fk.parent}" p WHERE p."{fk.parent_column}" = c."{fk.column}")')
+        orphans = conn.execute(f"SELECT count(*) FROM ({listing}) o").fetchone()[0]
+        legal = " (NULL is legal)" if fk.nullable else ""
+        outcomes.append(CheckOutcome(table, name, ERROR, orphans == 0, orphans,
+                                     f"{fk.column} -> {fk.parent}.{fk.parent_column}{legal}: {orphans} orphan(s), "
+                                     "no foreign key enforces it", _sample(conn, listing) if orphans else [],
+                                     listing if orphans else None))
+    return outcomes
+
+
+def check_freshness(conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]) -> list[CheckOutcome]:
+    column = (getattr(contract.__config__, "metadata", None) or {}).get("freshness")
+    if not column:
+        return []
+    pack_date = "asof_date" if "asof_date" in table_columns(conn, "pricing_packs") else "date"
+    physical = physical_columns(contract, table, list(present))[column]
+    if not physical:
+        return [CheckOutcome(table, FRESHNESS, WARN, False, 0, f"{column} missing")]
+    latest, pack = conn.execute(f'SELECT (SELECT max("{physical}") FROM public."{table}"), '
+                                f'(SELECT max("{pack_date}") FROM pricing_packs WHERE superseded_by IS NULL)').fetchone()
+    behind = (pack - latest).days if latest and pack else None
+    fresh = behind is not None and behind <= 0
+    return [CheckOutcome(table, FRESHNESS, WARN, fresh, max(behind or 0, 0),
+                         f"latest {column} {latest} vs latest pricing pack {pack}", details={"days_behind": behind})]
+
+
+def check_names(table: str) -> list[tuple[str, str]]:
+    """(check name, severity) of every check a table gets: the specs of its Dagster asset checks."""
+    contract = CONTRACTS[table]
+    schema = contract.to_schema()
+    metadata = getattr(contract.__config__, "metadata", None) or {}
+    has_warn = bool(metadata.get("warn")) or any(c.raise_warning for col in schema.columns.values() for c in col.checks)
+    names = [(COLUMN_NAMES, ERROR), (ROW_RULES, ERROR)] + ([(DRIFT_RULES, WARN)] if has_warn else [])
+    names.append((UNIQUE_KEY, ERROR))
+    names += [(fk_check_name(fk.column), ERROR) for fk in FOREIGN_KEYS if fk.table == table]
+    if metadata.get("freshness"):
+        names.append((FRESHNESS, WARN))
+    return names
+
+
+def run_table_checks(conn: psycopg.Connection, table: str) -> list[CheckOutcome]:
+    contract = CONTRACTS[table]
+    present = table_columns(conn, table)
+    if not present:
+        return [CheckOutcome(table, COLUMN_NAMES, ERROR, False, 1, f"table {table} does not exist")]
+    outcomes = [check_column_names(table, contract, present)]
+    outcomes += check_rows(conn, table, compile_rules(contract, table, list(present)))
+    outcomes.append(check_unique(conn, table, contract, present))
+    outcomes += check_foreign_keys(conn, table, present)
+    outcomes += check_freshness(conn, table, contract, present)
+    return outcomes
+
+
+def run_all_checks(conn: psycopg.Connection) -> list[CheckOutcome]:
+    return [outcome for table in CONTRACTS for outcome in run_table_checks(conn, table)]
