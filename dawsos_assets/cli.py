@@ -213,6 +213,19 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print a JSON list 
         raise typer.Exit(1)
 
 
+expectations_app = typer.Typer(help="Great Expectations suites generated from the table contracts.", no_args_is_help=True)
+app.add_typer(expectations_app, name="expectations")
+
+
+@expectations_app.command("build")
+def expectations_build() -> None:
+    """Regenerate expectations/expectations/*.json from the contracts (commit the result)."""
+    from dawsos_assets.tables.expectations import build_suites
+
+    for path in build_suites():
+        console.print(f"wrote {path.relative_to(path.parents[2])}")
+
+
 @app.command()
 def demo() -> None:
     """Start the database, seed it if empty, and show the legacy state and its defects."""
