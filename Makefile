@@ -24,6 +24,9 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/migrations.py
+	$(BIN)/python bench/checks.py
+	$(BIN)/python bench/holdings.py --template dawsos_bench_checks
 
 clean:
 	rm -rf $(VENV) .dawsos

@@ -1,0 +1,39 @@
+"""Shared by the benchmarks: a seeded database of a given size, reused when it already exists."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dawsos_assets.database import connection  # noqa: E402
+from dawsos_assets.database.seed.loader import SeedOptions, database_state, read_manifest, seed_database  # noqa: E402
+
+
+def seeded_database(name: str, lots: int, seed: int, template: str | None = None) -> str:
+    """URL of database `name` holding a legacy seed of `lots` lots (seeded now unless it already is)."""
+    admin = connection.database_url("postgres")
+    url = connection.database_url(name)
+    with connection.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists:
+        with connection.connect(url) as conn:
+            if database_state(conn) == "seeded" and read_manifest(conn)["row_counts"]["lots"] == lots \
+                    and read_manifest(conn)["seed"] == seed and not conn.execute(
+                        "SELECT to_regclass('dawsos_migrations.ledger') IS NOT NULL").fetchone()[0]:
+                return url
+    with connection.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    if not template:
+        with connection.connect(url) as conn:
+            seed_database(conn, SeedOptions(seed=seed, lots=lots, progress=False))
+    with connection.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return url
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
