@@ -122,7 +122,7 @@ def main() -> None:
 
     from dawsos_assets.migrations.runner import MigrationRunner
 
-    url = seeded_database("dawsos_bench_checks", args.lots, args.seed)
+    url = seeded_database("dawsos_bench_checks", args.lots, args.seed, reuse_migrated=True)
     MigrationRunner(url, backup=False).apply(target=15)
     with connection.connect(url, autocommit=True) as conn:
         conn.execute("SELECT count(*) FROM lots")  # warm the cache for every approach alike
