@@ -97,6 +97,7 @@ def _column_violation(check, column: str) -> str | None:
 
 TABLE_RULES = {  # registered pandera checks -> SQL predicate of a failing row
     "column_le": lambda s, c: f"{c[s['left']]} > {c[s['right']]}",
+    "date_not_before": lambda s, c: f"{c[s['earlier']]} > {c[s['later']]}",
     "open_flag_has_open_quantity": lambda s, c: f"{c[s['flag']]} AND {c[s['quantity']]} = 0",
     "closed_flag_has_no_open_quantity": lambda s, c: f"NOT {c[s['flag']]} AND {c[s['quantity']]} > 0",
     "columns_equal": lambda s, c: f"{c[s['left']]} IS DISTINCT FROM {c[s['right']]}",

@@ -25,7 +25,12 @@ REGIMES = ["EARLY_EXPANSION", "MID_EXPANSION", "LATE_EXPANSION", "EARLY_CONTRACT
 # -- table-level rules, with their SQL meaning in dawsos_assets/tables/checks.py --------------------------------
 @register_check_method(statistics=["left", "right"])
 def column_le(df: pd.DataFrame, *, left: str, right: str) -> pd.Series:
-    return df[left] <= df[right]
+    return (df[left] <= df[right]) | df[left].isna() | df[right].isna()  # as SQL: a NULL side fails nothing
+
+
+@register_check_method(statistics=["earlier", "later"])
+def date_not_before(df: pd.DataFrame, *, earlier: str, later: str) -> pd.Series:
+    return (df[earlier] <= df[later]) | df[earlier].isna() | df[later].isna()
 
 
 @register_check_method(statistics=["flag", "quantity"])
@@ -191,6 +196,7 @@ class Lots(Contract):
     class Config:
         unique = ["id"]
         column_le = {"left": "quantity_open", "right": "quantity_original"}
+        date_not_before = {"earlier": "acquisition_date", "later": "closed_date"}
         open_flag_has_open_quantity = {"flag": "is_open", "quantity": "quantity_open"}
         closed_flag_has_no_open_quantity = {"flag": "is_open", "quantity": "quantity_open"}
         columns_equal = {"left": "quantity", "right": "quantity_original"}
@@ -225,6 +231,7 @@ class Transactions(Contract):
 
     class Config:
         unique = ["id"]
+        date_not_before = {"earlier": "transaction_date", "later": "settlement_date"}
 
 
 class PortfolioDailyValues(Contract):
