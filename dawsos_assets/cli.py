@@ -226,6 +226,42 @@ def expectations_build() -> None:
         console.print(f"wrote {path.relative_to(path.parents[2])}")
 
 
+patterns_app = typer.Typer(help="The 13 DawsOS analytics patterns.", no_args_is_help=True)
+app.add_typer(patterns_app, name="patterns")
+
+
+@patterns_app.command("run")
+def patterns_run(pattern: str = typer.Argument(..., help="Pattern id, e.g. portfolio_overview"),
+                 portfolio: str | None = typer.Option(None, "--portfolio", help="Portfolio UUID"),
+                 inputs: list[str] = typer.Option([], "--input", help="Other inputs as name=JSON value"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Run one pattern outside Dagster and print its output and trace."""
+    from dawsos_assets.patterns.engine import PatternEngine
+    from dawsos_assets.patterns.loader import load
+    from dawsos_assets.patterns.registry import default_registry
+
+    values = {}
+    for item in inputs:
+        name, _, raw = item.partition("=")
+        try:
+            values[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[name] = raw
+    if portfolio is not None:
+        values["portfolio_id"] = portfolio
+    with connection.connect() as conn:
+        result = PatternEngine(default_registry()).run(conn, load(pattern), values)
+    if as_json:
+        print(json.dumps({"pattern": result.pattern, "data": result.data, "context": result.context.as_dict(),
+                          "trace": [vars(t) for t in result.trace], "duration_ms": result.duration_ms}, default=str, indent=2))
+        return
+    console.print_json(json.dumps(result.data, default=str))
+    for t in result.trace:
+        note = " (skipped)" if t.skipped else ""
+        console.print(f"  {t.step:<22} {t.capability:<40} {t.duration_ms:8.1f} ms{note}" + "".join(f"\n    ! {w}" for w in t.warnings))
+    console.print(f"{result.pattern} at {result.context.pricing_pack_id} in {result.duration_ms:.0f} ms")
+
+
 @app.command()
 def demo() -> None:
     """Start the database, seed it if empty, and show the legacy state and its defects."""

@@ -1,0 +1,201 @@
+"""Portfolio capabilities computed from the standardized database: positions, valuation at a pack,
+performance, currency attribution, sector allocation and NAV history.
+
+No fabricated defaults: what the data cannot give is an explicit null plus a warning in the trace.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import empyrical
+import pandas as pd
+
+from dawsos_assets.patterns.registry import REGISTRY
+
+TRADING_DAYS = 252
+
+
+def _f(value) -> float | None:
+    return float(value) if isinstance(value, (Decimal, int, float)) and value is not None else None
+
+
+@REGISTRY.register("ledger.positions", "financial_analyst")
+def ledger_positions(conn, ctx, warnings, portfolio_id: str) -> dict:
+    """Open positions aggregated per security (DawsOS returned one row per lot)."""
+    rows = conn.execute("""
+        SELECT l.security_id, s.symbol, s.name, s.trading_currency, s.sector, sum(l.quantity_open),
+               sum(l.cost_basis * l.quantity_open / l.quantity_original), count(*)
+          FROM lots l JOIN securities s ON s.id = l.security_id
+         WHERE l.portfolio_id = %s AND l.quantity_open > 0
+         GROUP BY 1, 2, 3, 4, 5 ORDER BY s.symbol""", (portfolio_id,)).fetchall()
+    positions = [{"security_id": str(r[0]), "symbol": r[1], "name": r[2], "currency": r[3], "sector": r[4],
+                  "quantity": float(r[5]), "cost_basis": round(float(r[6]), 2), "lots": r[7],
+                  "base_currency": ctx.base_currency} for r in rows]
+    return {"portfolio_id": portfolio_id, "positions": positions, "base_currency": ctx.base_currency}
+
+
+def fx_rate(conn, base: str, quote: str, pack_id: str) -> float | None:
+    """Quote units per one base unit in the pack; the reverse pair's reciprocal when only that one exists."""
+    if base == quote:
+        return 1.0
+    row = conn.execute("SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
+                       (base, quote, pack_id)).fetchone()
+    if row:
+        return float(row[0])
+    row = conn.execute("SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
+                       (quote, base, pack_id)).fetchone()
+    return 1 / float(row[0]) if row else None
+
+
+@REGISTRY.register("pricing.apply_pack", "financial_analyst")
+def apply_pack(conn, ctx, warnings, positions: list, pack_id: str, portfolio_id: str | None = None) -> dict:
+    """Value each position at the pack's close, converted to the portfolio's base currency."""
+    closes = dict(conn.execute("SELECT security_id::text, close FROM prices WHERE pricing_pack_id = %s "
+                               "AND security_id = ANY(%s::uuid[])", (pack_id, [p["security_id"] for p in positions])))
+    valued = []
+    for position in positions or []:
+        price = _f(closes.get(position["security_id"]))
+        fx = fx_rate(conn, position["currency"], ctx.base_currency, pack_id)
+        if price is None:
+            warnings.append(f"no price for {position['symbol']} in {pack_id}: market value is null")
+        if fx is None:
+            warnings.append(f"no {position['currency']}/{ctx.base_currency} rate in {pack_id}: market value is null")
+        value_local = position["quantity"] * price if price is not None else None
+        market_value = value_local * fx if value_local is not None and fx is not None else None
+        cost_base = position["cost_basis"] * fx if fx is not None else None
+        valued.append({**position, "price": price, "value_local": value_local, "fx_rate": fx,
+                       "market_value": None if market_value is None else round(market_value, 2),
+                       "unrealized_pnl": None if market_value is None else round(market_value - cost_base, 2)})
+    total = sum(p["market_value"] for p in valued if p["market_value"] is not None)
+    for position in valued:
+        position["weight"] = position["market_value"] / total if total and position["market_value"] is not None else None
+    return {"pricing_pack_id": pack_id, "positions": valued, "total_value": round(total, 2), "currency": ctx.base_currency}
+
+
+def daily_values(conn, portfolio_id: str, end, lookback_days: int | None) -> pd.DataFrame:
+    rows = conn.execute("SELECT asof_date, total_value, cash_flows FROM portfolio_daily_values "
+                        "WHERE portfolio_id = %s AND asof_date <= %s ORDER BY asof_date", (portfolio_id, end)).fetchall()
+    frame = pd.DataFrame(rows, columns=["asof_date", "total_value", "cash_flows"]).astype(
+        {"total_value": float, "cash_flows": float})
+    if lookback_days:
+        frame = frame.tail(lookback_days + 1)
+    return frame.set_index(pd.to_datetime(frame["asof_date"]))
+
+
+def daily_returns(frame: pd.DataFrame) -> pd.Series:
+    """Time-weighted daily returns with flows at the end of the day: (V_t - CF_t - V_{t-1}) / V_{t-1}."""
+    value, flow = frame["total_value"], frame["cash_flows"]
+    returns = (value - flow - value.shift(1)) / value.shift(1)
+    return returns.iloc[1:][value.shift(1).iloc[1:] > 0]
+
+
+def performance(returns: pd.Series, risk_free_annual: float = 0.04) -> dict:
+    rf_daily = (1 + risk_free_annual) ** (1 / TRADING_DAYS) - 1
+    if len(returns) < 2:
+        return {}
+    cumulative = (1 + returns).cumprod()
+    return {
+        "twr": float(empyrical.cum_returns_final(returns)),
+        "twr_annualized": float(empyrical.annual_return(returns, annualization=TRADING_DAYS)),
+        "volatility": float(empyrical.annual_volatility(returns, annualization=TRADING_DAYS)),
+        "sharpe_ratio": float(empyrical.sharpe_ratio(returns, risk_free=rf_daily, annualization=TRADING_DAYS)),
+        "sortino_ratio": float(empyrical.sortino_ratio(returns, required_return=rf_daily, annualization=TRADING_DAYS)),
+        "max_drawdown": float(empyrical.max_drawdown(returns)),
+        "current_drawdown": float(cumulative.iloc[-1] / cumulative.max() - 1),
+    }
+
+
+@REGISTRY.register("metrics.compute_twr", "financial_analyst")
+def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
+    """Time-weighted return, volatility, Sharpe, Sortino and drawdowns from daily values (DawsOS only read a
+    nightly row and filled gaps with 0.15 / 0.5 / -0.25)."""
+    frame = daily_values(conn, portfolio_id, ctx.asof_date, None)
+    returns = daily_returns(frame)
+    window = returns.tail(lookback_days)
+    if len(window) < 2:
+        warnings.append("fewer than two daily values: performance is null")
+        return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
+                "twr_1y": None, "volatility": None, "sharpe_ratio": None, "max_drawdown": None}
+    stats = performance(window)
+    year = returns[returns.index.year == ctx.asof_date.year]
+    month = returns[(returns.index.year == ctx.asof_date.year) & (returns.index.month == ctx.asof_date.month)]
+    return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
+            "lookback_days": lookback_days, "observations": len(window),
+            "twr_1d": float(returns.iloc[-1]), "twr_mtd": float(empyrical.cum_returns_final(month)) if len(month) else None,
+            "twr_ytd": float(empyrical.cum_returns_final(year)) if len(year) else None,
+            "twr_1y": stats["twr"], "twr_1y_annualized": stats["twr_annualized"],
+            "volatility": stats["volatility"], "sharpe_ratio": stats["sharpe_ratio"], "sortino_ratio": stats["sortino_ratio"],
+            "max_drawdown": stats["max_drawdown"], "current_drawdown": stats["current_drawdown"],
+            "risk_free_rate": 0.04, "method": "daily TWR, flows at end of day; empyrical statistics (252 days)"}
+
+
+def _pack_on_or_before(conn, day) -> tuple[str, object] | None:
+    return conn.execute("SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL AND asof_date <= %s "
+                        "ORDER BY asof_date DESC LIMIT 1", (day,)).fetchone()
+
+
+@REGISTRY.register("attribution.currency", "financial_analyst")
+def currency_attribution(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
+    """Local, FX and interaction returns of the current positions between two packs, weighted by start value in
+    the base currency; the three parts sum to the total by construction (DawsOS never filled the weights)."""
+    start = _pack_on_or_before(conn, ctx.asof_date - pd.Timedelta(days=int(lookback_days * 365 / TRADING_DAYS)))
+    if start is None:
+        warnings.append("no pricing pack at the start of the window: attribution is null")
+        return {"local_return": None, "fx_return": None, "interaction": None, "total_return": None}
+    positions = ledger_positions(conn, ctx, warnings, portfolio_id)["positions"]
+    parts, by_currency, total_start = [], {}, 0.0
+    for p in positions:
+        prices = dict(conn.execute("SELECT pricing_pack_id, close FROM prices WHERE security_id = %s "
+                                   "AND pricing_pack_id IN (%s, %s)", (p["security_id"], start[0], pack_id)).fetchall())
+        fx_start, fx_end = fx_rate(conn, p["currency"], ctx.base_currency, start[0]), fx_rate(conn, p["currency"], ctx.base_currency, pack_id)
+        if start[0] not in prices or pack_id not in prices or fx_start is None or fx_end is None:
+            warnings.append(f"{p['symbol']}: missing price or FX at one end, left out of the attribution")
+            continue
+        start_value = p["quantity"] * float(prices[start[0]]) * fx_start
+        local = float(prices[pack_id]) / float(prices[start[0]]) - 1
+        fx = fx_end / fx_start - 1
+        parts.append((start_value, local, fx, p["currency"]))
+        total_start += start_value
+    local_total = fx_total = interaction_total = 0.0
+    for start_value, local, fx, currency in parts:
+        weight = start_value / total_start
+        local_total += weight * local
+        fx_total += weight * fx
+        interaction_total += weight * local * fx
+        bucket = by_currency.setdefault(currency, {"weight": 0.0, "local": 0.0, "fx": 0.0, "interaction": 0.0})
+        bucket["weight"] += weight
+        bucket["local"] += weight * local
+        bucket["fx"] += weight * fx
+        bucket["interaction"] += weight * local * fx
+    total = local_total + fx_total + interaction_total
+    return {"start_pack": start[0], "end_pack": pack_id, "base_currency": ctx.base_currency,
+            "local_return": local_total, "fx_return": fx_total, "interaction": interaction_total,
+            "interaction_return": interaction_total, "total_return": total,
+            "base_return_check": sum(w / total_start * ((1 + l) * (1 + f) - 1) for w, l, f, _ in parts) if parts else None,
+            "by_currency": by_currency}
+
+
+@REGISTRY.register("portfolio.sector_allocation", "financial_analyst")
+def sector_allocation(conn, ctx, warnings, valued_positions: dict) -> dict:
+    """Share of market value per sector, from the security master (DawsOS used a 38-ticker map)."""
+    totals: dict[str, float] = {}
+    for p in valued_positions["positions"]:
+        if p["market_value"] is not None:
+            totals[p.get("sector") or "Unclassified"] = totals.get(p.get("sector") or "Unclassified", 0.0) + p["market_value"]
+    total = sum(totals.values())
+    sectors = {s: round(100 * v / total, 2) for s, v in sorted(totals.items(), key=lambda kv: -kv[1])} if total else {}
+    return {"sectors": sectors, "total_sectors": len(sectors), "total_value": round(total, 2),
+            "currency": valued_positions["currency"]}
+
+
+@REGISTRY.register("portfolio.historical_nav", "financial_analyst")
+def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
+    frame = daily_values(conn, portfolio_id, ctx.asof_date, lookback_days)
+    values = [round(v, 2) for v in frame["total_value"]]
+    labels = [d.isoformat() for d in frame["asof_date"]]
+    first, last = (values[0], values[-1]) if values else (None, None)
+    return {"data": [{"asof_date": d, "value": v} for d, v in zip(labels, values)], "labels": labels, "values": values,
+            "start_date": labels[0] if labels else None, "end_date": labels[-1] if labels else None,
+            "total_return_pct": round((last - first) / first * 100, 4) if first else None,
+            "data_points": len(values), "note": "NAV change includes external flows; see perf_metrics for TWR"}

@@ -1,0 +1,184 @@
+"""The pattern engine: templates, conditions, sequential fail-fast steps, an execution trace, coded errors."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg
+
+from dawsos_assets import errors
+from dawsos_assets.errors import DawsosError
+from dawsos_assets.patterns.loader import TEMPLATE, Pattern
+from dawsos_assets.patterns.registry import CapabilityRegistry
+
+_WHOLE = re.compile(r"^\{\{\s*([^}]+?)\s*\}\}$")
+_COMPARISON = re.compile(r"^(.+?)\s*(==|!=)\s*(.+)$")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What every step may read as {{ctx.*}} (facts §11.1, with the pack resolved from the database)."""
+
+    pricing_pack_id: str
+    asof_date: date
+    portfolio_id: str | None
+    base_currency: str
+    trace_id: str
+
+    def as_dict(self) -> dict:
+        return {"pricing_pack_id": self.pricing_pack_id, "asof_date": self.asof_date.isoformat(),
+                "portfolio_id": self.portfolio_id, "base_currency": self.base_currency, "trace_id": self.trace_id}
+
+
+@dataclass
+class StepTrace:
+    step: str
+    capability: str
+    resolved_to: str
+    duration_ms: float
+    skipped: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PatternResult:
+    pattern: str
+    data: dict
+    trace: list[StepTrace]
+    context: RequestContext
+    duration_ms: float
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{t.step}: {w}" for t in self.trace for w in t.warnings]
+
+
+def _lookup(path: str, scope: dict):
+    value = scope
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None  # a missing key resolves to null, as in DawsOS
+    return value
+
+
+def resolve(value, scope: dict):
+    """Replace templates: a whole-string template keeps the value's type; embedded ones interpolate text."""
+    if isinstance(value, dict):
+        return {k: resolve(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, scope) for v in value]
+    if isinstance(value, str):
+        whole = _WHOLE.match(value)
+        if whole:
+            return _lookup(whole.group(1), scope)
+        return TEMPLATE.sub(lambda m: str(_lookup(m.group(1), scope)), value)
+    return value
+
+
+def _literal(text: str, scope: dict):
+    text = text.strip()
+    if _WHOLE.match(text):
+        return resolve(text, scope)
+    if text in ("null", "None"):
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    if text[:1] in "'\"" and text[-1:] == text[:1]:
+        return text[1:-1]
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def condition_holds(condition: str | None, scope: dict) -> bool:
+    if condition is None:
+        return True
+    comparison = _COMPARISON.match(condition)
+    if comparison and not _WHOLE.match(condition.strip()):
+        left, operator, right = comparison.groups()
+        equal = _literal(left, scope) == _literal(right, scope)
+        return equal if operator == "==" else not equal
+    return bool(_literal(condition, scope))
+
+
+def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> dict:
+    """Apply defaults, check types; a portfolio id must be a UUID of an existing portfolio."""
+    resolved = {}
+    for name, spec in pattern.inputs.items():
+        value = inputs.get(name, spec.get("default"))
+        if value is None and spec.get("required"):
+            raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id}: input '{name}' is required",
+                              f"pass --input {name}=…")
+        if value is not None and spec["type"] == "uuid":
+            try:
+                value = str(uuid.UUID(str(value)))
+            except ValueError:
+                code = errors.INVALID_PORTFOLIO_ID if name == "portfolio_id" else errors.PATTERN_EXECUTION_FAILED
+                raise DawsosError(code, f"{name} '{value}' is not a UUID", "pass the id as printed by the database") from None
+        resolved[name] = value
+    unknown = sorted(set(inputs) - set(pattern.inputs))
+    if unknown:
+        raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id} has no input(s) {unknown}",
+                          f"inputs are: {', '.join(pattern.inputs)}")
+    if resolved.get("portfolio_id"):
+        found = conn.execute("SELECT 1 FROM portfolios WHERE id = %s", (resolved["portfolio_id"],)).fetchone()
+        if not found:
+            raise DawsosError(errors.PORTFOLIO_NOT_FOUND, f"no portfolio {resolved['portfolio_id']}",
+                              "list portfolios with: SELECT id, name FROM portfolios")
+    return resolved
+
+
+def request_context(conn: psycopg.Connection, portfolio_id: str | None) -> RequestContext:
+    """The latest non-superseded pricing pack, and the portfolio's base currency."""
+    pack = conn.execute("SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL "
+                        "ORDER BY asof_date DESC, id DESC LIMIT 1").fetchone()
+    if not pack:
+        raise DawsosError(errors.PRICING_PACK_NOT_FOUND, "the database has no pricing pack",
+                          "seed the database (dawsos seed) or build a pack first")
+    base = "USD"
+    if portfolio_id:
+        base = conn.execute("SELECT base_currency FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()[0]
+    return RequestContext(pack[0], pack[1], portfolio_id, base, uuid.uuid4().hex)
+
+
+class PatternEngine:
+    def __init__(self, registry: CapabilityRegistry):
+        self.registry = registry
+
+    def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> PatternResult:
+        started = time.perf_counter()
+        for step in pattern.steps:  # every capability must resolve before anything runs
+            self.registry.resolve(step["capability"], pattern.id, step["as"])
+        resolved_inputs = validate_inputs(conn, pattern, inputs)
+        context = request_context(conn, resolved_inputs.get("portfolio_id"))
+        scope = {"inputs": resolved_inputs, "ctx": context.as_dict()}
+        trace = []
+        for number, step in enumerate(pattern.steps, 1):
+            name, target = step["as"], self.registry.resolve(step["capability"], pattern.id, step["as"])
+            began = time.perf_counter()
+            if not condition_holds(step.get("condition"), scope):
+                scope[name] = None
+                trace.append(StepTrace(name, step["capability"], target.name, 0.0, skipped=True))
+                continue
+            arguments = resolve(step["args"], scope)
+            warnings: list[str] = []
+            try:
+                scope[name] = target.function(conn, context, warnings, **arguments)
+            except DawsosError:
+                raise
+            except Exception as exc:  # fail fast: the pattern stops at its first failing step
+                raise DawsosError(errors.PATTERN_EXECUTION_FAILED,
+                                  f"{pattern.id} step #{number} '{name}' ({step['capability']}) failed: "
+                                  f"{type(exc).__name__}: {exc}",
+                                  "see the trace; the database may lack the data this step needs") from exc
+            trace.append(StepTrace(name, step["capability"], target.name, (time.perf_counter() - began) * 1000,
+                                   warnings=warnings))
+        data = {key: scope.get(key) for key in pattern.outputs}
+        return PatternResult(pattern.id, data, trace, context, (time.perf_counter() - started) * 1000)
