@@ -67,6 +67,6 @@ REGISTRY = CapabilityRegistry()
 
 def default_registry() -> CapabilityRegistry:
     """The registry with every capability module imported."""
-    from dawsos_assets.patterns.capabilities import portfolio  # noqa: F401  (registration on import)
+    from dawsos_assets.patterns.capabilities import actions, macro, portfolio, research, risk  # noqa: F401  (registered on import)
 
     return REGISTRY

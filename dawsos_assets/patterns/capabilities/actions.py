@@ -1,0 +1,187 @@
+"""Action capabilities: holding drill-down, alerts, rebalancing toward a policy, charts and the report export."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dawsos_assets.database.server import home_dir
+from dawsos_assets.patterns.capabilities.portfolio import apply_pack, daily_returns, daily_values, ledger_positions, performance
+from dawsos_assets.patterns.registry import REGISTRY
+
+COMMISSION, IMPACT_BPS = 5.0, 15.0  # optimizer defaults (facts §9.12)
+
+
+def _position(conn, ctx, warnings, portfolio_id: str, security_id: str | None) -> dict | None:
+    valued = apply_pack(conn, ctx, warnings, ledger_positions(conn, ctx, warnings, portfolio_id)["positions"], ctx.pricing_pack_id)
+    positions = [p for p in valued["positions"] if security_id in (None, p["security_id"])]
+    if not positions:
+        return None
+    return max(positions, key=lambda p: p["market_value"] or 0)  # no security given: the largest holding
+
+
+@REGISTRY.register("get_position_details", "financial_analyst")
+def position_details(conn, ctx, warnings, portfolio_id: str, security_id: str | None, pack_id: str) -> dict:
+    position = _position(conn, ctx, warnings, portfolio_id, security_id)
+    if position is None:
+        raise ValueError(f"portfolio {portfolio_id} holds no open position in {security_id}")
+    cost_base = position["cost_basis"] * (position["fx_rate"] or 1)
+    return {**position, "current_price": position["price"], "avg_cost": position["cost_basis"] / position["quantity"],
+            "unrealized_pnl_pct": (position["market_value"] - cost_base) / cost_base if cost_base else None}
+
+
+def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series:
+    rows = conn.execute("SELECT asof_date, close FROM prices WHERE security_id = %s AND asof_date <= %s "
+                        "ORDER BY asof_date DESC LIMIT %s", (security_id, end, lookback_days + 1)).fetchall()
+    closes = pd.Series([float(c) for _, c in rows][::-1], index=pd.to_datetime([d for d, _ in rows][::-1]))
+    return closes.pct_change().dropna()
+
+
+@REGISTRY.register("compute_position_return", "financial_analyst")
+def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
+    returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
+    stats = performance(returns)
+    return {"security_id": security_id, "total_return": stats.get("twr"), "volatility": stats.get("volatility"),
+            "sharpe_ratio": stats.get("sharpe_ratio"), "max_drawdown": stats.get("max_drawdown"),
+            "daily_returns": [round(r, 8) for r in returns.tolist()], "labels": [d.date().isoformat() for d in returns.index]}
+
+
+@REGISTRY.register("compute_position_risk", "financial_analyst")
+def position_risk(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
+    position_returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
+    portfolio_returns = daily_returns(daily_values(conn, portfolio_id, ctx.asof_date, lookback_days))
+    joined = pd.concat([position_returns.rename("p"), portfolio_returns.rename("q")], axis=1).dropna()
+    if len(joined) < 30:
+        warnings.append("fewer than 30 common days: beta and correlation are null")
+        return {"beta_to_portfolio": None, "correlation": None, "var_1d": None}
+    beta = float(np.cov(joined["p"], joined["q"], ddof=1)[0, 1] / joined["q"].var(ddof=1))
+    position = _position(conn, ctx, warnings, portfolio_id, security_id)
+    sigma = float(joined["p"].std(ddof=1))
+    return {"beta_to_portfolio": beta, "correlation": float(joined["p"].corr(joined["q"])),
+            "var_1d": 1.645 * sigma * (position["market_value"] or 0), "volatility_daily": sigma, "observations": len(joined)}
+
+
+@REGISTRY.register("get_transaction_history", "financial_analyst")
+def transaction_history(conn, ctx, warnings, portfolio_id: str, security_id: str, limit: int = 50) -> dict:
+    rows = conn.execute("SELECT transaction_date, transaction_type, quantity, price, amount, fee, commission, currency "
+                        "FROM transactions WHERE portfolio_id = %s AND security_id = %s ORDER BY transaction_date DESC LIMIT %s",
+                        (portfolio_id, security_id, limit)).fetchall()
+    return {"transactions": [{"transaction_date": r[0].isoformat(), "transaction_type": r[1],
+                              "quantity": float(r[2]) if r[2] is not None else None,
+                              "price": float(r[3]) if r[3] is not None else None, "total_value": float(r[4]),
+                              "fee": float(r[5] or 0), "commission": float(r[6] or 0), "currency": r[7]} for r in rows]}
+
+
+@REGISTRY.register("get_security_fundamentals", "financial_analyst")
+def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
+    row = conn.execute("SELECT s.symbol, s.sector, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe FROM securities s "
+                       "LEFT JOIN fundamentals f ON f.security_id = s.id WHERE s.id = %s ORDER BY f.asof_date DESC LIMIT 1",
+                       (security_id,)).fetchone()
+    if row is None or row[2] is None:
+        warnings.append("no fundamentals for this security")
+    values = [float(v) if v is not None and not isinstance(v, str) else v for v in (row or [None] * 6)]
+    return dict(zip(["symbol", "sector", "market_cap", "pe_ratio", "dividend_yield", "roe"], values))
+
+
+@REGISTRY.register("macro_hound.suggest_alert_presets", "macro_hound")
+def suggest_alert_presets(conn, ctx, warnings, trend_analysis: dict, portfolio_id: str) -> dict:
+    suggestions = [{"alert_type": "regime_shift", "trigger_description": f"{s['regime']} probability moves 10 pts",
+                    "reason": f"moved {100 * s['change']:+.1f} pts", "current_value": s["to"], "trend": "up" if s["change"] > 0 else "down",
+                    "alert_payload": {"metric": f"{s['regime'].lower()}_probability", "operator": ">" if s["change"] > 0 else "<",
+                                      "threshold": round((s["to"] or 0) + (0.1 if s["change"] > 0 else -0.1), 4)}}
+                   for s in trend_analysis.get("shifts", [])[:3] if s["change"]]
+    return {"suggestions": suggestions, "count": len(suggestions)}
+
+
+@REGISTRY.register("macro_hound.create_alert_if_threshold", "macro_hound")
+def create_alert_if_threshold(conn, ctx, warnings, portfolio_id: str, news_impact: dict, threshold: float = 0.7) -> dict:
+    """Reports whether an alert is due; creating alerts is left to DawsOS's alert service (not run here)."""
+    due = (news_impact.get("weighted_impact") or 0) >= threshold
+    return {"status": "due" if due else "below_threshold", "weighted_impact": news_impact.get("weighted_impact"),
+            "threshold": threshold, "alert_id": None, "created_at": None}
+
+
+@REGISTRY.register("financial_analyst.propose_trades", "financial_analyst")
+def propose_trades(conn, ctx, warnings, portfolio_id: str, positions: dict, ratings: dict, policies: list,
+                   constraints: dict, pack_id: str) -> dict:
+    """Trades toward equal weight of the rated holdings, capped at max_single_position_pct, scaled to the
+    turnover limit; each trade carries its cost (commission + market impact)."""
+    cap = next((p.get("value") for p in policies if p.get("type") == "max_single_position"), 20.0) / 100
+    max_turnover = constraints.get("max_turnover_pct", 10.0) / 100
+    priced = [p for p in positions["positions"] if p["market_value"] and p["price"]]
+    total = sum(p["market_value"] for p in priced)
+    target = min(1 / len(priced), cap) if priced else 0
+    trades = []
+    for p in priced:
+        delta_value = target * total - p["market_value"]
+        shares = math.trunc(delta_value / (p["price"] * (p["fx_rate"] or 1)))
+        if abs(shares) >= 1 and abs(delta_value) >= constraints.get("min_lot_value", 100):
+            trades.append({"symbol": p["symbol"], "security_id": p["security_id"], "action": "BUY" if shares > 0 else "SELL",
+                           "quantity": shares, "price": p["price"], "trade_value": abs(shares) * p["price"] * (p["fx_rate"] or 1),
+                           "reason": f"toward equal weight {target:.1%}"})
+    turnover = sum(t["trade_value"] for t in trades) / total if total else 0
+    if turnover > max_turnover:  # scale every trade down to the limit
+        scale = max_turnover / turnover
+        for t in trades:
+            t["quantity"] = math.trunc(t["quantity"] * scale)
+            t["trade_value"] = abs(t["quantity"]) * t["price"]
+        trades = [t for t in trades if t["quantity"]]
+    for t in trades:
+        t["estimated_cost"] = round(COMMISSION + t["trade_value"] * IMPACT_BPS / 10_000, 2)
+    costs = sum(t["estimated_cost"] for t in trades)
+    traded = sum(t["trade_value"] for t in trades)
+    return {"trades": trades, "trade_count": len(trades), "total_turnover": traded,
+            "turnover_pct": 100 * traded / total if total else 0, "estimated_costs": costs,
+            "cost_bps": 10_000 * costs / total if total else 0, "current_value": total, "method": "equal weight, capped"}
+
+
+@REGISTRY.register("financial_analyst.analyze_impact", "financial_analyst")
+def analyze_impact(conn, ctx, warnings, current_positions: dict, proposed_trades: list, pack_id: str) -> dict:
+    values = {p["symbol"]: p["market_value"] or 0 for p in current_positions["positions"]}
+    after = dict(values)
+    for t in proposed_trades:
+        after[t["symbol"]] = after.get(t["symbol"], 0) + (t["trade_value"] if t["action"] == "BUY" else -t["trade_value"])
+
+    def top10(v):
+        total = sum(v.values())
+        return 100 * sum(sorted(v.values(), reverse=True)[:10]) / total if total else None
+    return {"current_value": sum(values.values()), "post_value": sum(after.values()),
+            "current_concentration_top10": top10(values), "post_concentration_top10": top10(after),
+            "concentration_delta": (top10(after) or 0) - (top10(values) or 0)}
+
+
+@REGISTRY.register("financial_analyst.macro_overview_charts", "financial_analyst")
+def macro_overview(conn, ctx, warnings, regime: dict, indicators: dict, dar: dict) -> dict:
+    return {"regime_name": regime["regime_name"], "confidence": regime["confidence"], "date": regime["asof_date"],
+            "indicators": {k: v["value"] for k, v in indicators["indicators"].items()}, "zscores": regime["zscores"],
+            "regime_scores": regime["regime_scores"], "dar_value": dar.get("dar_value")}
+
+
+@REGISTRY.register("portfolio.factor_positioning", "financial_analyst")
+def factor_positioning(conn, ctx, warnings, factor_exposures: dict) -> dict:
+    return {"rows": [{"factor": f, "beta": b, "variance_share": factor_exposures["variance_shares"].get(f)}
+                     for f, b in sorted(factor_exposures["betas"].items(), key=lambda kv: -abs(kv[1]))]}
+
+
+@REGISTRY.register("data_harvester.render_pdf", "data_harvester")
+def render_report(conn, ctx, warnings, portfolio_id: str, template: str, report_data: dict) -> dict:
+    """The portfolio report as an HTML file under .dawsos/reports/ (a browser prints it to PDF)."""
+    positions = (report_data.get("positions") or {}).get("positions", [])
+    rows = "".join(f"<tr><td>{html.escape(p['symbol'])}</td><td>{p['quantity']:,.2f}</td>"
+                   f"<td>{(p['market_value'] or 0):,.2f}</td><td>{100 * (p['weight'] or 0):.2f}%</td></tr>" for p in positions)
+    performance_ = report_data.get("performance") or {}
+    body = (f"<html><head><meta charset='utf-8'><title>Portfolio report</title></head><body>"
+            f"<h1>Portfolio {html.escape(portfolio_id)}</h1><p>Pricing pack {ctx.pricing_pack_id}, as of {ctx.asof_date}</p>"
+            f"<p>TWR 1y {performance_.get('twr_1y')}, volatility {performance_.get('volatility')}, "
+            f"Sharpe {performance_.get('sharpe_ratio')}</p>"
+            f"<table><tr><th>symbol</th><th>quantity</th><th>market value</th><th>weight</th></tr>{rows}</table></body></html>")
+    target = home_dir() / "reports" / f"{portfolio_id}_{ctx.pricing_pack_id}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body)
+    return {"status": "ready", "path": str(target), "download_url": Path(target).resolve().as_uri(),
+            "file_size": len(body.encode()), "generated_at": ctx.asof_date.isoformat(), "format": "html",
+            "watermark_applied": False, "attributions": ["DawsOS pricing packs"]}
