@@ -133,3 +133,31 @@ def test_currency_attribution_has_fx_for_a_multi_currency_portfolio(migrated_url
     assert set(attribution["by_currency"]) == {"USD", "CAD", "EUR"}
     assert attribution["fx_return"] != 0
     assert sum(b["weight"] for b in attribution["by_currency"].values()) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_every_pattern_runs_for_every_demo_portfolio_with_all_ui_paths_and_contracts(migrated_url):
+    from dawsos_assets.patterns.responses import response_failures
+    from dawsos_assets.patterns.ui_registry import data_paths, unresolved
+
+    engine = PatternEngine(default_registry())
+    patterns = load_all()
+    with connection.connect(migrated_url) as conn:
+        portfolios = [str(r[0]) for r in conn.execute("SELECT id FROM portfolios ORDER BY name")]
+        for portfolio in portfolios:
+            for pattern_id, pattern in patterns.items():
+                inputs = {"portfolio_id": portfolio} if "portfolio_id" in pattern.inputs else {}
+                result = engine.run(conn, pattern, inputs)
+                assert unresolved(pattern_id, result.data) == [], (pattern_id, portfolio)
+                assert response_failures(pattern_id, result.data) == [], (pattern_id, portfolio)
+    assert sum(len(v) for v in data_paths().values()) == 39
+
+
+def test_response_contract_catches_a_bad_weight_and_a_legacy_name():
+    from dawsos_assets.patterns.responses import response_failures
+
+    data = {"valued_positions": {"positions": [{"symbol": "A", "quantity": 1.0, "market_value": 10.0, "weight": 0.6},
+                                               {"symbol": "B", "quantity": 2.0, "market_value": 5.0, "weight": 0.5,
+                                                "qty": 2}]}}
+    failures = response_failures("portfolio_overview", data)
+    assert any("legacy field name 'qty'" in f for f in failures)
+    assert any("weights sum to" in f for f in failures)

@@ -98,10 +98,12 @@ def suggest_alert_presets(conn, ctx, warnings, trend_analysis: dict, portfolio_i
 
 
 @REGISTRY.register("macro_hound.create_alert_if_threshold", "macro_hound")
-def create_alert_if_threshold(conn, ctx, warnings, portfolio_id: str, news_impact: dict, threshold: float = 0.7) -> dict:
+def create_alert_if_threshold(conn, ctx, warnings, portfolio_id: str, news_impact: dict, threshold: float = 0.7,
+                              create: bool = False) -> dict:
     """Reports whether an alert is due; creating alerts is left to DawsOS's alert service (not run here)."""
     due = (news_impact.get("weighted_impact") or 0) >= threshold
-    return {"status": "due" if due else "below_threshold", "weighted_impact": news_impact.get("weighted_impact"),
+    status = "not requested" if not create else "due" if due else "below_threshold"
+    return {"status": status, "weighted_impact": news_impact.get("weighted_impact"),
             "threshold": threshold, "alert_id": None, "created_at": None}
 
 
