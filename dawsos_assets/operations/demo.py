@@ -37,6 +37,10 @@ def run_demo(console: Console) -> dict:
     summary["migrations"] = run_migrations_job(console)
     with connection.connect(url) as conn:
         print_standardized_summary(console, conn)
+    console.print("[bold]5. Table checks, holdings and metrics[/] (job tables_and_checks)")
+    summary["checks"] = run_checks_job(console)
+    console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run per portfolio partition)")
+    summary["patterns"] = run_patterns(console)
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; open the UI with `make ui`")
     return summary
 
@@ -45,10 +49,9 @@ def run_migrations_job(console: Console) -> list[dict]:
     from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB, defs
 
     prepare_instance()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps every event
     with dg.DagsterInstance.get() as instance:
-        defs.resolve_job_def(OBSERVE_LEGACY_JOB).execute_in_process(instance=instance, run_config=quiet)
-        result = defs.resolve_job_def(APPLY_MIGRATIONS_JOB).execute_in_process(instance=instance, run_config=quiet)
+        defs.resolve_job_def(OBSERVE_LEGACY_JOB).execute_in_process(instance=instance, run_config=QUIET)
+        result = defs.resolve_job_def(APPLY_MIGRATIONS_JOB).execute_in_process(instance=instance, run_config=QUIET)
     table = Table(title=f"Migrations (run {result.run_id[:8]})", title_justify="left")
     for header in ("migration", "status", "ms", "longest write-blocking lock (ms)", "rows quarantined", "relinked"):
         table.add_column(header)
@@ -64,6 +67,50 @@ def run_migrations_job(console: Console) -> list[dict]:
                       str(meta["rows_quarantined"]), str(meta["rows_relinked"]))
     console.print(table)
     return rows
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps every event
+
+
+def run_checks_job(console: Console) -> dict:
+    from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    failed = [f"{e.asset_key.to_user_string()}.{e.check_name} ({e.severity.value})" for e in evaluations if not e.passed]
+    console.print(f"{len(evaluations)} checks: {len(evaluations) - len(failed)} passed"
+                  + (f"; failing: {', '.join(failed)}" if failed else ""))
+    return {"checks": len(evaluations), "failed": failed, "success": result.success}
+
+
+def run_patterns(console: Console) -> dict:
+    from dawsos_assets.definitions import PATTERNS_JOB, defs
+    from dawsos_assets.patterns.assets import PORTFOLIOS
+
+    with connection.connect() as conn:
+        portfolios = [(str(i), n) for i, n in conn.execute("SELECT id, name FROM portfolios ORDER BY name")]
+    timings = {}
+    with dg.DagsterInstance.get() as instance:
+        known = set(instance.get_dynamic_partitions(PORTFOLIOS.name))
+        instance.add_dynamic_partitions(PORTFOLIOS.name, [i for i, _ in portfolios if i not in known])
+        for portfolio_id, name in portfolios:
+            result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
+                instance=instance, partition_key=portfolio_id, run_config=QUIET, raise_on_error=False)
+            for event in result.get_asset_materialization_events():
+                ms = event.materialization.metadata["duration_ms"].value
+                timings.setdefault(event.asset_key.path[-1], []).append(ms)
+            failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+            console.print(f"  {name:<28} {'ok' if result.success and not failed else 'FAILED ' + ', '.join(failed)}")
+    table = Table(title="Pattern timings across portfolios (engine time, ms)", title_justify="left")
+    for header in ("pattern", "portfolios", "median ms", "max ms"):
+        table.add_column(header)
+    for pattern, values in sorted(timings.items()):
+        values.sort()
+        table.add_row(pattern, str(len(values)), f"{values[len(values) // 2]:.1f}", f"{values[-1]:.1f}")
+    console.print(table)
+    return {p: {"portfolios": len(v), "max_ms": max(v)} for p, v in timings.items()}
 
 
 def print_standardized_summary(console: Console, conn) -> None:
