@@ -36,3 +36,30 @@ def test_patterns_materialize_for_a_portfolio_and_are_stored(seeded_url):
         stored = conn.execute("SELECT count(*), count(DISTINCT pattern) FROM analytics.pattern_outputs "
                               "WHERE portfolio_id = %s AND run_id = %s", (ref.DEMO_PORTFOLIO_ID, result.run_id)).fetchone()
     assert stored == (13, 13)
+
+
+def test_a_bad_partition_fails_with_a_coded_error_and_stores_nothing(seeded_url):
+    MigrationRunner(seeded_url, backup=False).apply()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(PORTFOLIOS.name, ["not-a-uuid"])
+        result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
+            instance=instance, partition_key="not-a-uuid", run_config=QUIET, raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert any("INVALID_PORTFOLIO_ID" in str(e.event_specific_data.error) for e in failures)
+    with connection.connect(seeded_url) as conn:
+        exists = conn.execute("SELECT to_regclass('analytics.pattern_outputs') IS NOT NULL").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM analytics.pattern_outputs").fetchone()[0] if exists else 0
+    assert rows == 0
+
+
+def test_the_export_pattern_links_its_report_file(seeded_url):
+    MigrationRunner(seeded_url, backup=False).apply()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(PORTFOLIOS.name, [ref.ALPHA_PORTFOLIO_ID])
+        result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
+            instance=instance, partition_key=ref.ALPHA_PORTFOLIO_ID, run_config=QUIET)
+    export = next(e for e in result.get_asset_materialization_events()
+                  if e.asset_key.to_user_string() == "patterns/export_portfolio_report")
+    path = export.materialization.metadata["report_path"].value
+    assert path.endswith(".html") and "AAPL" in open(path).read()

@@ -63,8 +63,10 @@ def build_pattern_asset(pattern: Pattern) -> dg.AssetsDefinition:
             conn.commit()
         contract, paths = response_failures(pattern.id, result.data), unresolved(pattern.id, result.data)
         preview = json.dumps(result.data, default=str, indent=1)
+        report = (result.data.get("pdf_result") or {}).get("path")
         return dg.MaterializeResult(
-            metadata={"pricing_pack_id": result.context.pricing_pack_id, "duration_ms": round(result.duration_ms, 1),
+            metadata={**({"report_path": dg.MetadataValue.path(report)} if report else {}),
+                      "pricing_pack_id": result.context.pricing_pack_id, "duration_ms": round(result.duration_ms, 1),
                       "warnings": dg.MetadataValue.json(result.warnings),
                       "trace": dg.MetadataValue.json([{"step": t["step"], "ms": round(t["duration_ms"], 2),
                                                        "skipped": t["skipped"]} for t in trace]),

@@ -83,29 +83,99 @@ def get_regime_history(conn, ctx, warnings, lookback_weeks: int = 4) -> dict:
     return {"history": history, "labels": [h["asof_date"] for h in history], **series}
 
 
-def _cycle(conn, ctx, cycle_type: str) -> dict:
-    row = conn.execute("SELECT asof_date, phase, phase_number, composite_score, indicators_json FROM cycle_phases "
-                       "WHERE cycle_type = %s AND asof_date <= %s ORDER BY asof_date DESC LIMIT 1",
-                       (cycle_type, ctx.asof_date)).fetchone()
-    if not row:
-        return {"cycle_type": cycle_type, "phase_label": None, "phase_number": None, "composite_score": None, "date": None}
-    return {"cycle_type": cycle_type, "phase_label": row[1], "phase_number": row[2], "composite_score": float(row[3]),
-            "date": row[0].isoformat(), "indicators": row[4]}
+# Phase -> {indicator: weight} (facts §9.7); values in percent units
+STDC_PHASES = {"Early Recovery": {"T10Y2Y": 2.5, "UNRATE_change": 1.5, "INDPRO_change": 1.0, "credit_growth": 0.5},
+               "Mid Expansion": {"GDP_growth": 2.0, "PAYEMS_change": 1.5, "credit_growth": 1.0, "T10Y2Y": 1.0},
+               "Late Expansion / Boom": {"CPIAUCSL_yoy": 2.0, "T10Y2Y": -2.0, "credit_growth": 1.5, "UNRATE": -1.0},
+               "Early Recession": {"T10Y2Y": -2.5, "GDP_growth": -1.5, "INDPRO_change": -1.0, "credit_growth": -0.5},
+               "Deep Recession": {"UNRATE_change": 2.5, "GDP_growth": -2.0, "credit_growth": -2.0, "PAYEMS_change": -1.5}}
+LTDC_PHASES = {"Deleveraging": {"debt_to_gdp": -2.5, "real_rates": 2.0, "GDP_growth": -1.0},
+               "Reflation": {"money_supply_growth": 2.0, "real_rates": -1.5, "credit_growth": 1.0},
+               "Expansion": {"debt_to_gdp": 1.5, "GDP_growth": 2.0, "productivity_growth": 1.0},
+               "Bubble": {"debt_to_gdp": 2.5, "asset_prices": 2.0, "credit_growth": 2.0},
+               "Top": {"debt_service_ratio": 2.5, "real_rates": 2.0, "GDP_growth": -1.0},
+               "Debt Crisis": {"default_rate": 2.5, "credit_spread": 2.0, "asset_prices": -2.0},
+               "Depression": {"GDP_growth": -2.5, "UNRATE": 2.5, "debt_to_gdp": -1.5}}
+EMPIRE_PHASES = {"Rise": {"education_investment": 2.0, "innovation_rate": 2.0, "military_strength": 1.5, "reserve_currency_share": 1.0},
+                 "Peak": {"reserve_currency_share": 2.5, "military_strength": 2.0, "GDP_share": 2.0, "innovation_rate": 1.0},
+                 "Decline": {"debt_to_gdp": 2.0, "reserve_currency_share": -2.0, "education_investment": -1.5, "inequality": 1.5},
+                 "Collapse": {"internal_conflict": 2.5, "reserve_currency_share": -2.5, "military_strength": -2.0, "GDP_share": -2.0}}
+# DawsOS's configured values (macro_indicators_defaults.json, facts §10.6), in percent, for series the database lacks
+CONFIGURED = {"credit_growth": 10.4, "debt_to_gdp": 132.0, "real_rates": 0.84, "money_supply_growth": 2.5,
+              "productivity_growth": 3.3, "asset_prices": 18.2, "debt_service_ratio": 14.77, "default_rate": 3.2,
+              "education_investment": 5.2, "innovation_rate": 76.0, "military_strength": 38.0, "reserve_currency_share": 58.0,
+              "GDP_share": 26.0, "inequality": 41.8, "internal_conflict": 42.0}
+
+
+def _value_at(conn, indicator: str, day) -> float | None:
+    row = conn.execute("SELECT value FROM macro_indicators WHERE indicator_id = %s AND asof_date <= %s "
+                       "ORDER BY asof_date DESC LIMIT 1", (indicator, day)).fetchone()
+    return float(row[0]) if row else None
+
+
+def cycle_inputs(conn, ctx) -> tuple[dict[str, float], list[str]]:
+    """Indicator values for the detectors: levels and year-on-year changes from macro_indicators, and DawsOS's
+    configured values for what the database does not hold (named in the returned list)."""
+    now, year_ago = ctx.asof_date, ctx.asof_date - timedelta(days=365)
+    values: dict[str, float] = {}
+
+    def yoy(indicator):
+        current, before = _value_at(conn, indicator, now), _value_at(conn, indicator, year_ago)
+        return 100 * (current / before - 1) if current and before else None
+
+    for name, value in (("T10Y2Y", _value_at(conn, "T10Y2Y", now)), ("UNRATE", _value_at(conn, "UNRATE", now)),
+                        ("credit_spread", _value_at(conn, "BAA10Y", now)), ("GDP_growth", yoy("GDP")),
+                        ("INDPRO_change", yoy("INDPRO")), ("PAYEMS_change", yoy("PAYEMS")), ("CPIAUCSL_yoy", yoy("CPIAUCSL"))):
+        if value is not None:
+            values[name] = value
+    unrate_before = _value_at(conn, "UNRATE", year_ago)
+    if "UNRATE" in values and unrate_before is not None:
+        values["UNRATE_change"] = values["UNRATE"] - unrate_before
+    configured = [k for k in CONFIGURED if k not in values]
+    values.update({k: CONFIGURED[k] for k in configured})
+    return values, configured
+
+
+def detect_phase(cycle_type: str, phases: dict, values: dict, ctx) -> dict:
+    """score = sum of contributions / sum |weights| / 100, clamped to [0, 1]; the best phase wins (facts §9.7)."""
+    scores = {}
+    for phase, weights in phases.items():
+        contribution = 0.0
+        for indicator, weight in weights.items():
+            value = values.get(indicator, 0.0)
+            if weight > 0 and value > 0:
+                contribution += value * weight
+            elif weight < 0 and value < 0:
+                contribution += abs(value) * abs(weight)
+        scores[phase] = min(1.0, max(0.0, contribution / sum(abs(w) for w in weights.values()) / 100))
+    best = max(scores, key=scores.get)
+    used = sorted({i for w in phases.values() for i in w})
+    return {"cycle_type": cycle_type, "phase_label": best, "phase_number": list(phases).index(best) + 1,
+            "composite_score": scores[best], "date": ctx.asof_date.isoformat(), "phase_scores": scores,
+            "indicators": {i: values.get(i) for i in used}}
+
+
+def _cycle(conn, ctx, warnings, cycle_type: str, phases: dict) -> dict:
+    values, configured = cycle_inputs(conn, ctx)
+    used = {i for w in phases.values() for i in w}
+    if used & set(configured):
+        warnings.append(f"{cycle_type}: configured values, not data, for {sorted(used & set(configured))}")
+    return detect_phase(cycle_type, phases, values, ctx)
 
 
 @REGISTRY.register("cycles.compute_short_term", "macro_hound")
 def short_term_cycle(conn, ctx, warnings) -> dict:
-    return _cycle(conn, ctx, "STDC")
+    return _cycle(conn, ctx, warnings, "STDC", STDC_PHASES)
 
 
 @REGISTRY.register("cycles.compute_long_term", "macro_hound")
 def long_term_cycle(conn, ctx, warnings) -> dict:
-    return _cycle(conn, ctx, "LTDC")
+    return _cycle(conn, ctx, warnings, "LTDC", LTDC_PHASES)
 
 
 @REGISTRY.register("cycles.compute_empire", "macro_hound")
 def empire_cycle(conn, ctx, warnings) -> dict:
-    return _cycle(conn, ctx, "EMPIRE")
+    return _cycle(conn, ctx, warnings, "EMPIRE", EMPIRE_PHASES)
 
 
 @REGISTRY.register("cycles.compute_civil", "macro_hound")

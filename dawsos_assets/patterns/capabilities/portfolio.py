@@ -118,6 +118,7 @@ def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_d
         return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
                 "twr_1y": None, "volatility": None, "sharpe_ratio": None, "max_drawdown": None}
     stats = performance(window)
+    alpha, beta, benchmark = benchmark_alpha_beta(conn, portfolio_id, window, warnings)
     year = returns[returns.index.year == ctx.asof_date.year]
     month = returns[(returns.index.year == ctx.asof_date.year) & (returns.index.month == ctx.asof_date.month)]
     return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
@@ -127,7 +128,21 @@ def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_d
             "twr_1y": stats["twr"], "twr_1y_annualized": stats["twr_annualized"],
             "volatility": stats["volatility"], "sharpe_ratio": stats["sharpe_ratio"], "sortino_ratio": stats["sortino_ratio"],
             "max_drawdown": stats["max_drawdown"], "current_drawdown": stats["current_drawdown"],
-            "risk_free_rate": 0.04, "method": "daily TWR, flows at end of day; empyrical statistics (252 days)"}
+            "alpha": alpha, "beta": beta, "benchmark_id": benchmark, "risk_free_rate": 0.04, "method": "daily TWR, flows at end of day; empyrical statistics (252 days)"}
+
+
+def benchmark_alpha_beta(conn, portfolio_id: str, returns: pd.Series, warnings: list) -> tuple:
+    """Annualized alpha and beta against the portfolio's benchmark security (its daily close returns)."""
+    benchmark = conn.execute("SELECT benchmark_id FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()[0]
+    rows = conn.execute("SELECT p.asof_date, p.close FROM prices p JOIN securities s ON s.id = p.security_id "
+                        "WHERE s.symbol = %s ORDER BY p.asof_date", (benchmark,)).fetchall() if benchmark else []
+    if len(rows) < 3:
+        warnings.append(f"no price history for benchmark {benchmark!r}: alpha and beta are null")
+        return None, None, benchmark
+    closes = pd.Series([float(c) for _, c in rows], index=pd.to_datetime([d for d, _ in rows]))
+    aligned = pd.concat([returns.rename("p"), closes.pct_change().rename("b")], axis=1).dropna()
+    alpha, beta = empyrical.alpha_beta(aligned["p"], aligned["b"], annualization=TRADING_DAYS)
+    return float(alpha), float(beta), benchmark
 
 
 def _pack_on_or_before(conn, day) -> tuple[str, object] | None:

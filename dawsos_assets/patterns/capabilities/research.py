@@ -14,8 +14,8 @@ RATING_RULES = {
                                        "fcf_coverage": ("fcf_dividend_coverage", [(3, 10), (2, 7), (1, 5)], 2, "above"),
                                        "growth_streak": ("dividend_growth_streak_years", [(20, 10), (10, 9), (5, 7)], 5, "at_least"),
                                        "net_cash": ("net_cash_position", [(50e9, 10), (10e9, 8), (1e9, 6)], 4, "above")}},
-    "moat_strength": {"weights": {"roe": 0.40, "gross_margin": 0.30, "intangibles": 0.20, "switching_costs": 0.10},
-                      "components": {"roe": ("roe_5y_avg", [(0.20, 10), (0.15, 8), (0.10, 6)], 4, "above"),
+    "moat_strength": {"weights": {"roe_consistency": 0.40, "gross_margin": 0.30, "intangibles": 0.20, "switching_costs": 0.10},
+                      "components": {"roe_consistency": ("roe_5y_avg", [(0.20, 10), (0.15, 8), (0.10, 6)], 4, "above"),
                                      "gross_margin": ("gross_margin_5y_avg", [(0.60, 10), (0.40, 8), (0.25, 6)], 4, "above"),
                                      "intangibles": ("intangible_assets_ratio", [(0.30, 8), (0.15, 6)], 4, "above"),
                                      "switching_costs": ("switching_cost_score", None, None, "score")}},
@@ -69,8 +69,19 @@ def load_fundamentals(conn, ctx, warnings, security_id: str | None = None, portf
     return {"securities": out, "count": len(out)}
 
 
-def _rate(kind: str, fundamentals: dict, warnings: list) -> dict:
-    rule = RATING_RULES[kind]
+def rubric_weights(conn, kind: str, warnings: list) -> dict[str, float]:
+    """Weights from rating_rubrics (method v1) when the table has them, else the code's defaults."""
+    row = conn.execute("SELECT overall_weights FROM rating_rubrics WHERE rating_type = %s ORDER BY method_version DESC "
+                       "LIMIT 1", (kind,)).fetchone()
+    defaults = RATING_RULES[kind]["weights"]
+    if row is None or set(row[0]) != set(defaults):
+        warnings.append(f"{kind}: no usable rubric in rating_rubrics, default weights used")
+        return defaults
+    return {k: float(v) for k, v in row[0].items()}
+
+
+def _rate(kind: str, fundamentals: dict, warnings: list, weights: dict[str, float] | None = None) -> dict:
+    rule = {**RATING_RULES[kind], "weights": weights or RATING_RULES[kind]["weights"]}
     per_security = {}
     for symbol, data in fundamentals["securities"].items():
         components = {name: _component_score(_num(data.get(field)), thresholds, floor, direction)
@@ -88,17 +99,17 @@ def _rate(kind: str, fundamentals: dict, warnings: list) -> dict:
 
 @REGISTRY.register("financial_analyst.dividend_safety", "financial_analyst")
 def dividend_safety(conn, ctx, warnings, fundamentals: dict) -> dict:
-    return _rate("dividend_safety", fundamentals, warnings)
+    return _rate("dividend_safety", fundamentals, warnings, rubric_weights(conn, "dividend_safety", warnings))
 
 
 @REGISTRY.register("financial_analyst.moat_strength", "financial_analyst")
 def moat_strength(conn, ctx, warnings, fundamentals: dict) -> dict:
-    return _rate("moat_strength", fundamentals, warnings)
+    return _rate("moat_strength", fundamentals, warnings, rubric_weights(conn, "moat_strength", warnings))
 
 
 @REGISTRY.register("financial_analyst.resilience", "financial_analyst")
 def resilience(conn, ctx, warnings, fundamentals: dict) -> dict:
-    return _rate("resilience", fundamentals, warnings)
+    return _rate("resilience", fundamentals, warnings, rubric_weights(conn, "resilience", warnings))
 
 
 def _grade(score: float | None) -> str | None:
@@ -114,8 +125,8 @@ def aggregate_ratings(conn, ctx, warnings, dividend_safety: dict | None = None, 
     if positions is not None:  # policy_rebalance rates the holdings
         fundamentals = load_fundamentals(conn, ctx, warnings, security_id=None,
                                          portfolio_id=ctx.portfolio_id)
-        dividend_safety, moat_strength, resilience = (_rate(k, fundamentals, warnings) for k in
-                                                      ("dividend_safety", "moat_strength", "resilience"))
+        dividend_safety, moat_strength, resilience = (_rate(k, fundamentals, warnings, rubric_weights(conn, k, warnings))
+                                                      for k in ("dividend_safety", "moat_strength", "resilience"))
     per_security = {}
     for symbol in dividend_safety["securities"]:
         parts = [(0.40, moat_strength["securities"][symbol]["overall_score"]),
