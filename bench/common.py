@@ -11,7 +11,8 @@ from dawsos_assets.database import connection  # noqa: E402
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, read_manifest, seed_database  # noqa: E402
 
 
-def seeded_database(name: str, lots: int, seed: int, template: str | None = None, reuse_migrated: bool = False) -> str:
+def seeded_database(name: str, lots: int, seed: int, template: str | None = None, reuse_migrated: bool = False,
+                    portfolios: int | None = None) -> str:
     """URL of database `name` holding a seed of `lots` lots (seeded now unless it already is; a migrated one is
     reused only when `reuse_migrated`)."""
     admin = connection.database_url("postgres")
@@ -21,7 +22,9 @@ def seeded_database(name: str, lots: int, seed: int, template: str | None = None
     if exists:
         with connection.connect(url) as conn:
             if database_state(conn) == "seeded" and read_manifest(conn)["row_counts"]["lots"] == lots \
-                    and read_manifest(conn)["seed"] == seed and (reuse_migrated or not conn.execute(
+                    and read_manifest(conn)["seed"] == seed \
+                    and (portfolios is None or read_manifest(conn)["options"]["portfolios"] == portfolios) \
+                    and (reuse_migrated or not conn.execute(
                         "SELECT to_regclass('dawsos_migrations.ledger') IS NOT NULL").fetchone()[0]):
                 return url
     with connection.connect(admin, autocommit=True) as conn:
@@ -29,7 +32,7 @@ def seeded_database(name: str, lots: int, seed: int, template: str | None = None
         conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
     if not template:
         with connection.connect(url) as conn:
-            seed_database(conn, SeedOptions(seed=seed, lots=lots, progress=False))
+            seed_database(conn, SeedOptions(seed=seed, lots=lots, portfolios=portfolios, progress=False))
     with connection.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return url

@@ -39,8 +39,11 @@ def run_demo(console: Console) -> dict:
         print_standardized_summary(console, conn)
     console.print("[bold]5. Table checks, holdings and metrics[/] (job tables_and_checks)")
     summary["checks"] = run_checks_job(console)
-    console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run per portfolio partition)")
-    summary["patterns"] = run_patterns(console)
+    if summary["checks"]["success"]:
+        console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run per portfolio partition)")
+        summary["patterns"] = run_patterns(console)
+    else:  # the patterns read these tables: corrupt inputs give no pattern output
+        console.print("[bold]6. Patterns[/]: not run, a blocking table check failed (see above)")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; open the UI with `make ui`")
     return summary
 
