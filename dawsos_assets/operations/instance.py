@@ -20,8 +20,11 @@ storage:
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: 4
+concurrency:
+  runs:
+    max_concurrent_runs: 4     # e.g. pattern partitions of several portfolios side by side
+  pools:
+    default_limit: 4           # steps in pool "portfolio_database" at once: caps connections to the database
 telemetry:
   enabled: false
 """
