@@ -76,7 +76,8 @@ def test_demo_seeds_an_empty_database_then_reuses_it(empty_url):
                      "lot_count 3, SUM(quantity) 225, SUM(qty_open) 225, SUM(cost_basis) 55000"):
         assert expected in first.stdout, expected
     for expected in ("014_standardize_quantity_names", "applied", "0 unvalidated foreign keys", "0 orphans left",
-                     "SUM(quantity_open) 225", "failing: lots.drift_rules (WARN)", "Pattern timings across portfolios"):
+                     "SUM(quantity_open) 225", "failing: lots.drift_rules (WARN)", "Pattern timings across portfolios",
+                     "Checks on the legacy database", "fk_security_id", "ERROR failed"):
         assert expected in first.stdout, expected
     second = run_cli("demo")
     assert second.returncode == 0 and "reusing the seeded database" in second.stdout

@@ -11,7 +11,8 @@ from rich.table import Table
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, seed_database
 from dawsos_assets.operations.instance import prepare_instance
-from dawsos_assets.operations.report import alpha_validation, print_legacy_summary
+from dawsos_assets.operations.report import alpha_validation, print_check_results, print_legacy_summary
+from dawsos_assets.tables.checks import run_all_checks
 from dawsos_assets.patterns.loader import load_all
 
 
@@ -31,6 +32,10 @@ def run_demo(console: Console) -> dict:
         if not migrated:
             console.print("[bold]3. Legacy state[/]")
             summary = print_legacy_summary(console, conn)
+            console.print("[bold]   Checks on the legacy database[/] (the same contracts `dawsos check` runs; they fail):")
+            outcomes = run_all_checks(conn)
+            print_check_results(console, outcomes, only_failures=True)
+            summary["legacy_checks_failed"] = [o.summary() for o in outcomes if not o.passed]
         else:
             console.print("[bold]3. Legacy state[/]: already migrated (`dawsos migrate rollback` returns to it)")
             summary = {}
