@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from dawsos_assets.database import connection
-from dawsos_assets.database.legacy import LegacyVariant
 from dawsos_assets.database.seed.loader import read_manifest
 from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
 from dawsos_assets.migrations.runner import MigrationRunner

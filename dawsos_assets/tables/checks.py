@@ -12,7 +12,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
-from psycopg import sql as pgsql
 
 from dawsos_assets.tables.contracts import CONTRACTS, Contract
 from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES

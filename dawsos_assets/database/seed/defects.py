@@ -42,6 +42,12 @@ LEGAL_QUERIES = {
 }
 
 
+def applicable(key: str, variant: LegacyVariant) -> bool:
+    """Whether a defect can exist in this legacy variant (007's columns; the wide betas' portfolio FK)."""
+    needs_007 = DEFECT_QUERIES[key][2]
+    return (variant.lots_007 or not needs_007) and not (variant.betas == "wide" and key == "orphaned_betas_portfolio")
+
+
 @dataclass
 class DefectLedger:
     ids: dict[str, list[str]] = field(default_factory=lambda: {key: [] for key in DEFECT_QUERIES})
@@ -54,12 +60,10 @@ class DefectLedger:
 
     def as_manifest(self, variant: LegacyVariant) -> dict:
         out = {}
-        for key, (description, query, needs_007) in DEFECT_QUERIES.items():
-            applicable = variant.lots_007 or not needs_007
-            if variant.betas == "wide" and key == "orphaned_betas_portfolio":
-                applicable = False  # the wide form has an FK on portfolio_id
-            out[key] = {"description": description, "count": self.counts[key] if applicable else 0,
-                        "applicable": applicable, "sample_ids": self.ids[key], "query": query}
+        for key, (description, query, _needs_007) in DEFECT_QUERIES.items():
+            possible = applicable(key, variant)
+            out[key] = {"description": description, "count": self.counts[key] if possible else 0,
+                        "applicable": possible, "sample_ids": self.ids[key], "query": query}
         return out
 
 

@@ -17,6 +17,7 @@ from dawsos_assets.database.seed.defects import (
     DEFECT_QUERIES,
     LEGAL_QUERIES,
     DefectLedger,
+    applicable,
     inject_lot_flag_defects,
     orphan_beta_rows,
     orphan_rows,
@@ -261,8 +262,5 @@ def seed_database(conn: psycopg.Connection, options: SeedOptions) -> dict:
 
 def defect_counts_in_database(conn: psycopg.Connection, variant: LegacyVariant) -> dict[str, int]:
     """Count each defect with its own predicate: the ground truth the manifest must match."""
-    counts = {}
-    for key, (_description, query, needs_007) in DEFECT_QUERIES.items():
-        applicable = (variant.lots_007 or not needs_007) and not (variant.betas == "wide" and key == "orphaned_betas_portfolio")
-        counts[key] = conn.execute(query).fetchone()[0] if applicable else 0
-    return counts
+    return {key: conn.execute(query).fetchone()[0] if applicable(key, variant) else 0
+            for key, (_description, query, _needs_007) in DEFECT_QUERIES.items()}

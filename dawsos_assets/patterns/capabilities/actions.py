@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from dawsos_assets.database.server import home_dir
-from dawsos_assets.patterns.capabilities.portfolio import apply_pack, daily_returns, daily_values, ledger_positions, performance
+from dawsos_assets.patterns.capabilities.portfolio import daily_returns, daily_values, performance, valued_portfolio
 from dawsos_assets.patterns.registry import REGISTRY
 
 COMMISSION, IMPACT_BPS = 5.0, 15.0  # optimizer defaults (facts §9.12)
 
 
 def _position(conn, ctx, warnings, portfolio_id: str, security_id: str | None) -> dict | None:
-    valued = apply_pack(conn, ctx, warnings, ledger_positions(conn, ctx, warnings, portfolio_id)["positions"], ctx.pricing_pack_id)
+    valued = valued_portfolio(conn, ctx, warnings, portfolio_id, ctx.pricing_pack_id)
     positions = [p for p in valued["positions"] if security_id in (None, p["security_id"])]
     if not positions:
         return None

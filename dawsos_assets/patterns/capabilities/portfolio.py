@@ -73,6 +73,11 @@ def apply_pack(conn, ctx, warnings, positions: list, pack_id: str, portfolio_id:
     return {"pricing_pack_id": pack_id, "positions": valued, "total_value": round(total, 2), "currency": ctx.base_currency}
 
 
+def valued_portfolio(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> dict:
+    """ledger.positions valued by pricing.apply_pack: the starting point of most risk capabilities."""
+    return apply_pack(conn, ctx, warnings, ledger_positions(conn, ctx, warnings, portfolio_id)["positions"], pack_id)
+
+
 def daily_values(conn, portfolio_id: str, end, lookback_days: int | None) -> pd.DataFrame:
     rows = conn.execute("SELECT asof_date, total_value, cash_flows FROM portfolio_daily_values "
                         "WHERE portfolio_id = %s AND asof_date <= %s ORDER BY asof_date", (portfolio_id, end)).fetchall()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dawsos_assets.patterns.capabilities.portfolio import apply_pack, ledger_positions
+from dawsos_assets.patterns.capabilities.portfolio import valued_portfolio
 from dawsos_assets.patterns.registry import REGISTRY
 
 # scenario_shocks column -> (factor_name in position_factor_betas, scale to a decimal shock)
@@ -28,10 +28,6 @@ HEDGE_PLAYBOOK = {
 }
 
 
-def _valued(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> dict:
-    return apply_pack(conn, ctx, warnings, ledger_positions(conn, ctx, warnings, portfolio_id)["positions"], pack_id)
-
-
 def position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
     """Latest beta per position and factor."""
     rows = conn.execute("""SELECT DISTINCT ON (security_id, factor_name) security_id::text, factor_name, beta
@@ -46,7 +42,7 @@ def position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
 @REGISTRY.register("risk.compute_factor_exposures", "financial_analyst")
 def factor_exposures(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> dict:
     """Market-value-weighted factor betas of the portfolio (DawsOS returned hard-coded numbers)."""
-    valued = _valued(conn, ctx, warnings, portfolio_id, pack_id)
+    valued = valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
     betas = position_betas(conn, portfolio_id)
     exposures: dict[str, float] = {}
     covered = 0.0
@@ -135,15 +131,15 @@ def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict)
 
 @REGISTRY.register("macro.run_scenario", "macro_hound")
 def run_scenario(conn, ctx, warnings, portfolio_id: str, pack_id: str, scenario_id: str, valued: dict | None = None) -> dict:
-    valued = valued or _valued(conn, ctx, warnings, portfolio_id, pack_id)
+    valued = valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
     return stress(conn, ctx, warnings, portfolio_id, valued, load_scenario(conn, scenario_id))
 
 
 @REGISTRY.register("macro.compute_dar", "macro_hound")
-def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence: float = 0.95, **_ignored) -> dict:
+def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence: float = 0.95) -> dict:
     """Drawdown-at-risk: the loss at the (1 - confidence) quantile of all scenario outcomes, i.e. the tail (DawsOS
     took the confidence-th percentile of drawdowns sorted ascending, a near-best outcome)."""
-    valued = _valued(conn, ctx, warnings, portfolio_id, pack_id)
+    valued = valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
     outcomes = []
     for (shock_type,) in conn.execute("SELECT shock_type FROM scenario_shocks ORDER BY shock_type").fetchall():
         result = stress(conn, ctx, [], portfolio_id, valued, load_scenario(conn, shock_type))
@@ -163,7 +159,7 @@ def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence
 
 
 def _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, shock_type):
-    return stress(conn, ctx, warnings, portfolio_id, valued or _valued(conn, ctx, warnings, portfolio_id, pack_id),
+    return stress(conn, ctx, warnings, portfolio_id, valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id),
                   load_scenario(conn, shock_type))
 
 
