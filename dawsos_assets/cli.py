@@ -20,7 +20,8 @@ app = typer.Typer(help="Refactor and guard the DawsOS portfolio-analytics databa
 db_app = typer.Typer(help="The database: the embedded PostgreSQL under .dawsos/, or DAWSOS_DATABASE_URL.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
-migrate_app = typer.Typer(help="Migrations 014-018: online, reversible, recorded in dawsos_migrations.ledger.",
+migrate_app = typer.Typer(help="Migrations 014-019: converge from any real DawsOS state, online, reversible, recorded in "
+                          "dawsos_migrations.ledger.",
                           no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -39,6 +40,12 @@ class ShocksForm(str, Enum):
 class AuditShape(str, Enum):
     a = "a"
     b = "b"
+
+
+class State(str, Enum):
+    plan = "plan"
+    nov4 = "nov4"
+    nov8 = "nov8"
 
 
 def _embedded_only() -> EmbeddedPostgres:
@@ -92,15 +99,18 @@ def seed(
     betas: BetasForm = typer.Option(BetasForm.long, help="Legacy variant of position_factor_betas."),
     shocks: ShocksForm = typer.Option(ShocksForm.flat, help="Legacy variant of scenario_shocks."),
     audit_log: AuditShape = typer.Option(AuditShape.b, help="Legacy shape of audit_log."),
+    state: State = typer.Option(State.plan, help="plan: the plan's date; nov4: after the team's own refactoring that "
+                                "evening; nov8: after their migrations of 2025-11-08."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
-    """Create the legacy DawsOS database with deterministic demo data and the plan's defects injected."""
+    """Create a legacy DawsOS database in one of its real states, with deterministic demo data and the defects that
+    state allows."""
     from dawsos_assets.database.seed.loader import SeedOptions, seed_database
     from dawsos_assets.operations.report import manifest_table
 
     options = SeedOptions(seed=seed, lots=lots, portfolios=portfolios, fresh=fresh, progress=not as_json,
                           variant=LegacyVariant(lots_007=not without_007, betas=betas.value, shocks=shocks.value,
-                                                audit_log=audit_log.value))
+                                                audit_log=audit_log.value, state=state.value))
     options.validate()
     with connection.connect() as conn:
         manifest = seed_database(conn, options)
@@ -110,7 +120,22 @@ def seed(
     console.print(f"seeded {connection.redacted(connection.database_url())} (seed {seed}); "
                   f"{manifest['row_counts']['lots']:,} lots, {manifest['row_counts']['transactions']:,} transactions")
     console.print(manifest_table(manifest))
-    console.print("The manifest is stored as JSON in dawsos_meta.seed_manifest.")
+    console.print("The manifest is stored as JSON in dawsos_meta.seed_manifest. Provider data (fundamentals, news, "
+                  "corporate actions) goes in after `dawsos migrate apply`: `dawsos feeds load`.")
+
+
+feeds_app = typer.Typer(help="What DawsOS's data providers delivered at run time, for the demo.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("load")
+def feeds_load() -> None:
+    """Load the demo's fundamentals, news and upcoming corporate actions into the tables migration 019 creates."""
+    from dawsos_assets.database.seed.loader import load_provider_data
+
+    with connection.connect() as conn:
+        counts = load_provider_data(conn)
+    console.print("loaded " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
 
 class OrphanPolicy(str, Enum):
@@ -157,16 +182,30 @@ def migrate_status(as_json: bool = typer.Option(False, "--json")) -> None:
 @migrate_app.command("plan")
 def migrate_plan(to: int | None = typer.Option(None, "--to"), policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
                  as_json: bool = typer.Option(False, "--json")) -> None:
-    """Every pending statement with the lock it takes and whether it rewrites or scans a table."""
+    """What each pending migration would do here, step by step: apply, create, adopt, skip or refuse, and why;
+    every statement with the lock it takes. Changes nothing."""
     planned = _runner(policy).plan(to)
     if as_json:
-        print(json.dumps(planned, indent=2, default=str))
+        print(json.dumps([p.as_dict() for p in planned], indent=2, default=str))
         return
-    for step in planned:
-        runs = step["runs"] if isinstance(step["runs"], str) else ("runs" if step["runs"] else "skipped: conditions do not hold")
-        console.print(f"[bold]{step['migration']}[/] {step['kind']} {step['step']} ({runs})")
-        for statement in step["statements"]:
-            console.print(f"    [{statement['lock']}; {statement['effect']}] {' '.join(statement['sql'].split())[:110]}")
+    if not planned:
+        console.print("nothing to do: every migration is applied")
+    for migration in planned:
+        console.print(f"[bold]{migration.label}[/] ({migration.state}): {migration.action}"
+                      + (f" — {migration.refusal}" if migration.refusal else ""))
+        for step in migration.steps:
+            console.print(f"  {step.action:<22} {step.step}: {step.reason}")
+            for statement in step.statements if step.action in ("apply", "create", "rewrite", "search_path") else []:
+                lock = f"[{statement['lock']}; {statement['effect']}] " if "lock" in statement else ""
+                console.print(f"      {lock}{' '.join(statement['sql'].split())[:110]}")
+
+
+@migrate_app.command("adopt")
+def migrate_adopt(version: int = typer.Argument(..., help="The migration to record as done, e.g. 017")) -> None:
+    """Record a pending migration as done without running it, after you checked by hand that the database already
+    is what it makes (as Flyway's baseline or Liquibase's MARK_RAN do). Its rollback changes nothing."""
+    report = _runner().adopt(version)
+    console.print(f"{report.version:03d} {report.name}: {report.status}")
 
 
 @migrate_app.command("apply")

@@ -1,8 +1,9 @@
-"""Read what a DawsOS database looks like: which legacy variant, which names, which keys, which defects."""
+"""Read what a DawsOS database looks like: which history it follows, which names, which keys, which defects."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import psycopg
 
@@ -28,17 +29,64 @@ def foreign_keys(conn: psycopg.Connection) -> set[tuple[str, str, str]]:
     return {(t, col, parent) for t, col, parent in rows}
 
 
+@dataclass(frozen=True)
+class Shape:
+    """The forms the tables of a DawsOS database have right now, read from the catalog.
+
+    `betas`, `shocks` and `audit_log` are None where the table is absent (the team dropped them on 2025-11-04);
+    the lot-tracking columns carry 007's names (qty_*), the standard ones, or are absent (007 never ran)."""
+
+    columns: dict
+    keys: frozenset
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection) -> Shape:
+        return cls(columns(conn), frozenset((t, c) for t, c, _ in foreign_keys(conn)))
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        return table in self.columns and (column is None or column in self.columns[table])
+
+    def has_key(self, table: str, column: str) -> bool:
+        return (table, column) in self.keys
+
+    @property
+    def open_column(self) -> str | None:
+        return next((c for c in ("qty_open", "quantity_open") if self.has("lots", c)), None)
+
+    @property
+    def original_column(self) -> str | None:
+        return next((c for c in ("qty_original", "quantity_original") if self.has("lots", c)), None)
+
+    @property
+    def lots_007(self) -> bool:
+        return self.open_column is not None
+
+    @property
+    def betas(self) -> str | None:
+        betas = self.columns.get("position_factor_betas", [])
+        return "long" if "factor_name" in betas and "asof_date" not in betas else "wide" if "equity_beta" in betas \
+            else "unified" if "factor_name" in betas else None
+
+    @property
+    def shocks(self) -> str | None:
+        shocks = self.columns.get("scenario_shocks", [])
+        return "jsonb" if "shock_definition" in shocks else "unified" if "extra_shocks" in shocks \
+            else "flat" if "shock_type" in shocks else None
+
+    @property
+    def audit_log(self) -> str | None:
+        audit = self.columns.get("audit_log", [])
+        return "a" if "event_type" in audit else "b" if "action" in audit else None
+
+    def describe(self) -> dict[str, object]:
+        return {"lots_007": self.lots_007, "lot_columns": [self.open_column, self.original_column],
+                "betas": self.betas, "shocks": self.shocks, "audit_log": self.audit_log}
+
+
 def variant_of(cols: dict[str, list[str]]) -> dict[str, object]:
     """Which of the incompatible legacy histories the database follows (None where a table is missing)."""
-    betas = cols.get("position_factor_betas", [])
-    shocks = cols.get("scenario_shocks", [])
-    audit = cols.get("audit_log", [])
-    return {
-        "lots_007": "qty_open" in cols.get("lots", []) or "quantity_open" in cols.get("lots", []),
-        "betas": "long" if "factor_name" in betas else "wide" if "equity_beta" in betas else None,
-        "shocks": "jsonb" if "shock_definition" in shocks else "flat" if "shock_type" in shocks else None,
-        "audit_log": "a" if "event_type" in audit else "b" if "action" in audit else None,
-    }
+    shape = Shape(cols, frozenset())
+    return {"lots_007": shape.lots_007, "betas": shape.betas, "shocks": shape.shocks, "audit_log": shape.audit_log}
 
 
 def legacy_findings(conn: psycopg.Connection) -> dict:
@@ -48,7 +96,7 @@ def legacy_findings(conn: psycopg.Connection) -> dict:
     lots_cols = cols.get("lots", [])
     quantity_names = [c for c in ("quantity", "qty_open", "qty_original", "quantity_open", "quantity_original") if c in lots_cols]
     ledger = []
-    if "migration_history" in cols:
+    if {"migration_number", "migration_name"} <= set(cols.get("migration_history", [])):
         numbers = Counter(n for (n,) in conn.execute("SELECT migration_number FROM migration_history"))
         ledger = [{"number": n, "migrations": [name for (name,) in conn.execute(
             "SELECT migration_name FROM migration_history WHERE migration_number = %s ORDER BY 1", (n,))]}

@@ -32,21 +32,24 @@ def table_schemas(conn: psycopg.Connection, tables: list[str]) -> dict[str, list
     return result
 
 
-def backup_tables(url: str, migration: Migration, version_before: int) -> Path:
-    """Dump the tables a migration touches; a JSON sidecar records the version the dump belongs to."""
+def backup_tables(url: str, migration: Migration, version_before: int, conn: psycopg.Connection) -> str | None:
+    """Dump the tables a migration touches that exist here; a JSON sidecar records the version the dump belongs to."""
+    tables = [t for t in migration.touches
+              if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{t}",)).fetchone()[0]]
+    if not tables:
+        return None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = backup_dir() / f"{stamp}_before_{migration.label}.dump"
     command = [postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(target)]
-    for table in migration.touches:
+    for table in tables:
         command += ["--table", f"public.{table}"]
     result = subprocess.run(command + [url], capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         raise DawsosError(errors.BACKUP_FAILED, f"pg_dump before {migration.label} failed: {result.stderr.strip()[:300]}",
                           "check free disk space under .dawsos/backups, or run with --no-backup deliberately")
-    sidecar = {"migration": migration.label, "version_before": version_before, "tables": migration.touches,
-               "created_at": stamp}
+    sidecar = {"migration": migration.label, "version_before": version_before, "tables": tables, "created_at": stamp}
     target.with_suffix(".json").write_text(json.dumps(sidecar, indent=2))
-    return target
+    return str(target)
 
 
 def restore(url: str, dump: Path, rollback) -> dict:

@@ -4,22 +4,30 @@ A migration is one file `sql/migrations/NNN_name.sql`:
 
     -- @migration 014 standardize_quantity_names
     -- @touches lots
-    -- @before !column:lots.quantity_open
-    -- @after column:lots.quantity_open !column:lots.qty_open
-    -- @up online prepare_index when=column:lots.qty_open
-    CREATE INDEX CONCURRENTLY IF NOT EXISTS ...;
-    -- @up switch
-    ALTER TABLE lots RENAME COLUMN qty_open TO quantity_open;
-    -- @down switch
-    ...
+    -- @rename lots.qty_open quantity_open
+    -- @target column:lots.quantity_open !column:lots.qty_open
+    -- @up refuse both_names when=columns:lots.qty_open+quantity_open
+    SELECT 'lots has both qty_open and quantity_open';
+    -- @up online open_positions_index when=!index:idx_lots_open_positions does=create
+    CREATE INDEX CONCURRENTLY idx_lots_open_positions ON lots (portfolio_id, security_id) WHERE quantity_open > 0;
+    -- @up switch record
+    -- @down switch drop_open_positions_index undoes=open_positions_index
+    DROP INDEX IF EXISTS idx_lots_open_positions;
 
-Step kinds: `online` (each statement in autocommit: CREATE INDEX CONCURRENTLY, VALIDATE), `transaction` (one
-transaction), `batch` (one statement repeated in its own transaction until it changes no row), `require_none`
-(a query that must return no row, else the migration stops with the rows), `switch` (the final transaction,
-which also writes the ledger). Conditions (`when=` comma-separated; `@before`, `@after` space-separated) are
-catalog facts, all required; `!` negates: column:T.C columns:T.C1+C2 table:T function:F constraint:T.N
-index:N valid_index:N fk:T.C valid_fk:T.C schema:S policy:P. All switch steps whose conditions hold run in one final
-transaction together with the ledger row, so a migration becomes visible at once or not at all.
+Up steps run in file order, each only when its conditions hold (`when=`, comma-separated catalog facts; `!`
+negates): column:T.C columns:T.C1+C2 table:T function:F constraint:T.N index:N valid_index:N fk:T.C valid_fk:T.C
+schema:S policy:P. Kinds: `refuse` (a query that returns the reason when the database is in a form no rule
+covers: nothing changes), `require_none` (a query that must return no row, else the migration stops with the
+rows), `online` (each statement in autocommit: CREATE INDEX CONCURRENTLY, VALIDATE), `transaction`, `batch` (one
+statement block repeated in its own transaction until its last statement changes no row), and final `switch`
+steps that run in one transaction together with the column renames (`@rename`) and the ledger row, so the change
+becomes visible at once or not at all. `does=create` marks a step that creates something absent (the plan says
+create, not apply); `quiet=T` runs the step with T's enabled user triggers switched off inside its transaction
+(a row copied back keeps its updated_at), which the table owner may do without superuser rights.
+
+Down steps undo up steps: `undoes=NAME` ties each to the up step it reverses, and a rollback runs only the down
+steps whose up step is recorded in the journal as having run, all in one transaction. A migration that finds
+its target already in place runs nothing and is recorded as adopted; its rollback changes nothing.
 """
 
 from __future__ import annotations
@@ -29,13 +37,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlparse
+
 from dawsos_assets import errors
 from dawsos_assets.database.legacy import SQL_DIR
 from dawsos_assets.errors import DawsosError
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
-STEP_KINDS = {"online", "transaction", "batch", "require_none", "switch"}
+UP_KINDS = {"refuse", "require_none", "online", "transaction", "batch", "switch"}
 ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+ACTIONS = ("apply", "create")
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ _RULES: list[tuple[str, Classification]] = [
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ (UNIQUE|PRIMARY KEY)", Classification(ACCESS_EXCLUSIVE, "scans table")),
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ CHECK", Classification(ACCESS_EXCLUSIVE, "scans table")),
     (r"^ALTER TABLE .* SET NOT NULL", Classification(ACCESS_EXCLUSIVE, "scans table, unless a validated CHECK proves it")),
-    (r"^ALTER TABLE .* (ENABLE|DISABLE) TRIGGER", Classification("SHARE ROW EXCLUSIVE", "catalog-only")),
+    (r"^ALTER TABLE .* (ENABLE|DISABLE) (ALWAYS |REPLICA )?TRIGGER", Classification("SHARE ROW EXCLUSIVE", "catalog-only")),
     (r"^ALTER TABLE ", Classification(ACCESS_EXCLUSIVE, "catalog-only")),
     (r"^ALTER INDEX .* RENAME", Classification("SHARE UPDATE EXCLUSIVE", "catalog-only")),
     (r"^CREATE (UNIQUE )?INDEX CONCURRENTLY", Classification("SHARE UPDATE EXCLUSIVE", "scans table")),
@@ -85,6 +96,15 @@ def classify(statement: str) -> Classification:
     return Classification("none on existing tables", "none", target)
 
 
+@dataclass(frozen=True)
+class ColumnRename:
+    """A standard name replacing a legacy one: `-- @rename lots.qty_open quantity_open`."""
+
+    table: str
+    legacy: str
+    standard: str
+
+
 @dataclass
 class Step:
     direction: str  # up | down
@@ -92,6 +112,9 @@ class Step:
     name: str
     conditions: list[str] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)
+    action: str = "apply"  # apply | create: what the plan calls it when it runs
+    undoes: str | None = None  # down steps: the up step this one reverses
+    quiet: list[str] = field(default_factory=list)  # tables whose user triggers are off during the step
 
 
 @dataclass
@@ -101,8 +124,8 @@ class Migration:
     path: Path
     checksum: str
     touches: list[str]
-    before: list[str]
-    after: list[str]
+    target: list[str]
+    renames: list[ColumnRename]
     steps: list[Step]
     description: str = ""
 
@@ -113,58 +136,79 @@ class Migration:
     def steps_for(self, direction: str) -> list[Step]:
         return [s for s in self.steps if s.direction == direction]
 
+    def uses_policy(self) -> bool:
+        return any(c.lstrip("!").startswith("policy:") for s in self.steps for c in s.conditions)
+
 
 def split_statements(sql: str) -> list[str]:
-    """Split on semicolons outside quotes, dollar-quoted bodies and comments."""
-    statements, current, i = [], [], 0
-    dollar: str | None = None
-    quote = False
-    while i < len(sql):
-        ch = sql[i]
-        if dollar:
-            if sql.startswith(dollar, i):
-                current.append(dollar)
-                i += len(dollar)
-                dollar = None
-                continue
-        elif quote:
-            if ch == "'":
-                quote = False
-        elif ch == "'":
-            quote = True
-        elif ch == "$":
-            match = re.match(r"\$[A-Za-z_]*\$", sql[i:])
-            if match:
-                dollar = match.group(0)
-                current.append(dollar)
-                i += len(dollar)
-                continue
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = len(sql) if end == -1 else end
-            continue
-        elif ch == ";":
-            statement = "".join(current).strip()
-            if statement:
-                statements.append(statement)
-            current = []
-            i += 1
-            continue
-        current.append(ch)
-        i += 1
-    tail = "".join(current).strip()
-    if tail:
-        statements.append(tail)
+    """Split on semicolons outside quotes (E'' included), dollar-quoted bodies and comments (sqlparse)."""
+    statements = []
+    for raw in sqlparse.split(sql):
+        stripped = sqlparse.format(raw, strip_comments=True).strip()
+        if stripped and stripped != ";":
+            statements.append(raw.strip().rstrip(";").strip())
     return statements
 
 
-_HEADER = re.compile(r"^--\s*@(migration|touches|before|after|up|down)\b(.*)$")
+_HEADER = re.compile(r"^--\s*@(migration|touches|target|rename|up|down)\b(.*)$")
+
+
+def _invalid(path: Path, problem: str, suggestion: str) -> DawsosError:
+    return DawsosError(errors.MIGRATION_FILE_INVALID, f"{path.name}: {problem}", suggestion)
+
+
+def _parse_step(path: Path, tag: str, line: str, rest: list[str]) -> Step:
+    if not rest or (tag == "up" and rest[0] not in UP_KINDS) or (tag == "down" and rest[0] != "switch"):
+        kinds = sorted(UP_KINDS) if tag == "up" else ["switch"]
+        raise _invalid(path, f"step '{line}' has no known kind", f"use one of {kinds}")
+    step = Step(tag, rest[0], rest[0])
+    for part in rest[1:]:
+        key, _, value = part.partition("=")
+        if key == "when":
+            step.conditions += value.split(",")
+        elif key == "does" and value in ACTIONS:
+            step.action = value
+        elif key == "undoes":
+            step.undoes = value
+        elif key == "quiet":
+            step.quiet = value.split(",")
+        elif not value:
+            step.name = part
+        else:
+            raise _invalid(path, f"step '{line}' has an unknown attribute '{part}'",
+                           "use when=, does=apply|create, undoes= or quiet=")
+    return step
+
+
+def _parse_rename(path: Path, rest: list[str]) -> ColumnRename:
+    if len(rest) != 2 or rest[0].count(".") != 1:
+        raise _invalid(path, f"'@rename {' '.join(rest)}' is not `@rename table.legacy standard`",
+                       "write e.g. `-- @rename lots.qty_open quantity_open`")
+    table, legacy = rest[0].split(".")
+    return ColumnRename(table, legacy, rest[1])
+
+
+def _check_structure(path: Path, steps: list[Step]) -> None:
+    kinds = [s.kind for s in steps if s.direction == "up"]
+    first_switch = kinds.index("switch") if "switch" in kinds else None
+    if first_switch is None or any(k != "switch" for k in kinds[first_switch:]):
+        raise _invalid(path, "the up steps must end with switch steps",
+                       "put the ledger-visible change in final `-- @up switch` steps")
+    up_names = {s.name for s in steps if s.direction == "up"}
+    if len(up_names) != len(kinds):
+        raise _invalid(path, "two up steps share a name", "give every up step its own name")
+    for step in steps:
+        if step.direction == "down" and step.undoes not in up_names:
+            raise _invalid(path, f"down step '{step.name}' undoes no up step ({step.undoes})",
+                           "name the up step it reverses with undoes=NAME")
+        if step.kind in ("refuse", "require_none") and len(step.statements) != 1:
+            raise _invalid(path, f"{step.kind} step '{step.name}' needs exactly one query", "write one SELECT")
 
 
 def parse(path: Path) -> Migration:
     text = path.read_text()
-    checksum = hashlib.sha256(text.encode()).hexdigest()
     meta: dict[str, str] = {}
+    renames: list[ColumnRename] = []
     steps: list[Step] = []
     body: list[str] = []
     description: list[str] = []
@@ -184,34 +228,20 @@ def parse(path: Path) -> Migration:
         tag, rest = match.group(1), match.group(2).split()
         if tag in ("up", "down"):
             flush()
-            if not rest or rest[0] not in STEP_KINDS:
-                raise DawsosError(errors.MIGRATION_FILE_INVALID, f"{path.name}: step '{line.strip()}' has no known kind",
-                                  f"use one of {sorted(STEP_KINDS)}")
-            name, conditions = rest[0], []
-            for part in rest[1:]:
-                if part.startswith("when="):
-                    conditions += part[len("when="):].split(",")
-                else:
-                    name = part
-            steps.append(Step(tag, rest[0], name, conditions))
+            steps.append(_parse_step(path, tag, line.strip(), rest))
+        elif tag == "rename":
+            renames.append(_parse_rename(path, rest))
         else:
             meta[tag] = " ".join(rest)
     flush()
     if "migration" not in meta:
-        raise DawsosError(errors.MIGRATION_FILE_INVALID, f"{path.name} has no `-- @migration NNN name` header",
-                          "start the file with `-- @migration 019 my_change`")
+        raise _invalid(path, "has no `-- @migration NNN name` header", "start the file with `-- @migration 019 my_change`")
     version_text, _, name = meta["migration"].partition(" ")
     if f"{int(version_text):03d}_{name}.sql" != path.name:
-        raise DawsosError(errors.MIGRATION_FILE_INVALID, f"{path.name} declares {meta['migration']}",
-                          "make the header's number and name match the file name")
-    for direction in ("up", "down"):
-        kinds = [s.kind for s in steps if s.direction == direction]
-        first_switch = kinds.index("switch") if "switch" in kinds else None
-        if first_switch is None or any(k != "switch" for k in kinds[first_switch:]):
-            raise DawsosError(errors.MIGRATION_FILE_INVALID, f"{path.name}: the {direction} steps must end with switch steps",
-                              f"put the ledger-visible change in final `-- @{direction} switch` steps")
-    return Migration(int(version_text), name, path, checksum, meta.get("touches", "").split(),
-                     meta.get("before", "").split(), meta.get("after", "").split(), steps,
+        raise _invalid(path, f"declares {meta['migration']}", "make the header's number and name match the file name")
+    _check_structure(path, steps)
+    return Migration(int(version_text), name, path, hashlib.sha256(text.encode()).hexdigest(),
+                     meta.get("touches", "").split(), meta.get("target", "").split(), renames, steps,
                      "\n".join(description).strip())
 
 

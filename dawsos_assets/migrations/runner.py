@@ -1,7 +1,9 @@
-"""The migration runner: ledger with checksums, advisory lock, short locks with retry, online steps, rollback.
+"""The migration runner: converge from whatever state the database is in, with short locks, and undo exactly.
 
-Discipline borrowed from Flyway (ledger, checksums, order) and pgroll (lock_timeout with backoff, work that
-scans a table done before the short switch that makes the change visible).
+Discipline borrowed from Flyway (ledger, checksums, order, baseline/adopt) and pgroll (lock_timeout with
+backoff; work that scans a table done before the short switch that makes the change visible). Each step looks
+at the catalog first: the legacy form is migrated, an absent object is created where the standard needs it, a
+target already in place is adopted, and only a form no rule covers is refused — before anything changes.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import getpass
 import json
 import os
 import random
+import re
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -20,51 +24,17 @@ from psycopg import sql as pgsql
 from dawsos_assets import errors
 from dawsos_assets.database import connection
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.migrations import catalog
-from dawsos_assets.migrations.files import Migration, Step, classify, load_all
+from dawsos_assets.migrations import catalog, journal, renames
+from dawsos_assets.migrations.files import ColumnRename, Migration, Step, classify, load_all, split_statements
+from dawsos_assets.migrations.journal import LEDGER_SCHEMA, POLICY_STEP
 
 ORPHAN_POLICIES = ("placeholder", "quarantine", "fail")
 # Locks that stop writers (and ACCESS EXCLUSIVE also readers): how long a transaction holds one is what users feel.
 WRITE_BLOCKING_LOCKS = {"ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE"}
 POLICY_ENV = "DAWSOS_ORPHAN_POLICY"
-LEDGER_SCHEMA = "dawsos_migrations"
 ADVISORY_LOCK_KEY = 7_420_140_018  # one key for every runner of this project
-LEDGER_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {LEDGER_SCHEMA};
-CREATE TABLE IF NOT EXISTS {LEDGER_SCHEMA}.ledger (
-    version INT PRIMARY KEY,
-    name TEXT NOT NULL,
-    checksum TEXT NOT NULL,
-    applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
-    duration_ms NUMERIC NOT NULL,
-    applied_by TEXT NOT NULL,
-    details JSONB NOT NULL DEFAULT '{{}}'
-);
-CREATE SCHEMA IF NOT EXISTS quarantine;
-CREATE TABLE IF NOT EXISTS quarantine.row_copies (
-    id BIGSERIAL PRIMARY KEY,
-    migration TEXT NOT NULL,
-    source_table TEXT NOT NULL,
-    row_key TEXT NOT NULL,
-    row_data JSONB NOT NULL,
-    reason TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('relinked', 'moved', 'copied')),
-    audited BOOLEAN NOT NULL DEFAULT FALSE,
-    quarantined_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
-    restored_at TIMESTAMPTZ
-);
-CREATE INDEX IF NOT EXISTS idx_row_copies_migration ON quarantine.row_copies (migration, source_table, row_key);
-CREATE TABLE IF NOT EXISTS {LEDGER_SCHEMA}.history (
-    id BIGSERIAL PRIMARY KEY,
-    version INT NOT NULL,
-    name TEXT NOT NULL,
-    direction TEXT NOT NULL CHECK (direction IN ('up', 'down')),
-    finished_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
-    duration_ms NUMERIC NOT NULL,
-    applied_by TEXT NOT NULL,
-    details JSONB NOT NULL DEFAULT '{{}}'
-);
-"""
+ONLINE_LOCK_TIMEOUT_MS = 60_000  # CREATE INDEX CONCURRENTLY waits for older transactions; bounded, then retried
+_CIC = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)", re.IGNORECASE)
 
 
 def default_policy() -> str:
@@ -84,6 +54,8 @@ class StepReport:
     name: str
     kind: str
     skipped: bool = False
+    reason: str = ""
+    action: str = "apply"
     statements: list[StatementReport] = field(default_factory=list)
     rows: int = 0
     attempts: int = 1
@@ -95,7 +67,7 @@ class RunReport:
     version: int
     name: str
     direction: str
-    status: str  # applied | already applied | rolled back
+    status: str  # applied | adopted | already applied | rolled back
     duration_ms: float = 0.0
     longest_exclusive_hold_ms: float = 0.0
     steps: list[StepReport] = field(default_factory=list)
@@ -104,6 +76,28 @@ class RunReport:
     relinked: dict[str, int] = field(default_factory=dict)
     schema_before: dict[str, list[str]] = field(default_factory=dict)
     schema_after: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PlannedStep:
+    step: str
+    kind: str
+    action: str  # apply | create | skip | refuse | decided at switch time
+    reason: str
+    statements: list[dict]
+
+
+@dataclass
+class MigrationPlan:
+    version: int
+    label: str
+    state: str  # pending | partial
+    action: str  # apply | adopt | refuse
+    steps: list[PlannedStep] = field(default_factory=list)
+    refusal: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -123,20 +117,22 @@ class MigrationRunner:
         self.migrations = migrations if migrations is not None else load_all()
         self.applied_by = f"{getpass.getuser()}@{socket.gethostname()}"
 
-    # -- connections and the ledger ----------------------------------------------------------------------------
+    # -- connections, the ledger, the advisory lock ----------------------------------------------------------------
     def _connect(self) -> psycopg.Connection:
         conn = connection.connect(self.url, autocommit=True)
         conn.execute("SET application_name = 'dawsos-migrate'")
         # A killed runner's backend notices the dead client within a second instead of finishing its statement.
         conn.execute("SET client_connection_check_interval = '1s'")
+        # The table owner is exempt from row-level security unless a table forces it; then a query that would see
+        # only some rows fails instead of silently migrating a subset.
+        conn.execute("SET row_security = off")
         # Autovacuum yields to a waiting lock only when the waiter's deadlock check runs (deadlock_timeout, 1 s by
-        # default). With lock_timeout at 500 ms that check would never run, and a long autovacuum of a freshly
-        # loaded table would starve every attempt; checking after 20 ms lets autovacuum step aside as designed,
-        # and keeps short the time writers queue behind a lock request that waits for it.
+        # default); checking after 20 ms lets autovacuum step aside before our 500 ms lock_timeout. Superuser-only
+        # on managed servers: without it the retries with backoff still outlast an ordinary autovacuum.
         try:
             conn.execute("SET deadlock_timeout = '20ms'")
         except psycopg.errors.InsufficientPrivilege:
-            pass  # without the right, retries with backoff still outlast an ordinary autovacuum
+            pass
         # Migration SQL reads the orphan policy from this setting (current_setting('dawsos.orphan_policy')).
         conn.execute(pgsql.SQL("SET dawsos.orphan_policy = {}").format(pgsql.Literal(self.policy)))
         return conn
@@ -145,13 +141,16 @@ class MigrationRunner:
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEDGER_SCHEMA}.ledger",)).fetchone()[0]
         if not exists:
             return {}
-        rows = conn.execute(f"SELECT version, name, checksum, applied_at, duration_ms, applied_by, details "
+        has_status = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                                  "AND table_name = 'ledger' AND column_name = 'status'", (LEDGER_SCHEMA,)).fetchone()
+        status = "status" if has_status else "'applied'"
+        rows = conn.execute(f"SELECT version, name, checksum, applied_at, duration_ms, applied_by, details, {status} "
                             f"FROM {LEDGER_SCHEMA}.ledger ORDER BY version").fetchall()
         return {r[0]: {"name": r[1], "checksum": r[2], "applied_at": r[3], "duration_ms": float(r[4]),
-                       "applied_by": r[5], "details": r[6]} for r in rows}
+                       "applied_by": r[5], "details": r[6], "status": r[7]} for r in rows}
 
-    def _verify(self, conn: psycopg.Connection, ledger: dict[int, dict]) -> None:
-        """Refuse changed files, files out of order and a database in no known state, before any change."""
+    def _verify(self, ledger: dict[int, dict]) -> None:
+        """Refuse changed files, missing files and files out of order, before any change."""
         by_version = {m.version: m for m in self.migrations}
         for version, row in ledger.items():
             migration = by_version.get(version)
@@ -170,94 +169,114 @@ class MigrationRunner:
                 raise DawsosError(errors.MIGRATION_OUT_OF_ORDER,
                                   f"{migration.path.name} is pending but {latest:03d} is already applied",
                                   "give the new migration a number above the latest applied one")
-        differences = []
-        for migration in self.migrations:
-            expected = migration.after if migration.version in ledger else migration.before
-            state = "applied" if migration.version in ledger else "pending"
-            for condition in catalog.failing(conn, expected, self.policy):
-                differences.append(f"{migration.label} is {state} but `{condition}` does not hold")
-        if differences:
-            raise DawsosError(errors.MIGRATION_STATE_UNKNOWN,
-                              "the database is in no known state: " + "; ".join(differences),
-                              "inspect the schema (dawsos migrate status); restore a backup or fix it by hand, then retry")
 
-    def _locked(self, conn: psycopg.Connection):
-        """Session advisory lock: a second runner waits here, then finds nothing left to do.
+    @contextmanager
+    def _session(self, exclusive: bool = True):
+        """A connection holding the advisory lock, with the bookkeeping schema in place.
 
-        It polls with pg_try_advisory_lock between sleeps instead of blocking in pg_advisory_lock: a statement
-        waiting in the server holds a snapshot, and CREATE INDEX CONCURRENTLY in the first runner would wait
-        for that snapshot, a deadlock."""
-        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()[0]:
-            time.sleep(0.2)
-        for statement in LEDGER_DDL.split(";"):
-            if statement.strip():
+        It polls pg_try_advisory_lock between sleeps instead of blocking in pg_advisory_lock: a statement waiting
+        in the server holds a snapshot, and CREATE INDEX CONCURRENTLY in the first runner would wait for it."""
+        with self._connect() as conn:
+            if exclusive:
+                while not conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()[0]:
+                    time.sleep(0.2)
+            try:
+                if exclusive:
+                    self._create_bookkeeping(conn)
+                yield conn
+            finally:
+                if exclusive:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+
+    def _create_bookkeeping(self, conn: psycopg.Connection) -> None:
+        try:
+            for statement in split_statements(journal.DDL):
                 conn.execute(statement)
-
-    def _unlock(self, conn: psycopg.Connection) -> None:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DawsosError(errors.MIGRATION_PRIVILEGE_MISSING,
+                              f"cannot create the bookkeeping schemas ({exc.diag.message_primary})",
+                              "run as the role that owns the DawsOS tables and can create schemas in this database "
+                              "(GRANT CREATE ON DATABASE … TO that role)") from None
 
     # -- public API --------------------------------------------------------------------------------------------
     def status(self) -> list[dict]:
-        with self._connect() as conn:
+        with self._session(exclusive=False) as conn:
             ledger = self.ledger(conn)
+            started = journal.started_versions(conn)
         rows = []
         for migration in self.migrations:
             row = ledger.get(migration.version)
-            rows.append({"version": migration.version, "name": migration.name,
-                         "state": "applied" if row else "pending",
+            state = row["status"] if row else "partial" if migration.version in started else "pending"
+            rows.append({"version": migration.version, "name": migration.name, "state": state,
                          "checksum_ok": None if not row else row["checksum"] == migration.checksum,
                          "applied_at": row["applied_at"].isoformat() if row else None,
                          "duration_ms": row["duration_ms"] if row else None})
         return rows
 
-    def plan(self, target: int | None = None) -> list[dict]:
-        """Every pending step with each statement's lock and effect, evaluated against the database as it is."""
-        with self._connect() as conn:
+    def plan(self, target: int | None = None) -> list[MigrationPlan]:
+        """Per pending migration and step: apply, adopt, create, skip or refuse — and why — before any change."""
+        with self._session(exclusive=False) as conn:
             ledger = self.ledger(conn)
-            self._verify(conn, ledger)
-            planned = []
-            for migration in self._pending(ledger, target):
-                for step in migration.steps_for("up"):
-                    active = not catalog.failing(conn, step.conditions, self.policy)
-                    planned.append({"migration": migration.label, "step": step.name, "kind": step.kind,
-                                    "runs": active if step.kind != "switch" else "if its conditions hold at switch time",
-                                    "statements": [asdict(classify(s)) | {"sql": s} for s in step.statements]})
-            return planned
-
-    def _pending(self, ledger: dict, target: int | None) -> list[Migration]:
-        return [m for m in self.migrations if m.version not in ledger and (target is None or m.version <= target)]
+            self._verify(ledger)
+            started = journal.started_versions(conn)
+            return [self._plan_migration(conn, m, "partial" if m.version in started else "pending")
+                    for m in self._pending(ledger, target)]
 
     def apply(self, target: int | None = None, only: int | None = None) -> list[RunReport]:
         """Apply pending migrations up to `target` (or just `only`); an applied `only` reports 'already applied'."""
-        with self._connect() as conn:
-            self._locked(conn)
-            try:
-                ledger = self.ledger(conn)
-                self._verify(conn, ledger)
-                if only is not None:
-                    migration = self._find(only)
-                    if only in ledger:
-                        return [RunReport(only, migration.name, "up", "already applied",
-                                          duration_ms=ledger[only]["duration_ms"])]
-                    earlier = [m.label for m in self._pending(ledger, only - 1)]
-                    if earlier:
-                        raise DawsosError(errors.MIGRATION_OUT_OF_ORDER, f"{migration.label} needs {', '.join(earlier)} first",
-                                          "apply the earlier migrations first (dawsos migrate apply --to %d)" % only)
-                    return [self._run(conn, migration, "up")]
-                return [self._run(conn, m, "up") for m in self._pending(ledger, target)]
-            finally:
-                self._unlock(conn)
+        with self._session() as conn:
+            ledger = self.ledger(conn)
+            self._verify(ledger)
+            if only is not None:
+                migration = self._find(only)
+                if only in ledger:
+                    return [RunReport(only, migration.name, "up", "already applied",
+                                      duration_ms=ledger[only]["duration_ms"])]
+                earlier = [m.label for m in self._pending(ledger, only - 1)]
+                if earlier:
+                    raise DawsosError(errors.MIGRATION_OUT_OF_ORDER, f"{migration.label} needs {', '.join(earlier)} first",
+                                      "apply the earlier migrations first (dawsos migrate apply --to %d)" % only)
+                pending = [migration]
+            else:
+                pending = self._pending(ledger, target)
+            for migration in pending:  # every refusal is found before the first change
+                self._refuse_if_needed(conn, migration)
+            return [self._run_up(conn, m) for m in pending]
 
     def rollback(self, target: int = 0) -> list[RunReport]:
-        """Undo applied migrations above `target`, newest first (target 0: back to the legacy database)."""
-        with self._connect() as conn:
-            self._locked(conn)
-            try:
-                ledger = self.ledger(conn)
-                self._verify(conn, ledger)
-                return [self._run(conn, self._find(v), "down") for v in sorted(ledger, reverse=True) if v > target]
-            finally:
-                self._unlock(conn)
+        """Undo what migrations above `target` changed, newest first (target 0: back to the state found).
+
+        A migration killed half-way has no ledger row but a journal: what it did is undone too."""
+        with self._session() as conn:
+            ledger = self.ledger(conn)
+            self._verify(ledger)
+            started = journal.started_versions(conn)
+            versions = sorted((set(ledger) | started) & self._versions(), reverse=True)
+            return [self._run_down(conn, self._find(v), v in ledger) for v in versions if v > target]
+
+    def adopt(self, version: int) -> RunReport:
+        """Record a pending migration as done without running it, after a human checked its target by hand."""
+        migration = self._find(version)
+        with self._session() as conn:
+            ledger = self.ledger(conn)
+            self._verify(ledger)
+            if version in ledger:
+                return RunReport(version, migration.name, "adopt", "already applied")
+            if journal.entries(conn, version):
+                raise DawsosError(errors.MIGRATION_STATE_UNKNOWN, f"{migration.label} is partly applied",
+                                  f"finish it with `dawsos migrate apply` or undo it with `dawsos migrate rollback "
+                                  f"--to {version - 1}` before adopting it")
+            unmet = catalog.failing(conn, migration.target, self.policy)
+            with conn.transaction(), conn.cursor() as cur:
+                self._write_ledger(cur, migration, "adopted", 0.0, {"by": "dawsos migrate adopt", "unmet_target": unmet})
+                self._write_history(cur, migration, "adopt", 0.0, {"unmet_target": unmet})
+            return RunReport(version, migration.name, "adopt", "adopted")
+
+    def _versions(self) -> set[int]:
+        return {m.version for m in self.migrations}
+
+    def _pending(self, ledger: dict, target: int | None) -> list[Migration]:
+        return [m for m in self.migrations if m.version not in ledger and (target is None or m.version <= target)]
 
     def _find(self, version: int) -> Migration:
         for migration in self.migrations:
@@ -266,127 +285,385 @@ class MigrationRunner:
         raise DawsosError(errors.MIGRATION_NOT_FOUND, f"there is no migration {version:03d}",
                           "see `dawsos migrate status` for the known migrations")
 
-    # -- execution ---------------------------------------------------------------------------------------------
-    def _run(self, conn: psycopg.Connection, migration: Migration, direction: str) -> RunReport:
+    # -- planning ----------------------------------------------------------------------------------------------
+    def _refusal(self, conn: psycopg.Connection, migration: Migration) -> str | None:
+        for step in migration.steps_for("up"):
+            if step.kind == "refuse" and not catalog.failing(conn, step.conditions, self.policy):
+                row = conn.execute(step.statements[0]).fetchone()
+                if row:
+                    return f"{migration.label}: {row[0]}"
+        return None
+
+    def _refuse_if_needed(self, conn: psycopg.Connection, migration: Migration) -> None:
+        recorded = journal.recorded_policy(conn, migration.version)
+        if recorded and recorded != self.policy and migration.uses_policy():
+            raise DawsosError(errors.MIGRATION_POLICY_CONFLICT,
+                              f"{migration.label} was started with orphan policy '{recorded}', not '{self.policy}'",
+                              f"resume it with --policy {recorded}, or undo it first with "
+                              f"`dawsos migrate rollback --to {migration.version - 1}`")
+        refusal = self._refusal(conn, migration)
+        if refusal:
+            raise DawsosError(errors.MIGRATION_STATE_UNKNOWN, refusal,
+                              f"check the object by hand; if it already is what {migration.label} makes, "
+                              f"`dawsos migrate adopt {migration.version}` records it as done")
+        states = {r: renames.assess(conn, r) for r in migration.renames}
+        renames.refuse_contradictions(migration.label, states,
+                                      renames.dependents(conn, [r for r, s in states.items() if s == "rename"]))
+
+    def _plan_migration(self, conn: psycopg.Connection, migration: Migration, state: str) -> MigrationPlan:
+        plan = MigrationPlan(migration.version, migration.label, state, "adopt")
+        try:
+            self._refuse_if_needed(conn, migration)
+        except DawsosError as refused:
+            plan.action, plan.refusal = "refuse", refused.message
+        earlier: list[str] = []
+        for step in migration.steps_for("up"):
+            if step.kind == "refuse":
+                continue
+            planned = self._plan_step(conn, step, earlier)
+            plan.steps.append(planned)
+            if planned.action in ("apply", "create", "decided at switch time"):
+                earlier += step.statements
+        states = {r: renames.assess(conn, r) for r in migration.renames}
+        to_rename = [r for r, s in states.items() if s == "rename"]
+        for rename, rename_state in states.items():
+            action = {"rename": "apply", "contradiction": "refuse"}.get(rename_state, rename_state.split(":")[0])
+            plan.steps.append(PlannedStep(f"rename {rename.table}.{rename.legacy}", "switch", action,
+                                          renames.describe_state(rename, rename_state), []))
+        deps = renames.dependents(conn, to_rename)
+        for fix in deps.functions:
+            plan.steps.append(PlannedStep(f"function {fix.signature}", "switch", fix.action, fix.reason,
+                                          [{"sql": fix.forward}] if fix.forward else []))
+        for what in deps.follows:
+            plan.steps.append(PlannedStep(what.split(" (")[0], "switch", "follows", what, []))
+        if plan.action != "refuse" and (to_rename or any(s.action in ("apply", "create") and s.kind != "require_none"
+                                                         for s in plan.steps)):
+            plan.action = "apply"
+        return plan
+
+
+    def _plan_step(self, conn: psycopg.Connection, step: Step, earlier: list[str]) -> PlannedStep:
+        """`earlier`: the statements of the earlier steps of this migration that will run; a switch step whose
+        conditions name an object those statements touch is decided when the switch runs."""
+        statements = [asdict(classify(s)) | {"sql": s} for s in step.statements]
+        unmet = catalog.failing(conn, step.conditions, self.policy)
+        if not unmet:
+            if not step.statements:
+                return PlannedStep(step.name, step.kind, "skip", "records the migration", [])
+            return PlannedStep(step.name, step.kind, step.action,
+                               "when " + ", ".join(step.conditions) if step.conditions else "always", statements)
+        reason = "; ".join(catalog.describe(c) for c in unmet)
+        touched = " ".join(earlier).lower()
+        if step.kind == "switch" and any(_object_of(c) in touched for c in unmet):
+            return PlannedStep(step.name, step.kind, "decided at switch time", f"after the earlier steps: {reason}",
+                               statements)
+        return PlannedStep(step.name, step.kind, "skip", reason, statements)
+
+    # -- running up ------------------------------------------------------------------------------------------------
+    def _run_up(self, conn: psycopg.Connection, migration: Migration) -> RunReport:
         from dawsos_assets.migrations.backup import backup_tables, table_schemas
 
         started = time.perf_counter()
-        report = RunReport(migration.version, migration.name, direction,
-                           "applied" if direction == "up" else "rolled back")
+        self._refuse_if_needed(conn, migration)
+        report = RunReport(migration.version, migration.name, "up", "applied")
         report.schema_before = table_schemas(conn, migration.touches)
-        if self.backup and direction == "up" and not self._would_refuse(conn, migration):
-            report.backup_path = str(backup_tables(self.url, migration, max(self.ledger(conn), default=0)))
-        steps = migration.steps_for(direction)
-        switch = [s for s in steps if s.kind == "switch"]
-        for step in steps:
-            if step.kind != "switch":
-                report.steps.append(self._run_step(conn, step))
-        report.steps.append(self._run_switch(conn, migration, direction, switch, report, started))
+        if self.backup and self._plan_migration(conn, migration, "pending").action == "apply" \
+                and not self._would_stop(conn, migration):
+            report.backup_path = backup_tables(self.url, migration, max(self.ledger(conn), default=0), conn)
+        for step in migration.steps_for("up"):
+            if step.kind not in ("switch", "refuse"):
+                report.steps.append(self._run_step(conn, migration, step))
+        report.steps.append(self._run_switch(conn, migration, report, started))
         report.longest_exclusive_hold_ms = max((s.exclusive_hold_ms for s in report.steps), default=0.0)
         report.schema_after = table_schemas(conn, migration.touches)
         report.duration_ms = (time.perf_counter() - started) * 1000
-        report.quarantined, report.relinked = self._orphan_counts(conn, migration, direction)
+        report.quarantined, report.relinked = self._orphan_counts(conn, migration)
         return report
 
-    def _would_refuse(self, conn: psycopg.Connection, migration: Migration) -> bool:
+    def _would_stop(self, conn: psycopg.Connection, migration: Migration) -> bool:
         """True when a require_none step will stop the migration: no backup is taken for a run that changes nothing."""
         return any(step.kind == "require_none" and not catalog.failing(conn, step.conditions, self.policy)
                    and conn.execute(step.statements[0]).fetchone() is not None for step in migration.steps_for("up"))
 
-    def _run_step(self, conn: psycopg.Connection, step: Step) -> StepReport:
-        report = StepReport(step.name, step.kind)
-        if catalog.failing(conn, step.conditions, self.policy):
-            report.skipped = True
+    def _record_policy(self, cur, migration: Migration) -> None:
+        if migration.uses_policy():
+            journal.record(cur, migration.version, POLICY_STEP, detail={"policy": self.policy})
+
+    def _run_step(self, conn: psycopg.Connection, migration: Migration, step: Step) -> StepReport:
+        report = StepReport(step.name, step.kind, action=step.action)
+        unmet = catalog.failing(conn, step.conditions, self.policy)
+        if unmet:
+            report.skipped, report.reason = True, "; ".join(catalog.describe(c) for c in unmet)
+            return report
+        if step.kind == "require_none":
+            self._require_none(conn, migration, step)
             return report
         if step.kind == "online":
-            conn.execute("SET lock_timeout = 0")
+            with conn.transaction(), conn.cursor() as cur:  # journaled before it runs: a kill mid-way is undone too
+                self._record_policy(cur, migration)
+                journal.record(cur, migration.version, step.name)
             for statement in step.statements:
-                report.statements.append(self._execute(conn, statement))
-        elif step.kind == "require_none":
-            rows = conn.execute(step.statements[0]).fetchall()
-            if rows:
-                sample = "; ".join(" ".join(str(v) for v in row) for row in rows[:5])
-                raise DawsosError(errors.MIGRATION_ORPHANS_FOUND,
-                                  f"{step.name}: {len(rows)} row(s) would break the new keys (first {min(5, len(rows))}: "
-                                  f"{sample}); nothing was changed",
-                                  "rerun with --policy placeholder or --policy quarantine (rows are copied to quarantine "
-                                  "first), or fix these rows")
-        elif step.kind == "batch":
+                report.statements.append(self._online(conn, migration, step, statement, report))
+            return report
+
+        def journal_step(cur, changed: bool):
+            if changed:  # a step that found nothing to change leaves nothing to undo
+                self._record_policy(cur, migration)
+                journal.record(cur, migration.version, step.name)
+
+        if step.kind == "batch":
             while True:
-                rows = self._transaction(conn, step.statements, report)
+                rows = self._transaction(conn, migration, step, step.statements, report, finish=journal_step)
                 report.rows += rows
                 if rows == 0:
                     break
         else:
-            self._transaction(conn, step.statements, report)
+            report.rows = self._transaction(conn, migration, step, step.statements, report, finish=journal_step)
         return report
 
-    def _run_switch(self, conn, migration: Migration, direction: str, steps: list[Step], run: RunReport,
-                    started: float) -> StepReport:
-        active = [s for s in steps if not catalog.failing(conn, s.conditions, self.policy)]
+    def _require_none(self, conn: psycopg.Connection, migration: Migration, step: Step) -> None:
+        with self._server_errors(migration, step, step.statements[0]):
+            rows = conn.execute(step.statements[0]).fetchall()
+        if rows:
+            sample = "; ".join(" ".join(str(v) for v in row) for row in rows[:5])
+            raise DawsosError(errors.MIGRATION_ORPHANS_FOUND,
+                              f"{step.name}: {len(rows)} row(s) would break the new keys (first {min(5, len(rows))}: "
+                              f"{sample}); nothing was changed",
+                              "rerun with --policy placeholder or --policy quarantine (rows are copied to quarantine "
+                              "first), or fix these rows")
+
+    def _online(self, conn: psycopg.Connection, migration: Migration, step: Step, statement: str,
+                report: StepReport) -> StatementReport:
+        """One autocommit statement with a bounded lock wait, retried; a timed-out CREATE INDEX CONCURRENTLY leaves
+        an invalid index, which is dropped before the next attempt."""
+        delay = 0.5
+        for attempt in range(1, self.max_attempts + 1):
+            report.attempts = attempt
+            conn.execute(pgsql.SQL("SET lock_timeout = {}").format(pgsql.Literal(f"{ONLINE_LOCK_TIMEOUT_MS}ms")))
+            try:
+                with self._server_errors(migration, step, statement):
+                    return self._execute(conn, statement)
+            except psycopg.errors.LockNotAvailable:
+                index = _CIC.match(statement.strip())
+                if index:
+                    conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index.group(1)}")
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 10.0)
+            finally:
+                conn.execute("SET lock_timeout = 0")
+        raise DawsosError(errors.MIGRATION_LOCK_TIMEOUT,
+                          f"{migration.label} step {step.name}: waited {self.max_attempts} × {ONLINE_LOCK_TIMEOUT_MS} ms "
+                          f"for older transactions to finish", "find the long transaction (pg_stat_activity, "
+                          "state 'idle in transaction') and rerun apply when it ends; the step resumes")
+
+    def _run_switch(self, conn, migration: Migration, run: RunReport, started: float) -> StepReport:
         report = StepReport("switch", "switch")
-        statements = [statement for step in active for statement in step.statements]
 
-        def ledger_write(cur):
-            details = json.dumps({"policy": self.policy, "switch_steps": [s.name for s in active]})
-            duration = (time.perf_counter() - started) * 1000
-            if direction == "up":
-                cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.ledger (version, name, checksum, duration_ms, applied_by, details) "
-                            "VALUES (%s, %s, %s, %s, %s, %s)",
-                            (migration.version, migration.name, migration.checksum, duration, self.applied_by, details))
-            else:
-                cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.ledger WHERE version = %s", (migration.version,))
-            cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.history (version, name, direction, duration_ms, applied_by, details) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)",
-                        (migration.version, migration.name, direction, duration, self.applied_by, details))
+        def body(cur):
+            changed = self._switch_renames(conn, cur, migration, report)
+            for step in migration.steps_for("up"):
+                if step.kind != "switch" or not step.statements:
+                    continue
+                unmet = catalog.failing(conn, step.conditions, self.policy)
+                if unmet:
+                    continue
+                before, after = self._quiet(conn, step.quiet)
+                for statement in before + step.statements + after:
+                    with self._server_errors(migration, step, statement):
+                        report.statements.append(self._execute(cur, statement))
+                journal.record(cur, migration.version, step.name)
+                changed = True
+            unmet = catalog.failing(conn, migration.target, self.policy)
+            if unmet:
+                raise DawsosError(errors.MIGRATION_STATE_UNKNOWN,
+                                  f"{migration.label}: after its steps " + "; ".join(catalog.describe(c) for c in unmet),
+                                  f"`dawsos migrate plan` shows what each step found; after checking by hand, "
+                                  f"`dawsos migrate adopt {migration.version}` records it as done")
+            done = changed or any(e[1] != POLICY_STEP for e in journal.entries(conn, migration.version))
+            run.status = "applied" if done else "adopted"
+            self._write_ledger(cur, migration, run.status, (time.perf_counter() - started) * 1000,
+                               {"policy": self.policy})
+            self._write_history(cur, migration, "up", (time.perf_counter() - started) * 1000, {"status": run.status})
 
-        self._transaction(conn, statements, report, finish=ledger_write)
+        self._retrying(conn, migration, report, body)
         return report
 
-    def _transaction(self, conn: psycopg.Connection, statements: list[str], report: StepReport, finish=None) -> int:
-        """Run statements in one transaction under lock_timeout; on a lock timeout roll back and retry with backoff.
+    def _switch_renames(self, conn, cur, migration: Migration, report: StepReport) -> bool:
+        to_rename = [r for r in migration.renames if renames.assess(conn, r) == "rename"]
+        if not to_rename:
+            return False
+        deps = renames.dependents(conn, to_rename)
+        renames.refuse_contradictions(migration.label, {r: "rename" for r in to_rename}, deps)
+        for rename in to_rename:
+            self._journaled(cur, migration, report, *renames.column_action(conn, rename), step="rename column",
+                            detail={"table": rename.table, "legacy": rename.legacy, "standard": rename.standard})
+        for rename in to_rename:
+            for action in renames.named_object_actions(conn, rename):
+                self._journaled(cur, migration, report, *action)
+        for fix in deps.functions:
+            if fix.forward:
+                self._journaled(cur, migration, report, f"{fix.action} function {fix.signature}", fix.forward, fix.inverse)
+        for table in sorted({r.table for r in to_rename}):
+            aliases = self._legacy_aliases(conn, table)
+            for action in renames.legacy_view_actions(conn, table, aliases):
+                self._journaled(cur, migration, report, *action)
+        return True
 
-        Returns the row count of the last statement (what a batch step repeats on)."""
+    def _legacy_aliases(self, conn, table: str) -> dict[str, str]:
+        """standard → legacy name of every column of `table` that a migration renamed (this one included)."""
+        rows = conn.execute(f"SELECT detail FROM {LEDGER_SCHEMA}.journal WHERE step = 'rename column' "
+                            "AND detail->>'table' = %s", (table,)).fetchall()
+        return {d["standard"]: d["legacy"] for (d,) in rows}
+
+    def _journaled(self, cur, migration: Migration, report: StepReport, description: str, forward: str,
+                   inverse: str, step: str = "catalog change", detail: dict | None = None) -> None:
+        """Run a catalog change decided from the catalog, and journal the statement that undoes it."""
+        for statement in split_statements(forward):
+            with self._server_errors(migration, Step("up", "switch", description), statement):
+                report.statements.append(self._execute(cur, statement))
+        journal.record(cur, migration.version, step, inverse, {"description": description} | (detail or {}))
+
+    def _write_ledger(self, cur, migration: Migration, status: str, duration_ms: float, details: dict) -> None:
+        cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.ledger (version, name, checksum, duration_ms, applied_by, details, status) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (migration.version, migration.name, migration.checksum, duration_ms, self.applied_by,
+                     json.dumps(details), status))
+
+    def _write_history(self, cur, migration: Migration, direction: str, duration_ms: float, details: dict) -> None:
+        cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.history (version, name, direction, duration_ms, applied_by, details) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (migration.version, migration.name, direction, duration_ms, self.applied_by, json.dumps(details)))
+
+    # -- running down ----------------------------------------------------------------------------------------------
+    def _run_down(self, conn: psycopg.Connection, migration: Migration, in_ledger: bool) -> RunReport:
+        started = time.perf_counter()
+        report = RunReport(migration.version, migration.name, "down", "rolled back")
+        step_report = StepReport("rollback", "switch")
+        entries = journal.entries(conn, migration.version)
+
+        def body(cur):
+            for _id, step_name, inverse, detail in reversed(entries):
+                if step_name == POLICY_STEP:
+                    continue
+                if inverse is not None:
+                    undo = Step("down", "switch", detail.get("description", step_name))
+                    for statement in split_statements(inverse):
+                        with self._server_errors(migration, undo, statement):
+                            step_report.statements.append(self._execute(cur, statement))
+                    continue
+                for down in migration.steps_for("down"):
+                    if down.undoes == step_name and not catalog.failing(conn, down.conditions, self.policy):
+                        before, after = self._quiet(conn, down.quiet)
+                        for statement in before + down.statements + after:
+                            with self._server_errors(migration, down, statement):
+                                step_report.statements.append(self._execute(cur, statement))
+            cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.journal WHERE version = %s", (migration.version,))
+            cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.ledger WHERE version = %s", (migration.version,))
+            self._write_history(cur, migration, "down", (time.perf_counter() - started) * 1000,
+                                {"was": "applied" if in_ledger else "partial", "undone": len(entries)})
+
+        self._retrying(conn, migration, step_report, body)
+        report.steps.append(step_report)
+        report.duration_ms = (time.perf_counter() - started) * 1000
+        report.longest_exclusive_hold_ms = step_report.exclusive_hold_ms
+        return report
+
+    # -- transactions, locks, errors -------------------------------------------------------------------------------
+    def _quiet(self, conn: psycopg.Connection, tables: list[str]) -> tuple[list[str], list[str]]:
+        """Statements that switch `tables`' enabled user triggers off, and back on as they were, around a step inside
+        its transaction: a row written back keeps its updated_at. ALTER TABLE … DISABLE TRIGGER needs only ownership
+        (session_replication_role would need superuser), and other sessions never see the triggers off."""
+        before, after = [], []
+        for table in tables:
+            for name, mode in conn.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = to_regclass(%s) "
+                                           "AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname",
+                                           (f"public.{table}",)).fetchall():
+                names = (pgsql.Identifier(table), pgsql.Identifier(name))
+                before.append(pgsql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(*names).as_string(conn))
+                enable = {"O": "ENABLE", "A": "ENABLE ALWAYS", "R": "ENABLE REPLICA"}[mode]
+                after.append(pgsql.SQL("ALTER TABLE {} " + enable + " TRIGGER {}").format(*names).as_string(conn))
+        return before, after
+
+    def _retrying(self, conn: psycopg.Connection, migration: Migration, report: StepReport, body) -> None:
+        """Run `body(cursor)` in one transaction under lock_timeout; on a lock timeout roll back and retry."""
         delay = 0.05
         for attempt in range(1, self.max_attempts + 1):
             report.attempts = attempt
-            executed: list[StatementReport] = []
+            mark = len(report.statements)
+            began = time.perf_counter()
             try:
-                exclusive_since = None
                 with conn.transaction(), conn.cursor() as cur:
                     cur.execute(pgsql.SQL("SET LOCAL lock_timeout = {}").format(pgsql.Literal(f"{self.lock_timeout_ms}ms")))
-                    rows = 0
-                    for statement in statements:
-                        kind = classify(statement)
-                        if kind.lock in WRITE_BLOCKING_LOCKS and exclusive_since is None:
-                            exclusive_since = time.perf_counter()
-                        executed.append(self._execute(cur, statement))
-                        rows = cur.rowcount
-                    if finish:
-                        finish(cur)
-                if exclusive_since is not None:
-                    report.exclusive_hold_ms = max(report.exclusive_hold_ms, (time.perf_counter() - exclusive_since) * 1000)
-                report.statements.extend(executed)
-                return max(rows, 0)
+                    body(cur)
+                blocking = [s for s in report.statements[mark:] if s.lock in WRITE_BLOCKING_LOCKS]
+                if blocking:  # from the first write-blocking statement to commit
+                    first = report.statements.index(blocking[0])
+                    held = sum(s.ms for s in report.statements[first:]) + \
+                        max(0.0, (time.perf_counter() - began) * 1000 - sum(s.ms for s in report.statements[mark:]))
+                    report.exclusive_hold_ms = max(report.exclusive_hold_ms, held)
+                return
             except psycopg.errors.LockNotAvailable:
+                del report.statements[mark:]
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 2.0)
         raise DawsosError(errors.MIGRATION_LOCK_TIMEOUT,
-                          f"{report.name}: could not take its locks within {self.lock_timeout_ms} ms in {self.max_attempts} attempts",
+                          f"{migration.label} step {report.name}: could not take its locks within {self.lock_timeout_ms} ms "
+                          f"in {self.max_attempts} attempts; nothing of this step was kept",
                           "find the long transaction holding the table (pg_stat_activity) and retry when it ends")
+
+    def _transaction(self, conn: psycopg.Connection, migration: Migration, step: Step, statements: list[str],
+                     report: StepReport, finish=None) -> int:
+        """The statements in one retried transaction; returns the row count of the last (what a batch repeats on).
+
+        `finish(cursor, changed)` runs last in the same transaction; `changed` is False when every statement was
+        a row write that touched no row."""
+        counted = {"rows": 0, "changed": False}
+
+        def body(cur):
+            counted.update(rows=0, changed=False)
+            before, after = self._quiet(conn, step.quiet)
+            for statement in before + statements + after:
+                with self._server_errors(migration, step, statement):
+                    report.statements.append(self._execute(cur, statement))
+                if statement in before or statement in after:
+                    continue
+                if classify(statement).effect == "writes rows":
+                    counted["rows"] = max(cur.rowcount, 0)
+                    counted["changed"] = counted["changed"] or cur.rowcount > 0
+                else:
+                    counted["changed"] = True
+            if finish:
+                finish(cur, counted["changed"])
+
+        self._retrying(conn, migration, report, body)
+        return counted["rows"]
+
+    @contextmanager
+    def _server_errors(self, migration: Migration, step: Step, statement: str):
+        """Every server error becomes one coded line naming migration, step and statement; lock timeouts pass
+        through to the retry loop."""
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            raise
+        except psycopg.Error as exc:
+            message = exc.diag.message_primary or str(exc).strip().splitlines()[0]
+            raise DawsosError(errors.MIGRATION_STEP_FAILED,
+                              f"{migration.label} step {step.name}: `{' '.join(statement.split())[:160]}` failed: {message}",
+                              "this step's transaction was rolled back; `dawsos migrate status` shows where the database "
+                              "stands; fix the cause and rerun apply (it resumes), or `dawsos migrate rollback` to undo "
+                              "what the migration did so far") from None
 
     @staticmethod
     def _execute(cursor, statement: str) -> StatementReport:
         kind = classify(statement)
         began = time.perf_counter()
         cursor.execute(statement)
-        return StatementReport(" ".join(statement.split())[:300], kind.lock, kind.effect, (time.perf_counter() - began) * 1000)
+        return StatementReport(" ".join(statement.split()), kind.lock, kind.effect, (time.perf_counter() - began) * 1000)
 
     @staticmethod
-    def _orphan_counts(conn, migration: Migration, direction: str) -> tuple[dict, dict]:
+    def _orphan_counts(conn, migration: Migration) -> tuple[dict, dict]:
         """Rows this migration set aside in quarantine.row_copies, and those of them relinked in place."""
-        if direction != "up":
-            return {}, {}
         rows = conn.execute("SELECT source_table, action, count(*) FROM quarantine.row_copies "
                             "WHERE migration = %s AND restored_at IS NULL GROUP BY 1, 2",
                             (f"{migration.version:03d}",)).fetchall()
@@ -394,3 +671,13 @@ class MigrationRunner:
         for table, _action, count in rows:
             quarantined[table] = quarantined.get(table, 0) + count
         return quarantined, {t: n for t, action, n in rows if action == "relinked"}
+
+
+def renames_of(migrations: list[Migration]) -> list[ColumnRename]:
+    """Every standard name the migrations introduce, in order."""
+    return [r for m in migrations for r in m.renames]
+
+
+def _object_of(condition: str) -> str:
+    """The most specific name a condition is about: the column of column:T.C, the table of table:T."""
+    return condition.lstrip("!").partition(":")[2].split(".")[-1].split("+")[0].lower()

@@ -52,9 +52,10 @@ def print_legacy_summary(console: Console, conn: psycopg.Connection) -> dict:
     findings = legacy_findings(conn)
     manifest = read_manifest(conn)
     variant = findings["variant"]
-    console.print(f"[bold]Legacy DawsOS database[/] as of {manifest['as_of']} — variant: migration 007 "
-                  f"{'applied' if variant['lots_007'] else 'not applied'}, position_factor_betas {variant['betas']} form, "
-                  f"scenario_shocks {variant['shocks']}, audit_log shape {variant['audit_log']}")
+    console.print(f"[bold]Legacy DawsOS database[/] as of {manifest['as_of']} (state {manifest['variant']['state']}) — "
+                  f"migration 007 {'applied' if variant['lots_007'] else 'not applied'}, position_factor_betas "
+                  f"{variant['betas'] or 'absent'}, scenario_shocks {variant['shocks'] or 'absent'}, audit_log "
+                  f"{'shape ' + variant['audit_log'] if variant['audit_log'] else 'absent'}")
     counts = manifest["row_counts"]
     console.print(f"Rows: {counts.get('portfolios', 0)} portfolios, {counts.get('lots', 0):,} lots, "
                   f"{counts.get('transactions', 0):,} transactions, {counts.get('prices', 0):,} prices, "
@@ -79,19 +80,12 @@ def print_legacy_summary(console: Console, conn: psycopg.Connection) -> dict:
 
     for collision in findings["ledger_collisions"]:
         console.print(f"Migration number {collision['number']:03d} used twice: {', '.join(collision['migrations'])}")
-    console.print(manifest_table(manifest, defect_counts_in_database(conn, _variant(variant))))
+    console.print(manifest_table(manifest, defect_counts_in_database(conn)))
     alpha = alpha_validation(conn)
     console.print(f"Test Portfolio Alpha (plan's validation query): lot_count {alpha['lot_count']}, "
                   f"SUM(quantity) {alpha['total_quantity']:g}, SUM(qty_open) {alpha['total_qty_open']:g}, "
                   f"SUM(cost_basis) {alpha['total_cost']:g}")
     return {"findings": findings, "alpha": alpha}
-
-
-def _variant(detected: dict):
-    from dawsos_assets.database.legacy import LegacyVariant
-
-    return LegacyVariant(lots_007=detected["lots_007"], betas=detected["betas"] or "long",
-                         shocks=detected["shocks"] or "flat", audit_log=detected["audit_log"] or "b")
 
 
 def print_check_results(console: Console, outcomes, only_failures: bool = False) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dawsos_assets.migrations.files import load_all
+
 
 class Rename(NamedTuple):
     table: str
@@ -22,17 +24,8 @@ class ForeignKey(NamedTuple):
     nullable: bool = False  # NULL allowed and legal (fee transactions carry no security)
 
 
-# Legacy column -> standard column (plan migrations 014 and 015; dawsos_legacy_facts.md §3 rows 1 and 3).
-RENAMES = [
-    Rename("lots", "qty_open", "quantity_open"),
-    Rename("lots", "qty_original", "quantity_original"),
-    Rename("portfolio_daily_values", "valuation_date", "asof_date"),
-    Rename("portfolio_cash_flows", "flow_date", "asof_date"),
-    Rename("macro_indicators", "date", "asof_date"),
-    Rename("regime_history", "date", "asof_date"),
-    Rename("cycle_phases", "date", "asof_date"),
-    Rename("pricing_packs", "date", "asof_date"),
-]
+# Legacy column -> standard column, as the migrations declare them (`-- @rename`, migrations 014 and 015).
+RENAMES = [Rename(r.table, r.legacy, r.standard) for m in load_all() for r in m.renames]
 
 # Every reference the standardized database enforces. The first four are missing in the legacy database.
 FOREIGN_KEYS = [

@@ -18,9 +18,9 @@ import numpy as np
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 
-from dawsos_assets.database.legacy import LegacyVariant
+from dawsos_assets.database.inspect import Shape
 from dawsos_assets.database.seed.columnar_csv import CsvColumns, uuid_strings
-from dawsos_assets.database.seed.defects import DefectLedger
+from dawsos_assets.database.seed.defects import DefectLedger, applicable
 from dawsos_assets.database.seed.market import Market
 
 CHUNK_ROWS = 100_000
@@ -76,15 +76,15 @@ class LotGenerator:
             qty_open=qty_open, quantity=qty_original.copy(), price_cents=self.price_cents[security, day], is_open=~closed)
 
 
-def inject_defects(chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedger, variant: LegacyVariant,
+def inject_defects(chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedger, shape: Shape,
                    orphan_ids: np.ndarray) -> None:
     rows = len(chunk.ids)
-    orphan = rng.random(rows) < ORPHAN_RATE
+    orphan = (rng.random(rows) < ORPHAN_RATE) & applicable("orphaned_lots", shape)
     chunk.security_ids = np.where(orphan, orphan_ids[rng.integers(0, len(orphan_ids), rows)], chunk.security_ids)
     for i in np.flatnonzero(orphan):
         ledger.record("orphaned_lots", chunk.ids[i].decode())
         ledger.record("orphaned_transactions", f"the BUY of lot {chunk.ids[i].decode()}")
-    if not variant.lots_007:
+    if not shape.lots_007:
         return
     conflict = rng.random(rows) < FLAG_CONFLICT_RATE
     zero_but_open = conflict & ~chunk.is_open  # closed lot whose flag says open
@@ -100,13 +100,13 @@ def inject_defects(chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedg
             ledger.record(key, chunk.ids[i].decode())
 
 
-def lot_csv(chunk: LotChunk, variant: LegacyVariant) -> bytes:
-    """Columns in the order of loader.lot_columns(variant)."""
+def lot_csv(chunk: LotChunk, shape: Shape) -> bytes:
+    """Columns in the order of loader.lot_columns(shape)."""
     rows = len(chunk.ids)
     csv = (CsvColumns(rows).text(chunk.ids).text(chunk.portfolio_ids).text(chunk.security_ids).text(chunk.symbols)
            .text(chunk.acquired).integer(chunk.quantity, 4).decimal(chunk.quantity * chunk.price_cents, 11)
            .decimal(chunk.price_cents, 9).text(chunk.currencies).boolean(chunk.is_open))
-    if variant.lots_007:
+    if shape.lots_007:
         csv.integer(chunk.qty_original, 4).integer(chunk.qty_open, 4).text(chunk.closed, null=~chunk.has_closed_date)
     return csv.render()
 
@@ -168,7 +168,7 @@ def copy_chunks(conn: psycopg.Connection, sql: str, chunks, advance) -> None:
 
 
 def bulk_lot_payloads(market: Market, portfolio_ids: list[str], count: int, seed: int, ledger: DefectLedger,
-                      variant: LegacyVariant):
+                      shape: Shape):
     """(rows, CSV bytes) chunks of generated lots; the same seed and portfolios always give the same bytes."""
     rng = np.random.default_rng([seed, 1])
     generator = LotGenerator(market, portfolio_ids, rng)
@@ -176,28 +176,28 @@ def bulk_lot_payloads(market: Market, portfolio_ids: list[str], count: int, seed
     for start in range(0, count, CHUNK_ROWS):
         rows = min(CHUNK_ROWS, count - start)
         chunk = generator.chunk(rows)
-        inject_defects(chunk, rng, ledger, variant, orphan_ids)
-        yield rows, lot_csv(chunk, variant)
+        inject_defects(chunk, rng, ledger, shape, orphan_ids)
+        yield rows, lot_csv(chunk, shape)
 
 
 def load_bulk_lots(conn: psycopg.Connection, market: Market, portfolio_ids: list[str], count: int, seed: int,
-                   ledger: DefectLedger, variant: LegacyVariant, progress: bool = True) -> dict[str, float]:
+                   ledger: DefectLedger, shape: Shape, progress: bool = True) -> dict[str, float]:
     """Add `count` lots to the given portfolios, then one BUY transaction per new lot; return phase timings."""
     from dawsos_assets.database.seed.loader import lot_columns
 
-    payloads = bulk_lot_payloads(market, portfolio_ids, count, seed, ledger, variant)
+    payloads = bulk_lot_payloads(market, portfolio_ids, count, seed, ledger, shape)
 
     timings = {"lots": count, "portfolio_ids": portfolio_ids}
     with _progress(progress) as bar:
         with indexes_deferred(conn):
             started = time.perf_counter()
             task = bar.add_task("lots (COPY)", total=count)
-            copy_chunks(conn, f"COPY lots ({', '.join(lot_columns(variant))}) FROM STDIN (FORMAT csv)", payloads,
+            copy_chunks(conn, f"COPY lots ({', '.join(lot_columns(shape))}) FROM STDIN (FORMAT csv)", payloads,
                         lambda n: bar.advance(task, n))
             timings["copy_lots_s"] = time.perf_counter() - started
             started = time.perf_counter()
             task = bar.add_task("BUY transactions (INSERT ... SELECT)", total=1)
-            conn.execute(BUY_TRANSACTIONS_SQL.format(original="l.qty_original" if variant.lots_007 else "l.quantity"),
+            conn.execute(BUY_TRANSACTIONS_SQL.format(original=f"l.{shape.original_column or 'quantity'}"),
                          (portfolio_ids,))
             bar.advance(task)
             timings["insert_transactions_s"] = time.perf_counter() - started

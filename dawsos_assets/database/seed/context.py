@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from dawsos_assets.database.legacy import LegacyVariant
+from dawsos_assets.database.inspect import Shape
 from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.database.seed.books import Book
 from dawsos_assets.database.seed.market import Market, business_days
@@ -91,7 +91,7 @@ def open_positions(books: list[Book]) -> list[tuple[str, str, str]]:
     return [(p, s, sym) for (p, s), sym in sorted(seen.items())]
 
 
-def beta_rows(rng: np.random.Generator, market: Market, books: list[Book], variant: LegacyVariant) -> list[tuple]:
+def beta_rows(rng: np.random.Generator, market: Market, books: list[Book], variant: Shape) -> list[tuple]:
     sectors = {s.id: s.sector for s in market.securities}
     rows = []
     for portfolio_id, security_id, symbol in open_positions(books):
@@ -106,7 +106,7 @@ def beta_rows(rng: np.random.Generator, market: Market, books: list[Book], varia
     return rows
 
 
-def scenario_rows(variant: LegacyVariant) -> list[tuple]:
+def scenario_rows(variant: Shape) -> list[tuple]:
     """The scenario library plus the mig-009 rows (flat) or the schema file's rows (JSONB)."""
     if variant.shocks == "flat":
         rows = [(ref.stable_id(f"shock:{t}"), t, name, f"mig 009 shock {t}", rr, infl, credit, usd, eq, 0, 0)
@@ -181,7 +181,7 @@ def rubric_rows() -> list[tuple]:
              f"{kind} rubric") for kind, weights in ref.RATING_RUBRICS.items()]
 
 
-def audit_rows(variant: LegacyVariant) -> list[tuple]:
+def audit_rows(variant: Shape) -> list[tuple]:
     if variant.audit_log == "a":
         return [(ref.stable_id(f"audit:{i}"), event, ref.ADMIN_USER_ID, json.dumps({"seed": True}))
                 for i, event in enumerate(["login", "token_refresh", "logout"])]

@@ -10,31 +10,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dawsos_assets.database.legacy import LegacyVariant
+from dawsos_assets.database.inspect import Shape
 from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.database.seed.books import Book, Lot, Transaction
 
 MANIFEST_ID_LIMIT = 50
 
-# defect key -> (description, SQL counting it on the legacy schema, needs migration 007's columns)
+# defect key -> (description, SQL counting it; {open} and {original} are the lot-tracking columns' current names)
 DEFECT_QUERIES = {
     "orphaned_lots": ("lots whose security_id matches no security",
-                      "SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id)", False),
+                      "SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id)"),
     "orphaned_transactions": ("transactions whose non-NULL security_id matches no security",
                               "SELECT count(*) FROM transactions t WHERE t.security_id IS NOT NULL AND NOT EXISTS "
-                              "(SELECT 1 FROM securities s WHERE s.id = t.security_id)", False),
+                              "(SELECT 1 FROM securities s WHERE s.id = t.security_id)"),
     "orphaned_betas_security": ("position_factor_betas rows whose security_id matches no security",
                                 "SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS "
-                                "(SELECT 1 FROM securities s WHERE s.id = b.security_id)", False),
+                                "(SELECT 1 FROM securities s WHERE s.id = b.security_id)"),
     "orphaned_betas_portfolio": ("position_factor_betas rows whose portfolio_id matches no portfolio",
                                  "SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)", False),
-    "open_lots_with_zero_qty_open": ("lots flagged is_open whose qty_open is 0",
-                                     "SELECT count(*) FROM lots WHERE is_open AND qty_open = 0", True),
-    "closed_lots_with_positive_qty_open": ("lots flagged closed whose qty_open is above 0",
-                                           "SELECT count(*) FROM lots WHERE NOT is_open AND qty_open > 0", True),
-    "quantity_differs_from_qty_original": ("lots whose legacy quantity differs from qty_original",
-                                           "SELECT count(*) FROM lots WHERE quantity <> qty_original", True),
+                                 "(SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)"),
+    "open_lots_with_zero_qty_open": ("lots flagged is_open whose open quantity is 0",
+                                     "SELECT count(*) FROM lots WHERE is_open AND {open} = 0"),
+    "closed_lots_with_positive_qty_open": ("lots flagged closed whose open quantity is above 0",
+                                           "SELECT count(*) FROM lots WHERE NOT is_open AND {open} > 0"),
+    "quantity_differs_from_qty_original": ("lots whose legacy quantity differs from the original quantity",
+                                           "SELECT count(*) FROM lots WHERE quantity <> {original}"),
 }
 LEGAL_QUERIES = {
     "fee_transactions_without_security": ("FEE transactions with NULL security_id (legal)",
@@ -42,10 +42,21 @@ LEGAL_QUERIES = {
 }
 
 
-def applicable(key: str, variant: LegacyVariant) -> bool:
-    """Whether a defect can exist in this legacy variant (007's columns; the wide betas' portfolio FK)."""
-    needs_007 = DEFECT_QUERIES[key][2]
-    return (variant.lots_007 or not needs_007) and not (variant.betas == "wide" and key == "orphaned_betas_portfolio")
+def applicable(key: str, shape: Shape) -> bool:
+    """Whether a defect can exist in a database of this shape: no foreign key forbids it, its table and columns
+    exist (007's columns; betas the team dropped on 2025-11-04)."""
+    if key == "orphaned_lots":
+        return not shape.has_key("lots", "security_id")
+    if key == "orphaned_transactions":
+        return not shape.has_key("transactions", "security_id")
+    if key.startswith("orphaned_betas"):
+        column = "security_id" if key.endswith("security") else "portfolio_id"
+        return shape.betas in ("long", "wide") and not shape.has_key("position_factor_betas", column)
+    return shape.lots_007
+
+
+def defect_query(key: str, shape: Shape) -> str:
+    return DEFECT_QUERIES[key][1].format(open=shape.open_column, original=shape.original_column)
 
 
 @dataclass
@@ -58,12 +69,15 @@ class DefectLedger:
         if len(self.ids[key]) < MANIFEST_ID_LIMIT:
             self.ids[key].append(row_id)
 
-    def as_manifest(self, variant: LegacyVariant) -> dict:
+    def as_manifest(self, shape: Shape, found_before: dict[str, int]) -> dict:
+        """Per defect: rows the seed injected plus rows the database already held (the team's own data)."""
         out = {}
-        for key, (description, query, _needs_007) in DEFECT_QUERIES.items():
-            possible = applicable(key, variant)
-            out[key] = {"description": description, "count": self.counts[key] if possible else 0,
-                        "applicable": possible, "sample_ids": self.ids[key], "query": query}
+        for key, (description, _query) in DEFECT_QUERIES.items():
+            possible = applicable(key, shape)
+            injected = self.counts[key] if possible else 0
+            out[key] = {"description": description, "count": injected + found_before.get(key, 0), "injected": injected,
+                        "found_before_seeding": found_before.get(key, 0), "applicable": possible,
+                        "sample_ids": self.ids[key], "query": defect_query(key, shape) if possible else None}
         return out
 
 
@@ -74,9 +88,9 @@ def _pick(rng: np.random.Generator, candidates: list, count: int) -> list:
     return [candidates[int(i)] for i in sorted(chosen)]
 
 
-def inject_lot_flag_defects(rng: np.random.Generator, books: list[Book], ledger: DefectLedger, variant: LegacyVariant) -> None:
+def inject_lot_flag_defects(rng: np.random.Generator, books: list[Book], ledger: DefectLedger, shape: Shape) -> None:
     """The three quantity/flag conflicts of facts §3 row 1, on disjoint sets of lots."""
-    if not variant.lots_007:
+    if not shape.lots_007:
         return
     lots = [lot for book in books for lot in book.lots]
     closed = [lot for lot in lots if not lot.is_open]
@@ -116,18 +130,18 @@ def orphan_rows(books: list[Book], ledger: DefectLedger) -> tuple[list[Lot], lis
     return lots, transactions
 
 
-def orphan_beta_rows(books: list[Book], ledger: DefectLedger, variant: LegacyVariant, cnr_id: str) -> list[tuple]:
+def orphan_beta_rows(books: list[Book], ledger: DefectLedger, shape: Shape, cnr_id: str) -> list[tuple]:
     host = books[0].portfolio.id
     rows = []
     for i in range(3):
         security_id = ref.stable_id(f"security:delisted:{i}")
-        if variant.betas == "long":
+        if shape.betas == "long":
             rows.append((host, security_id, "equity_market", 1.0))
         else:
             rows.append((ref.stable_id(f"pfb:orphan:{i}"), host, security_id, f"DLST{i}", ref.LEGACY_AS_OF,
                          0, 0, 0, 0, 1.0, 0, 0, "stale", 0.1))
         ledger.record("orphaned_betas_security", f"{host}/{security_id}")
-    if variant.betas == "long":
+    if shape.betas == "long":
         for i in range(2):
             portfolio_id = ref.stable_id(f"portfolio:deleted:{i}")
             rows.append((portfolio_id, cnr_id, "equity_market", 0.9))

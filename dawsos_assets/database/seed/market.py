@@ -71,6 +71,12 @@ class Market:
         self._ordinals = np.array([d.toordinal() for d in self.days])
         self.row = {s.id: i for i, s in enumerate(self.securities)}
 
+    def adopt_ids(self, new_ids: dict[str, str]) -> None:
+        """Give securities the ids a database already uses for them (old id -> new id)."""
+        for security in self.securities:
+            security.id = new_ids.get(security.id, security.id)
+        self.row = {s.id: i for i, s in enumerate(self.securities)}
+
     def close(self, security_id: str, index: int) -> float:
         return float(self.closes[self.row[security_id], index])
 
