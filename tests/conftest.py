@@ -1,9 +1,13 @@
 """Test fixtures: a real PostgreSQL (the embedded server in a temporary home, or DAWSOS_DATABASE_URL's server),
-one database per test cloned from seeded templates, and helpers to run the CLI."""
+one database per test cloned from seeded templates, and helpers to run the CLI.
+
+Every test database belongs to a role without superuser rights, and tests work as that role: managed PostgreSQL
+(RDS, Cloud SQL, Neon, Supabase) gives no superuser, so the migrations must run as the owner of the tables."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -33,9 +37,28 @@ def server_admin_url(tmp_path_factory) -> str:
     server.stop()
 
 
-def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
+OWNER_ROLE = "dawsos_owner"
+APP_ROLE, APP_PASSWORD = "dawsos_app", "dawsos_app_pass"  # DawsOS's own 000_roles.sql role and password
+
+
+def _ensure_roles(admin_url: str) -> str:
+    """The table owner (no superuser, no CREATEDB/CREATEROLE) and DawsOS's application role, as an administrator
+    of a managed server would create them; returns the owner's password for this session."""
+    password = secrets.token_urlsafe(18)
     with connection.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        for role, role_password in ((OWNER_ROLE, password), (APP_ROLE, APP_PASSWORD)):
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(f"{verb} ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{role_password}'")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (connection.DAGSTER_DATABASE,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{connection.DAGSTER_DATABASE}" OWNER {OWNER_ROLE}')  # Dagster's storage
+    return password
+
+
+def _create_database(admin_url: str, name: str, template: str | None = None, owner: str | None = None) -> str:
+    with connection.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+                     + (f" OWNER {owner}" if owner else ""))
     return connection._parse(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -45,29 +68,53 @@ def _drop_database(admin_url: str, name: str) -> None:
 
 
 class Databases:
-    """Creates databases on the test server; seeded ones are cloned from one template per variant."""
+    """Creates databases on the test server, owned by a non-superuser role; URLs connect as that role. Seeded
+    ones are cloned from one template per variant or real state."""
 
     def __init__(self, admin_url: str):
         self.admin_url = admin_url
-        self.templates: dict[LegacyVariant, str] = {}
+        self.owner_password = _ensure_roles(admin_url)
+        self.templates: dict[object, str] = {}
         self.created: list[str] = []
 
-    def empty(self) -> str:
+    def owner_url(self, name: str) -> str:
+        return connection._parse(self.admin_url).set(database=name, username=OWNER_ROLE,
+                                                     password=self.owner_password).render_as_string(hide_password=False)
+
+    def app_url(self, url: str) -> str:
+        """The same database as DawsOS's application role."""
+        return connection._parse(url).set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
+
+    def _new(self, template: str | None = None) -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
         self.created.append(name)
-        return _create_database(self.admin_url, name)
+        _create_database(self.admin_url, name, template=template, owner=OWNER_ROLE)
+        return self.owner_url(name)
+
+    def empty(self) -> str:
+        return self._new()
+
+    def _template(self, key, build) -> str:
+        if key not in self.templates:
+            url = self._new()
+            build(url)
+            self.templates[key] = connection._parse(url).database
+        return self._new(template=self.templates[key])
 
     def seeded(self, variant: LegacyVariant = LegacyVariant()) -> str:
-        if variant not in self.templates:
-            from dawsos_assets.database.seed.loader import SeedOptions, seed_database
+        from dawsos_assets.database.seed.loader import SeedOptions, seed_database
 
-            url = self.empty()
+        def build(url):
             with connection.connect(url) as conn:
                 seed_database(conn, SeedOptions(variant=variant, progress=False))
-            self.templates[variant] = connection._parse(url).database
-        name = f"test_{uuid.uuid4().hex[:12]}"
-        self.created.append(name)
-        return _create_database(self.admin_url, name, template=self.templates[variant])
+
+        return self._template(variant, build)
+
+    def real(self, state: str) -> str:
+        """A database built from DawsOS's own SQL files in a real state (plan, nov4, nov8), demo data on top."""
+        from .real_states import build_real_state
+
+        return self._template(("real", state), lambda url: build_real_state(url, state))
 
     def drop_all(self) -> None:
         for name in self.created:

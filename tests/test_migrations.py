@@ -1,4 +1,4 @@
-"""Migrations 014-018 on real legacy databases: outcome, reversibility, and the reliability promises."""
+"""Migrations 014-019 on legacy databases: outcome, reversibility, and the reliability promises."""
 
 import os
 import shutil
@@ -41,11 +41,11 @@ def scalar(url: str, sql: str, params=()):
         return conn.execute(sql, params).fetchone()[0]
 
 
-def test_every_migration_parses_has_a_down_and_never_rewrites_a_table():
+def test_every_migration_parses_and_never_rewrites_a_table():
     migrations = load_all()
-    assert [m.version for m in migrations] == [14, 15, 16, 17, 18]
+    assert [m.version for m in migrations] == [14, 15, 16, 17, 18, 19]
     for migration in migrations:
-        assert migration.steps_for("down"), migration.label
+        assert migration.steps_for("down") or migration.renames, migration.label  # renames are undone from the journal
         for step in migration.steps:
             for statement in step.statements:
                 assert classify(statement).effect != "rewrites table", (migration.label, statement)
@@ -74,7 +74,7 @@ def test_apply_rollback_and_reapply_on_the_demo_database(databases):
     open_before = scalar(url, "SELECT SUM(qty_open) FROM lots")
 
     reports = MigrationRunner(url, backup=False).apply()
-    assert [r.status for r in reports] == ["applied"] * 5
+    assert [r.status for r in reports] == ["applied"] * 4 + ["adopted", "applied"]  # no legacy ledger to repair
     with connection.connect(url) as conn:
         columns = {(t, c) for t, c in conn.execute(
             "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'")}
@@ -165,7 +165,7 @@ def test_fail_policy_stops_before_any_change_with_the_orphans(databases):
         runner.apply()
     assert raised.value.code == errors.MIGRATION_ORPHANS_FOUND and "16 row(s)" in raised.value.message
     assert (schema_dump(url), row_hashes(url)) == before
-    assert [r["state"] for r in runner.status()] == ["applied", "applied", "pending", "pending", "pending"]
+    assert [r["state"] for r in runner.status()] == ["applied", "applied", "pending", "pending", "pending", "pending"]
 
 
 def test_a_changed_applied_file_is_refused(databases, tmp_path):
@@ -187,23 +187,45 @@ def test_a_file_below_the_latest_applied_version_is_refused(databases, tmp_path)
     copy = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, copy)
     (copy / "013_late_arrival.sql").write_text(
-        "-- @migration 013 late_arrival\n-- @up switch go\nSELECT 1;\n-- @down switch back\nSELECT 1;\n")
+        "-- @migration 013 late_arrival\n-- @up switch go\nSELECT 1;\n-- @down switch back undoes=go\nSELECT 1;\n")
     with pytest.raises(DawsosError) as raised:
         MigrationRunner(url, backup=False, migrations=load_all(copy)).apply()
     assert raised.value.code == errors.MIGRATION_OUT_OF_ORDER
 
 
-def test_a_database_in_no_known_state_is_refused_before_any_change(databases):
+def test_a_contradiction_no_rule_covers_is_refused_before_any_change_and_adopt_is_the_way_out(databases):
     url = databases.seeded()
-    with connection.connect(url) as conn:
-        conn.execute("ALTER TABLE lots RENAME COLUMN qty_open TO quantity_open")  # someone half-ran a migration
+    with connection.connect(url) as conn:  # someone added the standard column by hand beside the legacy one
+        conn.execute("ALTER TABLE lots ADD COLUMN quantity_open NUMERIC")
         conn.commit()
     before = schema_dump(url)
     with pytest.raises(DawsosError) as raised:
         MigrationRunner(url, backup=False).apply()
     assert raised.value.code == errors.MIGRATION_STATE_UNKNOWN
-    assert "lots.quantity_open" in raised.value.message
+    assert "lots has both qty_open and quantity_open" in raised.value.message
+    assert "dawsos migrate adopt 014" in raised.value.suggestion
     assert schema_dump(url) == before
+    [plan] = MigrationRunner(url, backup=False).plan(target=14)
+    assert plan.action == "refuse" and "both qty_open and quantity_open" in plan.refusal
+
+    adopted = MigrationRunner(url, backup=False).adopt(14)
+    assert adopted.status == "adopted"
+    assert MigrationRunner(url, backup=False).status()[0]["state"] == "adopted"
+    MigrationRunner(url, backup=False).rollback(0)  # an adopted migration changed nothing, so nothing is undone
+    assert schema_dump(url) == before
+
+
+def test_a_half_renamed_table_converges(databases):
+    url = databases.seeded()
+    with connection.connect(url) as conn:  # one column renamed by hand, the other not
+        conn.execute("ALTER TABLE lots RENAME COLUMN qty_open TO quantity_open")
+        conn.commit()
+    [plan] = MigrationRunner(url, backup=False).plan(target=14)
+    actions = {step.step: step.action for step in plan.steps}
+    assert actions["rename lots.qty_open"] == "adopt" and actions["rename lots.qty_original"] == "apply"
+    MigrationRunner(url, backup=False).apply(target=14)
+    assert scalar(url, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
+                       "AND table_name = 'lots' AND column_name IN ('quantity_open', 'quantity_original')") == 2
 
 
 def test_two_concurrent_runners_apply_each_migration_once(databases):
@@ -213,13 +235,13 @@ def test_two_concurrent_runners_apply_each_migration_once(databases):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [r.communicate(timeout=300) for r in runners]
     assert all(r.returncode == 0 for r in runners), outputs
-    applied_lines = [line for out, _ in outputs for line in out.splitlines() if ": applied in" in line]
-    assert len(applied_lines) == 5
+    applied_lines = [line for out, _ in outputs for line in out.splitlines() if ": applied in" in line or ": adopted in" in line]
+    assert len(applied_lines) == 6
     assert any("nothing to do" in out for out, _ in outputs)
     with connection.connect(url) as conn:
         ups = conn.execute("SELECT version, count(*) FROM dawsos_migrations.history WHERE direction = 'up' "
                            "GROUP BY 1 ORDER BY 1").fetchall()
-    assert ups == [(v, 1) for v in (14, 15, 16, 17, 18)]
+    assert ups == [(v, 1) for v in (14, 15, 16, 17, 18, 19)]
 
 
 def test_sigkill_during_an_online_step_leaves_the_previous_version_and_the_next_apply_succeeds(databases):
@@ -256,5 +278,5 @@ def test_sigkill_during_an_online_step_leaves_the_previous_version_and_the_next_
         assert conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'lots' "
                             "AND column_name = 'qty_open'").fetchone()[0] == 1
     reports = MigrationRunner(url, backup=False).apply()
-    assert [r.version for r in reports] == [14, 15, 16, 17, 18]
+    assert [r.version for r in reports] == [14, 15, 16, 17, 18, 19]
     assert scalar(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_lots_open_positions'::regclass")

@@ -16,7 +16,13 @@ VARIANTS = [
     LegacyVariant(lots_007=False, betas="wide", shocks="jsonb", audit_log="a"),
     LegacyVariant(lots_007=True, betas="wide", shocks="flat", audit_log="a"),
     LegacyVariant(lots_007=False, betas="long", shocks="jsonb", audit_log="b"),
+    LegacyVariant(state="nov4"),
+    LegacyVariant(state="nov8"),
 ]
+
+
+def variant_id(variant: LegacyVariant) -> str:
+    return variant.state if variant.state != "plan" else f"007={variant.lots_007}-{variant.betas}-{variant.shocks}-{variant.audit_log}"
 
 
 def table_digest(conn, table: str, order: str) -> str:
@@ -31,19 +37,68 @@ def test_plan_validation_query_on_test_portfolio_alpha(seeded_url):
                                           "total_cost": 55000}
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"007={v.lots_007}-{v.betas}-{v.shocks}-{v.audit_log}")
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_manifest_matches_the_defects_in_the_database(databases, variant):
     url = databases.seeded(variant)
     with connection.connect(url) as conn:
         manifest = read_manifest(conn)
-        found = defect_counts_in_database(conn, variant)
+        found = defect_counts_in_database(conn)
         assert found == {key: item["count"] for key, item in manifest["defects"].items()}
-        assert found["orphaned_lots"] > 0 and found["orphaned_transactions"] > 0
-        assert found["orphaned_betas_security"] > 0
+        assert all(item["injected"] > 0 for item in manifest["defects"].values() if item["applicable"])
+        detected = legacy_findings(conn)["variant"]
+        if variant.state == "plan":
+            assert found["orphaned_lots"] > 0 and found["orphaned_transactions"] > 0 and found["orphaned_betas_security"] > 0
+            assert detected == {k: v for k, v in variant.as_dict().items() if k != "state"}
+        else:  # the team's keys forbid orphaned lots and transactions; their 002d relinked the old ones
+            assert found["orphaned_lots"] == found["orphaned_transactions"] == 0
+            assert not manifest["defects"]["orphaned_lots"]["applicable"]
         if variant.lots_007:
             assert found["open_lots_with_zero_qty_open"] and found["closed_lots_with_positive_qty_open"]
             assert found["quantity_differs_from_qty_original"]
-        assert legacy_findings(conn)["variant"] == variant.as_dict()
+
+
+def test_states_follow_the_teams_history(databases):
+    """nov4: quantity columns renamed, keys added, four tables dropped; nov8: wide betas, flat shocks and
+    audit_log back. Neither state has a migration ledger, and the plan's date has none either."""
+    shapes = {}
+    for state in ("plan", "nov4", "nov8"):
+        with connection.connect(databases.seeded(LegacyVariant(state=state))) as conn:
+            shapes[state] = legacy_findings(conn)
+            shapes[state]["tables"] = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+            shapes[state]["reduce_lot"] = conn.execute("SELECT prorettype::regtype::text FROM pg_proc "
+                                                       "WHERE proname = 'reduce_lot'").fetchone()[0]
+    for shape in shapes.values():
+        assert "migration_history" not in shape["tables"]
+        assert not {"fundamentals", "news_items", "corporate_actions"} & shape["tables"]
+    assert shapes["plan"]["lots_quantity_columns"] == ["quantity", "qty_open", "qty_original"]
+    assert shapes["nov4"]["lots_quantity_columns"] == ["quantity", "quantity_open", "quantity_original"]
+    assert shapes["plan"]["reduce_lot"] == "numeric" and shapes["nov4"]["reduce_lot"] == "void"
+    assert not {"position_factor_betas", "scenario_shocks", "audit_log", "rating_rubrics"} & shapes["nov4"]["tables"]
+    assert shapes["nov8"]["variant"] == {"lots_007": True, "betas": "wide", "shocks": "flat", "audit_log": "b"}
+    assert {"economic_indicators", "dar_history", "scenario_results"} <= shapes["nov8"]["tables"]
+    missing_nov4 = {(fk["table"], fk["column"]) for fk in shapes["nov4"]["missing_foreign_keys"]}
+    assert ("lots", "security_id") not in missing_nov4 and ("transactions", "security_id") not in missing_nov4
+
+
+def test_the_real_plan_state_replays_dawsos_files_and_takes_the_demo_data_on_top(databases):
+    """Built from DawsOS's own SQL at the plan's commit: its own demo portfolio (random ids) is adopted, not doubled."""
+    url = databases.real("plan")
+    with connection.connect(url) as conn:
+        manifest = read_manifest(conn)
+        assert defect_counts_in_database(conn) == {key: item["count"] for key, item in manifest["defects"].items()}
+        # the schema file's sample betas point at a portfolio and a security that never existed
+        assert manifest["defects"]["orphaned_betas_security"]["found_before_seeding"] == 4
+        assert conn.execute("SELECT to_regclass('migration_history') IS NULL").fetchone()[0]
+        assert conn.execute("SELECT pg_get_function_identity_arguments('reduce_lot'::regproc)").fetchone()[0] == \
+            "p_lot_id uuid, p_qty_to_reduce numeric, p_disposition_date date"
+        kinds = dict(conn.execute("SELECT transaction_type, count(*) FROM transactions WHERE portfolio_id = %s GROUP BY 1",
+                                  (ref.DEMO_PORTFOLIO_ID,)).fetchall())
+        assert kinds == {"BUY": 17, "SELL": 4, "DIVIDEND": 14}
+        assert conn.execute("SELECT count(*) FROM lots WHERE portfolio_id = %s", (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0] == 17
+        assert conn.execute("SELECT count(*) FROM portfolio_daily_values WHERE portfolio_id = %s",
+                            (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0] > 250
+        policies = {p for (p,) in conn.execute("SELECT polname FROM pg_policy")}
+        assert {"portfolios_isolation", "lots_isolation", "transactions_isolation"} <= policies  # migration 005
 
 
 def test_same_seed_gives_the_same_database(databases):
@@ -151,13 +206,14 @@ def test_bulk_lots_are_loaded_with_indexes_and_keys_restored(databases):
         assert conn.execute(catalog_sql).fetchall() == expected_catalog
         assert conn.execute("SELECT count(*) FROM lots l WHERE NOT EXISTS "
                             "(SELECT 1 FROM transactions t WHERE t.lot_id = l.id)").fetchone()[0] == 0
-        found = defect_counts_in_database(conn, LegacyVariant())
+        found = defect_counts_in_database(conn)
         assert found == {key: item["count"] for key, item in manifest["defects"].items()}
         assert manifest["options"]["portfolios"] == 6
 
 
 def test_seed_arguments_are_validated():
-    for options in (SeedOptions(lots=0), SeedOptions(lots=10_000_001), SeedOptions(portfolios=0)):
+    for options in (SeedOptions(lots=0), SeedOptions(lots=10_000_001), SeedOptions(portfolios=0),
+                    SeedOptions(variant=LegacyVariant(state="nov4", betas="wide"))):
         with pytest.raises(DawsosError) as raised:
             options.validate()
         assert raised.value.code == errors.SEED_ARGUMENT_INVALID

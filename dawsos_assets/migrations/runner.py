@@ -365,10 +365,10 @@ class MigrationRunner:
 
         started = time.perf_counter()
         self._refuse_if_needed(conn, migration)
+        self._require_none(conn, migration)
         report = RunReport(migration.version, migration.name, "up", "applied")
         report.schema_before = table_schemas(conn, migration.touches)
-        if self.backup and self._plan_migration(conn, migration, "pending").action == "apply" \
-                and not self._would_stop(conn, migration):
+        if self.backup and self._plan_migration(conn, migration, "pending").action == "apply":
             report.backup_path = backup_tables(self.url, migration, max(self.ledger(conn), default=0), conn)
         for step in migration.steps_for("up"):
             if step.kind not in ("switch", "refuse"):
@@ -379,11 +379,6 @@ class MigrationRunner:
         report.duration_ms = (time.perf_counter() - started) * 1000
         report.quarantined, report.relinked = self._orphan_counts(conn, migration)
         return report
-
-    def _would_stop(self, conn: psycopg.Connection, migration: Migration) -> bool:
-        """True when a require_none step will stop the migration: no backup is taken for a run that changes nothing."""
-        return any(step.kind == "require_none" and not catalog.failing(conn, step.conditions, self.policy)
-                   and conn.execute(step.statements[0]).fetchone() is not None for step in migration.steps_for("up"))
 
     def _record_policy(self, cur, migration: Migration) -> None:
         if migration.uses_policy():
@@ -396,8 +391,7 @@ class MigrationRunner:
             report.skipped, report.reason = True, "; ".join(catalog.describe(c) for c in unmet)
             return report
         if step.kind == "require_none":
-            self._require_none(conn, migration, step)
-            return report
+            return report  # checked for the whole migration before its first step
         if step.kind == "online":
             with conn.transaction(), conn.cursor() as cur:  # journaled before it runs: a kill mid-way is undone too
                 self._record_policy(cur, migration)
@@ -421,14 +415,21 @@ class MigrationRunner:
             report.rows = self._transaction(conn, migration, step, step.statements, report, finish=journal_step)
         return report
 
-    def _require_none(self, conn: psycopg.Connection, migration: Migration, step: Step) -> None:
-        with self._server_errors(migration, step, step.statements[0]):
-            rows = conn.execute(step.statements[0]).fetchall()
+    def _require_none(self, conn: psycopg.Connection, migration: Migration) -> None:
+        """Every require_none query whose conditions hold, together: the migration stops before any change and
+        lists all the rows in its way at once."""
+        rows, names = [], []
+        for step in migration.steps_for("up"):
+            if step.kind == "require_none" and not catalog.failing(conn, step.conditions, self.policy):
+                with self._server_errors(migration, step, step.statements[0]):
+                    found = conn.execute(step.statements[0]).fetchall()
+                rows += found
+                names += [step.name] if found else []
         if rows:
             sample = "; ".join(" ".join(str(v) for v in row) for row in rows[:5])
             raise DawsosError(errors.MIGRATION_ORPHANS_FOUND,
-                              f"{step.name}: {len(rows)} row(s) would break the new keys (first {min(5, len(rows))}: "
-                              f"{sample}); nothing was changed",
+                              f"{migration.label} ({', '.join(names)}): {len(rows)} row(s) would break the new keys "
+                              f"(first {min(5, len(rows))}: {sample}); nothing was changed",
                               "rerun with --policy placeholder or --policy quarantine (rows are copied to quarantine "
                               "first), or fix these rows")
 

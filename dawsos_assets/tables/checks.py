@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import psycopg
 
-from dawsos_assets.tables.contracts import CONTRACTS, Contract
+from dawsos_assets.tables.contracts import CONTRACTS, Contract, optional_columns
 from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES
 
 ERROR, WARN = "ERROR", "WARN"
@@ -174,6 +174,8 @@ def check_column_names(table: str, contract: type[Contract], present: dict[str, 
     legacy = {r.legacy: r.standard for r in RENAMES if r.table == table}
     problems = []
     for name, column in schema.columns.items():
+        if name not in present and column.metadata.get("optional"):
+            continue
         if name not in present:
             problems.append({"column": name, "problem": "missing"})
         elif present[name] not in PG_FAMILIES[column.metadata["pg"]]:
@@ -187,8 +189,10 @@ def check_column_names(table: str, contract: type[Contract], present: dict[str, 
                         f"{len(problems)} column(s) differ from the contract", problems)
 
 
-def check_rows(conn: psycopg.Connection, table: str, rules: list[Rule]) -> list[CheckOutcome]:
-    """Every evaluable row rule in one scan; one outcome for ERROR rules and one for WARN rules."""
+def check_rows(conn: psycopg.Connection, table: str, rules: list[Rule], optional: set[str] = frozenset()) -> list[CheckOutcome]:
+    """Every evaluable row rule in one scan; one outcome for ERROR rules and one for WARN rules. A rule on an
+    absent optional column has nothing to check; one on any other absent column fails its ERROR check."""
+    rules = [r for r in rules if r.violation or not set(r.missing) <= optional]
     evaluable = [r for r in rules if r.violation]
     counts: list[int] = []
     total = 0
@@ -302,7 +306,7 @@ def run_table_checks(conn: psycopg.Connection, table: str) -> list[CheckOutcome]
     if not present:
         return [CheckOutcome(table, COLUMN_NAMES, ERROR, False, 1, f"table {table} does not exist")]
     outcomes = [check_column_names(table, contract, present)]
-    outcomes += check_rows(conn, table, compile_rules(contract, table, list(present)))
+    outcomes += check_rows(conn, table, compile_rules(contract, table, list(present)), optional_columns(contract))
     outcomes.append(check_unique(conn, table, contract, present))
     outcomes += check_foreign_keys(conn, table, present)
     outcomes += check_freshness(conn, table, contract, present)

@@ -53,14 +53,19 @@ def is_sum_of(df: pd.DataFrame, *, total: str, first: str, second: str) -> pd.Se
     return (df[total] - df[first] - df[second]).abs() < 0.005
 
 
-def col(pg: str, **kwargs):
-    """A contract column: its PostgreSQL type family plus pandera's checks."""
+def col(pg: str, optional: bool = False, **kwargs):
+    """A contract column: its PostgreSQL type family plus pandera's checks. An `optional` column may be absent
+    (a real history never created it and nothing downstream reads it); where it exists it must hold its rules."""
     kwargs.setdefault("nullable", False)
-    return pa.Field(metadata={"pg": pg}, **kwargs)
+    return pa.Field(metadata={"pg": pg, "optional": optional}, **kwargs)
 
 
 def maybe(pg: str, **kwargs):
     return col(pg, nullable=True, **kwargs)
+
+
+def optional_columns(contract: type[pa.DataFrameModel]) -> set[str]:
+    return {name for name, column in contract.to_schema().columns.items() if column.metadata.get("optional")}
 
 
 class Contract(pa.DataFrameModel):
@@ -78,8 +83,9 @@ class Users(Contract):
     updated_at: Series[pd.Timestamp] = col("timestamp")
     last_login_at: Series[pd.Timestamp] = maybe("timestamp")
     is_active: Series[bool] = col("boolean")
-    failed_login_attempts: Series[float] = maybe("integer", ge=0)
-    locked_until: Series[pd.Timestamp] = maybe("timestamp")
+    # 009_jwt_auth's columns: it ran before the users table existed in DawsOS's own install, so they are often absent.
+    failed_login_attempts: Series[float] = maybe("integer", ge=0, optional=True)
+    locked_until: Series[pd.Timestamp] = maybe("timestamp", optional=True)
 
     class Config:
         unique = ["id"]

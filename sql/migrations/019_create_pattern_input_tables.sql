@@ -1,10 +1,11 @@
 -- @migration 019 create_pattern_input_tables
--- @touches fundamentals news_items corporate_actions rating_rubrics
--- @target columns:fundamentals.security_id+asof_date+market_cap+pe_ratio+dividend_yield columns:news_items.published_at+headline+symbols+sentiment+impact_score columns:corporate_actions.security_id+action_type+action_date+amount+currency columns:rating_rubrics.rating_type+method_version+overall_weights
+-- @touches fundamentals news_items corporate_actions rating_rubrics securities
+-- @target column:securities.sector columns:fundamentals.security_id+asof_date+market_cap+pe_ratio+dividend_yield columns:news_items.published_at+headline+symbols+sentiment+impact_score columns:corporate_actions.security_id+action_type+action_date+amount+currency columns:rating_rubrics.rating_type+method_version+overall_weights
 --
 -- The tables the 13 patterns read that a DawsOS database may lack: DawsOS fetched fundamentals, news and
 -- corporate actions from its providers (FMP, news APIs) at run time and never kept them, and the team's root
--- migration 003 (2025-11-04) dropped rating_rubrics although the ratings read their weights from it. Each is created
+-- migration 003 (2025-11-04) dropped rating_rubrics although the ratings read their weights from it; the sector
+-- allocation reads securities.sector, which only the team's fix_dashboard_data.py script ever added. Each is created
 -- empty in the standard shape (the table contracts in dawsos_assets/tables/contracts.py; a test keeps the two
 -- equal) where it is absent, adopted where it already has the standard columns, and refused where a table of that
 -- name holds something else. Empty tables make the patterns answer with explicit nulls and warnings until a
@@ -18,6 +19,10 @@ SELECT 'a table news_items exists without the columns the patterns read (publish
 SELECT 'a table corporate_actions exists without the columns the patterns read (security_id, action_type, action_date, amount, currency)';
 -- @up refuse rubrics_in_unknown_form when=table:rating_rubrics,!columns:rating_rubrics.rating_type+method_version+overall_weights
 SELECT 'a table rating_rubrics exists without the columns the ratings read (rating_type, method_version, overall_weights)';
+
+-- @up switch add_securities_sector when=!column:securities.sector does=create
+ALTER TABLE securities ADD COLUMN sector TEXT;
+COMMENT ON COLUMN securities.sector IS 'Sector of the security (NULL: not classified yet); the sector allocation reads it.';
 
 -- @up switch create_fundamentals when=!table:fundamentals does=create
 CREATE TABLE fundamentals (
@@ -83,6 +88,12 @@ SELECT dawsos_migrations.copy_grants('public.securities', 'public.rating_rubrics
 -- @up switch record
 
 -- Rows a feed wrote after the migration are kept before a created table goes.
+-- @down switch drop_securities_sector undoes=add_securities_sector
+INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)
+SELECT '019_rollback', 'securities', id::text, jsonb_build_object('id', id, 'sector', sector),
+       'sector of a security, in the column 019 created', 'copied'
+  FROM securities WHERE sector IS NOT NULL;
+ALTER TABLE securities DROP COLUMN sector;
 -- @down switch drop_fundamentals undoes=create_fundamentals
 INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)
 SELECT '019_rollback', 'fundamentals', security_id::text || '/' || asof_date, to_jsonb(f), 'row of a table 019 created', 'copied'
