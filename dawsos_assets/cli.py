@@ -226,14 +226,13 @@ def migrate_rollback(to: int = typer.Option(0, "--to", help="Version to return t
 
 @migrate_app.command("restore")
 def migrate_restore(backup: str = typer.Argument(..., help="A .dump file from .dawsos/backups/")) -> None:
-    """Put a pre-migration backup back: schema rolled back to its version, rows reloaded (current rows kept in quarantine)."""
+    """Put a pre-migration backup back, in one transaction: migrations after its version undone, the backed-up
+    tables made equal to the dump (rows that differ or are new kept in quarantine). Verified before any change."""
     from pathlib import Path
 
-    from dawsos_assets.migrations.backup import restore
-
-    runner = _runner()
-    result = restore(runner.url, Path(backup), runner.rollback)
-    console.print(f"restored {result['tables']} from {result['restored']} at version {result['version']:03d}")
+    result = _runner().restore(Path(backup))
+    console.print(f"restored {result['tables']} from {result['restored']} at version {result['version']:03d}; "
+                  f"{result['rows_set_aside']} replaced row(s) kept in quarantine.row_copies")
 
 
 @app.command()

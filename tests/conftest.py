@@ -94,9 +94,10 @@ class Databases:
     def empty(self) -> str:
         return self._new()
 
-    def _template(self, key, build) -> str:
+    def _template(self, key, build, base: str | None = None) -> str:
+        """A clone of the template `key`, which `build(url)` makes once (on a clone of template `base`, if given)."""
         if key not in self.templates:
-            url = self._new()
+            url = self._new(template=base)
             build(url)
             self.templates[key] = connection._parse(url).database
         return self._new(template=self.templates[key])
@@ -109,6 +110,19 @@ class Databases:
                 seed_database(conn, SeedOptions(variant=variant, progress=False))
 
         return self._template(variant, build)
+
+    def migrated(self, variant: LegacyVariant = LegacyVariant()) -> str:
+        """A demo database with every migration applied and the provider feeds loaded (what the patterns read)."""
+        from dawsos_assets.database.seed.loader import load_provider_data
+        from dawsos_assets.migrations.runner import MigrationRunner
+
+        def build(url):
+            MigrationRunner(url, backup=False).apply()
+            with connection.connect(url) as conn:
+                load_provider_data(conn)
+
+        self.seeded(variant)
+        return self._template(("migrated", variant), build, base=self.templates[variant])
 
     def real(self, state: str) -> str:
         """A database built from DawsOS's own SQL files in a real state (plan, nov4, nov8), demo data on top."""
@@ -147,3 +161,11 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([DAWSOS, *args], capture_output=True, text=True, env=full_env, timeout=timeout,
                           cwd=PROJECT_ROOT)
+
+
+@pytest.fixture
+def migrated_url(databases, monkeypatch) -> str:
+    """A demo database after every migration, with the provider feeds the patterns read."""
+    url = databases.migrated()
+    monkeypatch.setenv(connection.URL_ENV, url)
+    return url

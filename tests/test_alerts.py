@@ -171,7 +171,7 @@ def test_pending_migrations_are_reported_not_applied(seeded_url, slack):
         context = dg.build_sensor_context(instance=instance, resources={
             "database": PortfolioDatabase(url=seeded_url), "slack": SlackAlerts(webhook_url=slack.url)})
         result = pending_migrations(context)
-    assert "5 migration(s) pending" in result.skip_message
+    assert "6 migration(s) pending" in result.skip_message
     with connection.connect(seeded_url) as conn:
         assert conn.execute("SELECT to_regclass('dawsos_migrations.ledger') IS NULL").fetchone()[0]  # nothing applied
         text = conn.execute("SELECT payload->>'text' FROM dawsos_meta.alert_outbox").fetchone()[0]

@@ -14,7 +14,7 @@ from dawsos_assets.tables.checks import compile_rules, run_all_checks, run_table
 from dawsos_assets.tables.contracts import Lots, Prices
 
 from .conftest import run_cli
-from .test_seed import VARIANTS
+from .test_seed import VARIANTS, variant_id
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # seed manifest defect -> (table, check, rule or None for the whole check)
@@ -33,7 +33,7 @@ def by_check(outcomes):
     return {(o.table, o.check): o for o in outcomes}
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"007={v.lots_007}-{v.betas}-{v.shocks}-{v.audit_log}")
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 def test_on_the_legacy_database_findings_match_the_seed_manifest(databases, variant):
     url = databases.seeded(variant)
     with connection.connect(url) as conn:
@@ -47,8 +47,10 @@ def test_on_the_legacy_database_findings_match_the_seed_manifest(databases, vari
         found = outcome.details["failing_by_rule"].get(rule, 0) if rule else outcome.failing_count
         assert found == item["count"], defect
     names = outcomes[("lots", "column_names")]
-    if variant.lots_007:
+    if variant.lots_007 and variant.state == "plan":  # the team renamed these columns on 2025-11-04
         assert {"column": "qty_open", "problem": "unexpected column (legacy name of quantity_open)"} in names.sample
+    elif variant.state != "plan":
+        assert names.passed
     assert not outcomes[("portfolio_daily_values", "column_names")].passed  # valuation_date
     assert not outcomes[("macro_indicators", "column_names")].passed  # a bare `date`
 

@@ -72,7 +72,7 @@ def test_demo_seeds_an_empty_database_then_reuses_it(empty_url):
     first = run_cli("demo")
     assert first.returncode == 0, first.stderr
     for expected in ("creating the legacy DawsOS database", "qty_open", "valuation_date", "Missing foreign keys",
-                     "lots.security_id", "009 used twice", "orphaned_lots",
+                     "lots.security_id", "No migration ledger", "orphaned_lots",
                      "lot_count 3, SUM(quantity) 225, SUM(qty_open) 225, SUM(cost_basis) 55000"):
         assert expected in first.stdout, expected
     for expected in ("014_standardize_quantity_names", "applied", "0 unvalidated foreign keys", "0 orphans left",

@@ -7,7 +7,13 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.inspect import legacy_findings
 from dawsos_assets.database.legacy import LegacyVariant
 from dawsos_assets.database.seed import reference as ref
-from dawsos_assets.database.seed.loader import SeedOptions, defect_counts_in_database, read_manifest, seed_database
+from dawsos_assets.database.seed.loader import (
+    SeedOptions,
+    defect_counts_in_database,
+    load_provider_data,
+    read_manifest,
+    seed_database,
+)
 from dawsos_assets.errors import DawsosError
 from dawsos_assets.operations.report import alpha_validation
 
@@ -217,3 +223,15 @@ def test_seed_arguments_are_validated():
         with pytest.raises(DawsosError) as raised:
             options.validate()
         assert raised.value.code == errors.SEED_ARGUMENT_INVALID
+
+
+def test_provider_feeds_go_into_the_tables_migration_019_creates(databases):
+    with connection.connect(databases.seeded()) as conn:
+        with pytest.raises(DawsosError) as raised:
+            load_provider_data(conn)
+        assert raised.value.code == errors.DB_NOT_MIGRATED and "migrate apply" in raised.value.suggestion
+    with connection.connect(databases.migrated()) as conn:
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("fundamentals", "news_items", "corporate_actions")}
+        assert all(n > 0 for n in counts.values()), counts
+        assert load_provider_data(conn) == dict.fromkeys(counts, 0)  # loading again adds nothing

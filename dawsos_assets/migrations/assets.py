@@ -9,7 +9,7 @@ from pydantic import Field
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.files import Migration, load_all
 from dawsos_assets.migrations.runner import ORPHAN_POLICIES, MigrationRunner, RunReport
-from dawsos_assets.tables.legacy_assets import legacy_key
+from dawsos_assets.tables.legacy_assets import LEGACY_TABLES, legacy_key
 
 MIGRATIONS_GROUP = "migrations"
 
@@ -57,7 +57,7 @@ def report_metadata(report: RunReport) -> dict:
 
 def build_migration_asset(migration: Migration, previous: Migration | None) -> dg.AssetsDefinition:
     deps = [migration_key(previous)] if previous else []
-    deps += [legacy_key(table) for table in migration.touches]
+    deps += [legacy_key(table) for table in migration.touches if table in LEGACY_TABLES]
 
     @dg.asset(key=migration_key(migration), group_name=MIGRATIONS_GROUP, deps=deps, kinds={"postgres", "sql"},
               description=f"Migration {migration.label}. {migration.description}",

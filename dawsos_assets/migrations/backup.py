@@ -1,24 +1,49 @@
-"""Pre-migration backups with pg_dump (custom format) and `dawsos migrate restore`."""
+"""Pre-migration backups with pg_dump (custom format), and reading one back safely for `dawsos migrate restore`.
+
+A backup is a dump of the tables a migration touches plus a JSON sidecar: the migration, the version the dump
+belongs to, its tables and the dump's SHA-256. Nothing in a backup is trusted before it is checked: the sidecar
+against a schema (known tables only), the dump against its checksum and `pg_restore --list`, and the table data
+is parsed from pg_restore's own output, never pasted into SQL. Files are readable by their owner only.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import subprocess
-import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import jsonschema
 import psycopg
 
 from dawsos_assets import errors
 from dawsos_assets.database.server import home_dir, postgres_binary
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.migrations.files import Migration
+from dawsos_assets.migrations.files import Migration, load_all
+
+SIDECAR_SCHEMA = {
+    "type": "object",
+    "required": ["migration", "version_before", "tables", "created_at", "sha256"],
+    "properties": {
+        "migration": {"type": "string", "pattern": "^[0-9]{3}_[a-z0-9_]+$"},
+        "version_before": {"type": "integer", "minimum": 0},
+        "tables": {"type": "array", "minItems": 1, "uniqueItems": True,
+                   "items": {"type": "string", "pattern": "^[a-z_][a-z0-9_]{0,62}$"}},
+        "created_at": {"type": "string", "maxLength": 40},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+}
+_COPY = re.compile(r'^COPY public\.("?)([a-z_][a-z0-9_]*)\1 \(([^)]*)\) FROM stdin;$')
 
 
 def backup_dir() -> Path:
     path = home_dir() / "backups"
     path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
     return path
 
 
@@ -32,8 +57,22 @@ def table_schemas(conn: psycopg.Connection, tables: list[str]) -> dict[str, list
     return result
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _private(path: Path, text: str | None = None) -> None:
+    if text is not None:
+        path.write_text(text)
+    path.chmod(0o600)
+
+
 def backup_tables(url: str, migration: Migration, version_before: int, conn: psycopg.Connection) -> str | None:
-    """Dump the tables a migration touches that exist here; a JSON sidecar records the version the dump belongs to."""
+    """Dump the tables a migration touches that exist here; the sidecar records the version and the checksum."""
     tables = [t for t in migration.touches
               if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{t}",)).fetchone()[0]]
     if not tables:
@@ -43,43 +82,83 @@ def backup_tables(url: str, migration: Migration, version_before: int, conn: psy
     command = [postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(target)]
     for table in tables:
         command += ["--table", f"public.{table}"]
-    result = subprocess.run(command + [url], capture_output=True, text=True, timeout=3600)
+    old_umask = os.umask(0o077)
+    try:
+        result = subprocess.run(command + [url], capture_output=True, text=True, timeout=3600)
+    finally:
+        os.umask(old_umask)
     if result.returncode != 0:
-        raise DawsosError(errors.BACKUP_FAILED, f"pg_dump before {migration.label} failed: {result.stderr.strip()[:300]}",
-                          "check free disk space under .dawsos/backups, or run with --no-backup deliberately")
-    sidecar = {"migration": migration.label, "version_before": version_before, "tables": tables, "created_at": stamp}
-    target.with_suffix(".json").write_text(json.dumps(sidecar, indent=2))
+        raise DawsosError(errors.BACKUP_FAILED, f"pg_dump before {migration.label} failed: "
+                          f"{result.stderr.strip().splitlines()[-1][:300] if result.stderr.strip() else 'no message'}",
+                          "check free disk space under the backups folder, or run with --no-backup deliberately")
+    _private(target)
+    sidecar = {"migration": migration.label, "version_before": version_before, "tables": tables, "created_at": stamp,
+               "sha256": _sha256(target)}
+    _private(target.with_suffix(".json"), json.dumps(sidecar, indent=2))
     return str(target)
 
 
-def restore(url: str, dump: Path, rollback) -> dict:
-    """Put a backup back: roll the schema back to the dump's version, set the current rows aside in quarantine,
-    then load the dumped rows, all in one transaction. `rollback(version)` is the runner's rollback."""
+@dataclass
+class Backup:
+    path: Path
+    version_before: int
+    tables: list[str]
+    data: dict[str, tuple[list[str], list[str]]]  # table -> (columns, COPY text lines)
+
+
+def _refuse(message: str, suggestion: str = "use another backup from the backups folder") -> DawsosError:
+    return DawsosError(errors.BACKUP_INVALID, message, suggestion)
+
+
+def _sidecar(dump: Path) -> dict:
     sidecar_path = dump.with_suffix(".json")
-    if not dump.exists() or not sidecar_path.exists():
-        raise DawsosError(errors.BACKUP_NOT_FOUND, f"no backup at {dump} (with its .json sidecar)",
+    if not dump.is_file() or not sidecar_path.is_file():
+        raise DawsosError(errors.BACKUP_NOT_FOUND, f"no backup at {str(dump)[:200]!r} (a .dump file with its .json sidecar)",
                           f"list the backups in {backup_dir()}")
-    sidecar = json.loads(sidecar_path.read_text())
-    rollback(sidecar["version_before"])
-    with tempfile.TemporaryDirectory() as scratch:
-        data_sql = Path(scratch) / "data.sql"
-        dumped = subprocess.run([postgres_binary("pg_restore"), "--data-only", "--disable-triggers", "--file",
-                                 str(data_sql), str(dump)], capture_output=True, text=True, timeout=3600)
-        if dumped.returncode != 0:
-            raise DawsosError(errors.BACKUP_FAILED, f"pg_restore could not read {dump.name}: {dumped.stderr.strip()[:300]}",
-                              "the file may be truncated; use an earlier backup")
-        prelude = Path(scratch) / "prelude.sql"
-        lines = ["SET session_replication_role = replica;"]
-        for table in sidecar["tables"]:
-            lines.append("INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action) "
-                         f"SELECT 'restore', '{table}', ctid::text, to_jsonb(t), 'replaced by restore of {dump.name}', 'copied' "
-                         f"FROM public.{table} t;")
-            lines.append(f"DELETE FROM public.{table};")
-        prelude.write_text("\n".join(lines) + "\n")
-        loaded = subprocess.run([postgres_binary("psql"), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-                                 "-q", "-f", str(prelude), "-f", str(data_sql), url],
-                                capture_output=True, text=True, timeout=3600)
-        if loaded.returncode != 0:
-            raise DawsosError(errors.BACKUP_FAILED, f"restoring {dump.name} failed and was rolled back: "
-                              f"{loaded.stderr.strip()[:300]}", "nothing changed; check the server log")
-    return {"restored": str(dump), "version": sidecar["version_before"], "tables": sidecar["tables"]}
+    try:
+        sidecar = json.loads(sidecar_path.read_text())
+        jsonschema.validate(sidecar, SIDECAR_SCHEMA)
+    except (ValueError, jsonschema.ValidationError) as exc:
+        reason = exc.message if isinstance(exc, jsonschema.ValidationError) else "it is not JSON"
+        raise _refuse(f"the sidecar of {dump.name[:120]} is not a backup description ({reason[:160]})") from None
+    known = {t for m in load_all() for t in m.touches}
+    unknown = sorted(set(sidecar["tables"]) - known)
+    if unknown:
+        raise _refuse(f"the sidecar of {dump.name[:120]} names tables no migration touches: {unknown[:5]}")
+    return sidecar
+
+
+def _copy_blocks(dump: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Each table's COPY data, as pg_restore itself prints it."""
+    printed = subprocess.run([postgres_binary("pg_restore"), "--data-only", "--file", "-", str(dump)],
+                             capture_output=True, text=True, timeout=3600)
+    if printed.returncode != 0:
+        raise _refuse(f"pg_restore cannot read {dump.name[:120]}: {printed.stderr.strip()[:200]}")
+    blocks, current = {}, None
+    for line in printed.stdout.split("\n"):  # COPY text escapes newlines; other separators are data
+        if current is not None:
+            if line == "\\.":
+                current = None
+            else:
+                blocks[current][1].append(line)
+            continue
+        match = _COPY.match(line)
+        if match:
+            current = match.group(2)
+            blocks[current] = ([c.strip().strip('"') for c in match.group(3).split(",")], [])
+    return blocks
+
+
+def read_backup(dump: Path) -> Backup:
+    """The backup, verified before anything is changed: sidecar, checksum, and exactly the tables it claims."""
+    sidecar = _sidecar(dump)
+    if _sha256(dump) != sidecar["sha256"]:
+        raise _refuse(f"{dump.name[:120]} does not match the checksum its sidecar recorded (truncated or altered)")
+    listed = subprocess.run([postgres_binary("pg_restore"), "--list", str(dump)], capture_output=True, text=True,
+                            timeout=600)
+    if listed.returncode != 0:
+        raise _refuse(f"pg_restore cannot read {dump.name[:120]}: {listed.stderr.strip()[:200]}")
+    data = _copy_blocks(dump)
+    if set(data) != set(sidecar["tables"]):
+        raise _refuse(f"{dump.name[:120]} holds data for {sorted(data)}, its sidecar says {sidecar['tables']}")
+    return Backup(dump, sidecar["version_before"], sidecar["tables"], data)

@@ -63,6 +63,7 @@ _RULES: list[tuple[str, Classification]] = [
     (r"^ALTER TABLE .* SET (UNLOGGED|LOGGED|TABLESPACE)", Classification(ACCESS_EXCLUSIVE, "rewrites table")),
     (r"^(VACUUM FULL|CLUSTER)\b", Classification(ACCESS_EXCLUSIVE, "rewrites table")),
     (r"^ALTER TABLE .* VALIDATE CONSTRAINT", Classification("SHARE UPDATE EXCLUSIVE", "scans table")),
+    (r"^SELECT DAWSOS_MIGRATIONS\.VALIDATE_FOREIGN_KEYS", Classification("SHARE UPDATE EXCLUSIVE", "scans table")),
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ FOREIGN KEY .* NOT VALID", Classification("SHARE ROW EXCLUSIVE", "catalog-only")),
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ FOREIGN KEY", Classification("SHARE ROW EXCLUSIVE", "scans table")),
     (r"^ALTER TABLE .* NOT VALID\s*$", Classification(ACCESS_EXCLUSIVE, "catalog-only")),

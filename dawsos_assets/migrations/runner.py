@@ -16,6 +16,7 @@ import re
 import socket
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -271,6 +272,101 @@ class MigrationRunner:
                 self._write_ledger(cur, migration, "adopted", 0.0, {"by": "dawsos migrate adopt", "unmet_target": unmet})
                 self._write_history(cur, migration, "adopt", 0.0, {"unmet_target": unmet})
             return RunReport(version, migration.name, "adopt", "adopted")
+
+    def restore(self, dump: Path) -> dict:
+        """Put a pre-migration backup back, in one transaction or not at all: the migrations after its version are
+        undone, then the backed-up tables are made equal to the dump — rows that differ or are not in it are copied
+        to quarantine first. The backup is verified before anything changes; the table owner's rights suffice."""
+        from dawsos_assets.migrations.backup import read_backup
+
+        backup = read_backup(dump)
+        with self._session() as conn:
+            ledger = self.ledger(conn)
+            self._verify(ledger)
+            started = journal.started_versions(conn)
+            undo = sorted(v for v in (set(ledger) | started) & self._versions() if v > backup.version_before)
+            try:
+                with conn.transaction():
+                    for version in reversed(undo):
+                        self._run_down(conn, self._find(version), version in ledger)
+                    order = self._parents_first(conn, backup.tables)
+                    replaced = sum(self._load_table(conn, t, *backup.data[t], dump.name) for t in order)
+                    replaced += sum(self._drop_extra_rows(conn, t, dump.name) for t in reversed(order))
+            except DawsosError as failed:
+                if failed.code == errors.BACKUP_INVALID:
+                    raise
+                raise DawsosError(errors.BACKUP_FAILED, f"restoring {dump.name} failed, nothing changed: {failed.message}",
+                                  failed.suggestion) from None
+            except psycopg.Error as exc:
+                raise DawsosError(errors.BACKUP_FAILED, f"restoring {dump.name} failed, nothing changed: "
+                                  f"{exc.diag.message_primary or str(exc).strip().splitlines()[0]}",
+                                  "rows of other tables may still point at rows the backup does not have; "
+                                  "`dawsos migrate status` shows the version, which is unchanged") from None
+        return {"restored": str(dump), "version": backup.version_before, "tables": backup.tables,
+                "rows_set_aside": replaced}
+
+    def _parents_first(self, conn: psycopg.Connection, tables: list[str]) -> list[str]:
+        """The tables ordered so that a table comes after every other one of them it references."""
+        edges = conn.execute("SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+                             "WHERE contype = 'f' AND conrelid <> confrelid AND connamespace = 'public'::regnamespace").fetchall()
+        ordered, pending = [], list(tables)
+        while pending:
+            ready = [t for t in pending if not any(child == t and parent in pending for child, parent in edges)] or pending
+            ordered.append(ready[0])
+            pending.remove(ready[0])
+        return ordered
+
+    def _load_table(self, conn: psycopg.Connection, table: str, columns: list[str], lines: list[str], source: str) -> int:
+        present = [c for (c,) in conn.execute("SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                                              "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (f"public.{table}",))]
+        if sorted(present) != sorted(columns):
+            raise DawsosError(errors.BACKUP_INVALID, f"{source[:120]}: {table} has columns {present} here, the backup "
+                              f"{columns}; nothing was changed", "restore the backup taken for this schema version")
+        key = [c for (c,) in conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = to_regclass(%s) AND i.indisprimary", (f"public.{table}",))]
+        if not key:
+            raise DawsosError(errors.BACKUP_INVALID, f"{table} has no primary key to match rows by; nothing was changed",
+                              "restore this table with pg_restore by hand")
+        stage, target = pgsql.Identifier(f"_restore_{table}"), pgsql.Identifier("public", table)
+        names = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+        conn.execute(pgsql.SQL("CREATE TEMP TABLE {} (LIKE {}) ON COMMIT DROP").format(stage, target))
+        with conn.cursor().copy(pgsql.SQL("COPY {} ({}) FROM STDIN").format(stage, names)) as copy:
+            for line in lines:
+                copy.write(line + "\n")
+        matches = pgsql.SQL(" AND ").join(pgsql.SQL("s.{c} = t.{c}").format(c=pgsql.Identifier(c)) for c in key)
+        set_aside = conn.execute(pgsql.SQL(
+            "INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action) "
+            "SELECT 'restore', {table}, t.ctid::text, to_jsonb(t), {reason}, 'copied' FROM {target} t "
+            "WHERE EXISTS (SELECT 1 FROM {stage} s WHERE {matches} AND to_jsonb(s) <> to_jsonb(t))").format(
+            table=pgsql.Literal(table), reason=pgsql.Literal(f"replaced by the restore of {source}"), target=target,
+            stage=stage, matches=matches)).rowcount
+        before, after = self._quiet(conn, [table])
+        for statement in before:
+            conn.execute(statement)
+        updates = pgsql.SQL(", ").join(pgsql.SQL("{c} = EXCLUDED.{c}").format(c=pgsql.Identifier(c)) for c in columns)
+        conn.execute(pgsql.SQL("INSERT INTO {target} ({names}) SELECT {names} FROM {stage} ON CONFLICT ({key}) "
+                               "DO UPDATE SET {updates}").format(target=target, names=names, stage=stage, updates=updates,
+                                                                 key=pgsql.SQL(", ").join(pgsql.Identifier(c) for c in key)))
+        for statement in after:
+            conn.execute(statement)
+        return set_aside
+
+    def _drop_extra_rows(self, conn: psycopg.Connection, table: str, source: str) -> int:
+        """Rows written after the backup go (children first), each copied to quarantine before."""
+        stage, target = pgsql.Identifier(f"_restore_{table}"), pgsql.Identifier("public", table)
+        key = [c for (c,) in conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = to_regclass(%s) AND i.indisprimary", (f"public.{table}",))]
+        matches = pgsql.SQL(" AND ").join(pgsql.SQL("s.{c} = t.{c}").format(c=pgsql.Identifier(c)) for c in key)
+        extra = pgsql.SQL("NOT EXISTS (SELECT 1 FROM {stage} s WHERE {matches})").format(stage=stage, matches=matches)
+        copied = conn.execute(pgsql.SQL(
+            "INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action) "
+            "SELECT 'restore', {table}, t.ctid::text, to_jsonb(t), {reason}, 'copied' FROM {target} t WHERE {extra}").format(
+            table=pgsql.Literal(table), reason=pgsql.Literal(f"not in the backup {source}"), target=target,
+            extra=extra)).rowcount
+        conn.execute(pgsql.SQL("DELETE FROM {target} t WHERE {extra}").format(target=target, extra=extra))
+        return copied
 
     def _versions(self) -> set[int]:
         return {m.version for m in self.migrations}
@@ -682,3 +778,4 @@ def renames_of(migrations: list[Migration]) -> list[ColumnRename]:
 def _object_of(condition: str) -> str:
     """The most specific name a condition is about: the column of column:T.C, the table of table:T."""
     return condition.lstrip("!").partition(":")[2].split(".")[-1].split("+")[0].lower()
+

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dawsos_assets.database import connection
-from dawsos_assets.database.seed.loader import SeedOptions, database_state, seed_database
+from dawsos_assets.database.seed.loader import SeedOptions, database_state, load_provider_data, seed_database
 from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.operations.report import alpha_validation, print_check_results, print_legacy_summary
 from dawsos_assets.tables.checks import run_all_checks
@@ -43,6 +43,10 @@ def run_demo(console: Console) -> dict:
     summary["migrations"] = run_migrations_job(console)
     with connection.connect(url) as conn:
         print_standardized_summary(console, conn)
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM fundamentals)").fetchone()[0]:
+            counts = load_provider_data(conn)
+            console.print("   Provider feeds for the demo (DawsOS fetched these at run time) into the tables 019 "
+                          "created: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
     console.print("[bold]5. Table checks, holdings and metrics[/] (job tables_and_checks)")
     summary["checks"] = run_checks_job(console)
     if summary["checks"]["success"]:

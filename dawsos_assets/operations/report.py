@@ -80,6 +80,9 @@ def print_legacy_summary(console: Console, conn: psycopg.Connection) -> dict:
 
     for collision in findings["ledger_collisions"]:
         console.print(f"Migration number {collision['number']:03d} used twice: {', '.join(collision['migrations'])}")
+    if not conn.execute("SELECT to_regclass('public.migration_history') IS NOT NULL").fetchone()[0]:
+        console.print("No migration ledger: DawsOS recorded none at this date (its files number two migrations 009 "
+                      "and two 010); dawsos_migrations.ledger records ours")
     console.print(manifest_table(manifest, defect_counts_in_database(conn)))
     alpha = alpha_validation(conn)
     console.print(f"Test Portfolio Alpha (plan's validation query): lot_count {alpha['lot_count']}, "

@@ -11,7 +11,7 @@ LEGACY_GROUP = "legacy"
 LEGACY_TABLES = [
     "portfolios", "securities", "pricing_packs", "prices", "fx_rates", "lots", "transactions",
     "portfolio_daily_values", "portfolio_cash_flows", "portfolio_metrics", "macro_indicators", "regime_history",
-    "cycle_phases", "position_factor_betas", "scenario_shocks", "audit_log", "migration_history",
+    "cycle_phases", "position_factor_betas", "scenario_shocks", "audit_log", "rating_rubrics", "migration_history",
 ]
 COMPATIBILITY_SCHEMA = "dawsos_legacy"  # views with the old column names, created by migrations 014 and 015
 
@@ -30,7 +30,7 @@ def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
 
 
 @dg.multi_observable_source_asset(
-    specs=[dg.AssetSpec(legacy_key(table), group_name=LEGACY_GROUP, kinds={"postgres"},
+    specs=[dg.AssetSpec(legacy_key(table), group_name=LEGACY_GROUP, kinds={"postgres"}, skippable=True,
                         description=f"Legacy `{table}` as DawsOS left it. {TABLE_DESCRIPTIONS.get(table, '')}",
                         metadata={"dagster/table_name": f"public.{table}"})
            for table in LEGACY_TABLES],
@@ -38,7 +38,8 @@ def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
 )
 def observe_legacy_tables(database: PortfolioDatabase):
     """Row counts and column schemas of the legacy tables. Once a migration has renamed a table's columns, the
-    legacy names live on in the dawsos_legacy compatibility view, which is what is observed then."""
+    legacy names live on in the dawsos_legacy compatibility view, which is what is observed then. A table this
+    database's history never had (or dropped) is not observed."""
     with database.connect() as conn:
         relations = {(schema, name) for schema, name in conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('public', %s)",

@@ -57,9 +57,14 @@ def build_table_asset(table: str) -> dg.AssetsDefinition:
               description=TABLE_DESCRIPTIONS.get(table, table), metadata=metadata)
     def standardized_table(database: PortfolioDatabase) -> dg.MaterializeResult:
         with database.connect() as conn:
+            if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()[0]:
+                # e.g. migration_history: only where someone applied DawsOS's orphaned migration 019
+                return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(0),
+                                                      "present": dg.MetadataValue.bool(False)})
             schema = observed_schema(conn, table, "public")
             rows = conn.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
-        result = {"dagster/row_count": dg.MetadataValue.int(rows), "observed_column_schema": schema}
+        result = {"dagster/row_count": dg.MetadataValue.int(rows), "observed_column_schema": schema,
+                  "present": dg.MetadataValue.bool(True)}
         if legacy:
             result["dagster/column_lineage"] = column_lineage(table, [c.name for c in schema.columns])
         return dg.MaterializeResult(metadata=result)
