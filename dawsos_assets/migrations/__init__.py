@@ -1,1 +1,2 @@
-"""Migrations 014-018: SQL files in sql/migrations/, a runner with a ledger, and one Dagster asset per migration."""
+"""Migrations 014-019: SQL files in sql/migrations/, a runner that converges from any real state, and one Dagster asset
+per migration."""
