@@ -280,3 +280,36 @@ def test_sigkill_during_an_online_step_leaves_the_previous_version_and_the_next_
     reports = MigrationRunner(url, backup=False).apply()
     assert [r.version for r in reports] == [14, 15, 16, 17, 18, 19]
     assert scalar(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_lots_open_positions'::regclass")
+
+
+@pytest.mark.parametrize("variant", [LegacyVariant(), LegacyVariant(betas="wide", shocks="jsonb")],
+                         ids=["long-flat", "wide-jsonb"])
+def test_old_readers_and_writers_keep_working_through_dawsos_legacy(databases, variant):
+    """Every table a migration changes has a view in its old form; old code runs with the old search_path."""
+    url = databases.seeded(variant)
+    with connection.connect(url) as conn:
+        old_betas = conn.execute("SELECT count(*) FROM position_factor_betas b WHERE EXISTS "
+                                 "(SELECT 1 FROM securities s WHERE s.id = b.security_id) AND EXISTS "
+                                 "(SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)").fetchone()[0]
+        old_shocks = conn.execute("SELECT count(*) FROM scenario_shocks").fetchone()[0]
+        old_open = conn.execute("SELECT SUM(qty_open) FROM lots").fetchone()[0]
+    MigrationRunner(url, backup=False).apply()
+    with connection.connect(url) as conn:
+        conn.execute("SET search_path = dawsos_legacy, public")
+        if variant.betas == "long":
+            assert conn.execute("SELECT count(*) FROM position_factor_betas WHERE factor_name IS NOT NULL "
+                                "AND beta IS NOT NULL").fetchone()[0] == old_betas
+        else:
+            assert conn.execute("SELECT count(*) FROM position_factor_betas WHERE equity_beta IS NOT NULL").fetchone()[0] \
+                == old_betas
+        if variant.shocks == "flat":
+            assert conn.execute("SELECT count(*) FROM scenario_shocks WHERE real_rates_bps IS NOT NULL").fetchone()[0] \
+                == old_shocks
+            conn.execute("INSERT INTO scenario_shocks (shock_type, shock_name) VALUES ('old_writer', 'Old writer')")
+        else:
+            assert conn.execute("SELECT count(*) FROM scenario_shocks "
+                                "WHERE shock_definition ? 'shocks'").fetchone()[0] == old_shocks
+        assert conn.execute("SELECT SUM(qty_open) FROM lots").fetchone()[0] == old_open
+        conn.execute("UPDATE lots SET qty_open = qty_open WHERE qty_open > 0")  # an old writer, through the view
+        assert conn.execute("SELECT count(*) FROM portfolio_daily_values WHERE valuation_date IS NOT NULL").fetchone()[0] > 0
+        conn.commit()

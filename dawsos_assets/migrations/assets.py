@@ -27,7 +27,7 @@ def _statements_markdown(report: RunReport) -> str:
     lines = ["| step | lock | effect | ms | statement |", "|---|---|---|---|---|"]
     for step in report.steps:
         if step.skipped:
-            lines.append(f"| {step.name} | | skipped: its conditions do not hold | | |")
+            lines.append(f"| {step.name} | | skipped: {step.reason.replace('|', '/')} | | |")
         for s in step.statements:
             lines.append(f"| {step.name} | {s.lock} | {s.effect} | {s.ms:.1f} | `{s.sql[:120].replace('|', '/')}` |")
     return "\n".join(lines)

@@ -111,12 +111,11 @@ def _refuse(message: str, suggestion: str = "use another backup from the backups
 
 
 def _sidecar(dump: Path) -> dict:
-    sidecar_path = dump.with_suffix(".json")
-    if not dump.is_file() or not sidecar_path.is_file():
+    if not dump.name or not dump.is_file() or not dump.with_suffix(".json").is_file():
         raise DawsosError(errors.BACKUP_NOT_FOUND, f"no backup at {str(dump)[:200]!r} (a .dump file with its .json sidecar)",
                           f"list the backups in {backup_dir()}")
     try:
-        sidecar = json.loads(sidecar_path.read_text())
+        sidecar = json.loads(dump.with_suffix(".json").read_text())
         jsonschema.validate(sidecar, SIDECAR_SCHEMA)
     except (ValueError, jsonschema.ValidationError) as exc:
         reason = exc.message if isinstance(exc, jsonschema.ValidationError) else "it is not JSON"
