@@ -12,7 +12,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
 from dawsos_assets.migrations.runner import MigrationRunner
-from dawsos_assets.operations.alerts import SlackChannel, deliver
+from dawsos_assets.operations.alerts import SlackChannel, check_events, deliver, message
 from dawsos_assets.operations.schedules import nightly, patterns_after_tables, weekly_data_quality
 from dawsos_assets.operations.sensors import (
     SlackAlerts,
@@ -112,6 +112,23 @@ def test_failed_checks_alert_once_each_then_cooldown_then_recovery(seeded_url, s
 
         logs = [str(e) for e in instance.all_logs(failed.run_id)] + [str(e) for e in instance.all_logs(fixed.run_id)]
         assert not any(SECRET in line for line in logs)
+
+
+def test_the_alert_counts_distinct_rows_and_names_each_rule(seeded_url):
+    """A lot breaking two rules is one failing row; the message lists how many rows break each rule."""
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        conn.execute("UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
+                     "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)")
+        conn.commit()
+    with dg.instance_for_test() as instance:
+        run = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, asset_selection=[dg.AssetKey("lots")])
+        [event] = [e for e in check_events(instance, run.run_id) if e.check == "row_rules"]
+    text = message(event, "failure", "http://ui")["text"]
+    assert "— 1 failing row(s)" in text
+    assert "cost_basis greater_than_or_equal_to 0: 1 row(s)" in text
+    assert "cost_basis_per_share greater_than_or_equal_to 0: 1 row(s)" in text
 
 
 def test_slack_down_then_up_delivers_exactly_once(seeded_url):
