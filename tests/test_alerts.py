@@ -158,9 +158,19 @@ def test_slack_down_then_up_delivers_exactly_once(seeded_url):
         stand_in.close()
 
 
-def test_no_channel_keeps_alerts_queued(seeded_url):
+def test_no_channel_keeps_alerts_queued(seeded_url, slack):
+    """Without a channel a queued alert stays queued, untouched, and goes out once a channel is configured."""
     with connection.connect(seeded_url) as conn:
+        from dawsos_assets.operations.alerts import ALERT_TABLES_SQL
+
+        conn.execute(ALERT_TABLES_SQL)
+        conn.execute("INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) "
+                     "VALUES ('lots.row_rules', 'failure', '{\"text\": \"queued\"}')")
+        conn.commit()
         assert deliver(conn, SlackChannel())["skipped"] == "no Slack channel configured"
+        assert conn.execute("SELECT attempts, delivered_at FROM dawsos_meta.alert_outbox").fetchone() == (0, None)
+        assert deliver(conn, SlackChannel(webhook_url=slack.url))["delivered"] == 1
+    assert slack.accepted() == [{"text": "queued"}]
 
 
 def test_nightly_and_weekly_schedules(seeded_url):

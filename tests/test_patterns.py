@@ -61,10 +61,18 @@ def test_templates_and_conditions():
 
 
 def test_an_unknown_capability_fails_before_any_step_runs(migrated_url):
-    registry = CapabilityRegistry()
+    """Step 1 is registered and step 2 is not: without the pre-check, step 1 would run before the failure."""
+    registry, calls = CapabilityRegistry(), []
+
+    @registry.register("ledger.positions", "financial_analyst")
+    def positions(conn, ctx, warnings, portfolio_id):
+        calls.append(portfolio_id)
+        return {"positions": []}
+
     with connection.connect(migrated_url) as conn, pytest.raises(DawsosError) as raised:
         PatternEngine(registry).run(conn, load("portfolio_overview"), {"portfolio_id": ref.ALPHA_PORTFOLIO_ID})
-    assert raised.value.code == errors.CAPABILITY_NOT_FOUND and "ledger.positions" in raised.value.message
+    assert raised.value.code == errors.CAPABILITY_NOT_FOUND and "pricing.apply_pack" in raised.value.message
+    assert calls == []
 
 
 def test_legacy_capability_names_route_through_the_consolidation_map():
@@ -119,20 +127,8 @@ def test_portfolio_overview_on_alpha_by_hand(migrated_url):
     assert perf["sharpe_ratio"] == pytest.approx(sharpe, abs=1e-9)
     assert perf["max_drawdown"] == pytest.approx(max_drawdown, abs=1e-9)
 
-    attribution = result.data["currency_attr"]
-    assert attribution["local_return"] + attribution["fx_return"] + attribution["interaction"] == \
-        pytest.approx(attribution["total_return"], abs=1e-12)
-    assert attribution["total_return"] == pytest.approx(attribution["base_return_check"], abs=1e-12)
     assert result.data["sector_allocation"]["sectors"] == {"Technology": 100.0}
     assert result.data["historical_nav"]["data_points"] == 253
-
-
-def test_currency_attribution_has_fx_for_a_multi_currency_portfolio(migrated_url):
-    result = run(migrated_url, "portfolio_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
-    attribution = result.data["currency_attr"]
-    assert set(attribution["by_currency"]) == {"USD", "CAD", "EUR"}
-    assert attribution["fx_return"] != 0
-    assert sum(b["weight"] for b in attribution["by_currency"].values()) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_every_pattern_runs_for_every_demo_portfolio_with_all_ui_paths_and_contracts(migrated_url):

@@ -192,7 +192,6 @@ def currency_attribution(conn, ctx, warnings, portfolio_id: str, pack_id: str, l
     return {"start_pack": start[0], "end_pack": pack_id, "base_currency": ctx.base_currency,
             "local_return": local_total, "fx_return": fx_total, "interaction": interaction_total,
             "interaction_return": interaction_total, "total_return": total,
-            "base_return_check": sum(w / total_start * ((1 + l) * (1 + f) - 1) for w, l, f, _ in parts) if parts else None,
             "by_currency": by_currency}
 
 
