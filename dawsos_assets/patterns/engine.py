@@ -152,6 +152,10 @@ class PatternEngine:
     def __init__(self, registry: CapabilityRegistry):
         self.registry = registry
 
+    def refused(self, pattern: Pattern) -> list[str]:
+        """The pattern's capabilities that no agent registers: the engine refuses to run it while any is left."""
+        return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]
+
     def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> PatternResult:
         started = time.perf_counter()
         for step in pattern.steps:  # every capability must resolve before anything runs
