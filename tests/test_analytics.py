@@ -76,3 +76,54 @@ def test_currency_attribution_matches_the_held_basket_valued_at_both_ends(migrat
     eur = [(q, p0, f0) for q, p0, _, f0, _, c in rows if c == "EUR"]
     assert attribution["by_currency"]["EUR"]["weight"] == pytest.approx(
         sum(q * p0 * f0 for q, p0, f0 in eur) / start_value, abs=1e-12)
+
+
+def water_level(values: list[float], floor: float, budget: float) -> float:
+    """By bisection: the level L >= floor at which selling everything above L costs the budget."""
+    low, high = floor, max(values)
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (low, middle) if sum(max(0.0, v - middle) for v in values) <= budget else (middle, high)
+    return high
+
+
+def test_rebalance_cures_the_largest_breach_first_and_warns_about_what_is_left(migrated):
+    """Alpha holds MSFT 39.8 %, AAPL 35.7 %, GOOGL 24.4 % against a 20 % cap and a 10 % turnover limit: the whole
+    budget goes to the breaches, largest first; the breaches that remain are warnings."""
+    result = run(migrated, "policy_rebalance", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
+    plan = result.data["rebalance_result"]
+    with connection.connect(migrated) as conn:
+        values = {s: q * close(conn, sid, result.context.pricing_pack_id)
+                  for sid, s, _, q in holdings(conn, ref.ALPHA_PORTFOLIO_ID)}
+    total = sum(values.values())
+    level = water_level(list(values.values()), 0.2 * total, 0.1 * total)
+    after = {t["symbol"]: t["weight_after"] for t in plan["trades"]}
+    for symbol in ("MSFT", "AAPL"):
+        one_share = values[symbol] / {"MSFT": 50, "AAPL": 100}[symbol] / total
+        assert abs(after[symbol] - level / total) <= one_share, symbol
+    assert plan["turnover_pct"] <= 10.0
+    assert all(t["reason"] == "cures the 20% cap breach" for t in plan["trades"])
+    for symbol in ("MSFT", "AAPL", "GOOGL"):
+        assert any(w.startswith(f"rebalance_result: {symbol} stays at") and "above the 20% cap" in w
+                   for w in result.warnings), symbol
+
+
+def test_rebalance_values_trades_in_the_base_currency_within_the_limits_after_scaling(migrated):
+    """A CAD portfolio of mostly USD holdings, scaled hard (2 % turnover): each trade value is shares x price x
+    USD/CAD from fx_rates, the turnover stays under the limit, and no trade is below the minimum lot."""
+    constraints = {"max_turnover_pct": 2.0, "min_lot_value": 500}
+    result = run(migrated, "policy_rebalance", portfolio_id=CANADIAN_DIVIDEND_INCOME, constraints=constraints)
+    plan = result.data["rebalance_result"]
+    pack = result.context.pricing_pack_id
+    with connection.connect(migrated) as conn:
+        held = {s: (sid, c, q) for sid, s, c, q in holdings(conn, CANADIAN_DIVIDEND_INCOME)}
+        total = sum(q * close(conn, sid, pack) * fx(conn, c, "CAD", pack) for sid, c, q in held.values())
+        expected = {t["symbol"]: abs(t["quantity"]) * close(conn, held[t["symbol"]][0], pack)
+                    * fx(conn, held[t["symbol"]][1], "CAD", pack) for t in plan["trades"]}
+    assert any(held[t["symbol"]][1] == "USD" for t in plan["trades"])
+    for trade in plan["trades"]:
+        assert trade["trade_value"] == pytest.approx(expected[trade["symbol"]], abs=0.01), trade["symbol"]
+        assert trade["trade_value"] >= 500
+    assert sum(expected.values()) / total <= 0.02
+    assert plan["turnover_pct"] == pytest.approx(100 * sum(expected.values()) / total, abs=1e-6)
+    assert any("dropped below the minimum lot value of 500 CAD" in w for w in result.warnings)

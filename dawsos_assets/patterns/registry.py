@@ -72,6 +72,7 @@ REGISTRY = CapabilityRegistry()
 
 def default_registry() -> CapabilityRegistry:
     """The registry with every capability module imported."""
-    from dawsos_assets.patterns.capabilities import actions, macro, portfolio, research, risk  # noqa: F401  (registered on import)
+    from dawsos_assets.patterns.capabilities import (  # noqa: F401  (registered on import)
+        actions, macro, portfolio, rebalance, research, risk)
 
     return REGISTRY

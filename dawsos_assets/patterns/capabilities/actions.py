@@ -1,9 +1,8 @@
-"""Action capabilities: holding drill-down, alerts, rebalancing toward a policy, charts and the report export."""
+"""Action capabilities: holding drill-down, alerts, charts and the report export (rebalancing: rebalance.py)."""
 
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,6 @@ import pandas as pd
 from dawsos_assets.database.server import home_dir
 from dawsos_assets.patterns.capabilities.portfolio import daily_returns, daily_values, performance, valued_portfolio
 from dawsos_assets.patterns.registry import REGISTRY
-
-COMMISSION, IMPACT_BPS = 5.0, 15.0  # optimizer defaults (facts §9.12)
 
 
 def _position(conn, ctx, warnings, portfolio_id: str, security_id: str | None) -> dict | None:
@@ -105,55 +102,6 @@ def create_alert_if_threshold(conn, ctx, warnings, portfolio_id: str, news_impac
     status = "not requested" if not create else "due" if due else "below_threshold"
     return {"status": status, "weighted_impact": news_impact.get("weighted_impact"),
             "threshold": threshold, "alert_id": None, "created_at": None}
-
-
-@REGISTRY.register("financial_analyst.propose_trades", "financial_analyst")
-def propose_trades(conn, ctx, warnings, portfolio_id: str, positions: dict, ratings: dict, policies: list,
-                   constraints: dict, pack_id: str) -> dict:
-    """Trades toward equal weight of the rated holdings, capped at max_single_position_pct, scaled to the
-    turnover limit; each trade carries its cost (commission + market impact)."""
-    cap = next((p.get("value") for p in policies if p.get("type") == "max_single_position"), 20.0) / 100
-    max_turnover = constraints.get("max_turnover_pct", 10.0) / 100
-    priced = [p for p in positions["positions"] if p["market_value"] and p["price"]]
-    total = sum(p["market_value"] for p in priced)
-    target = min(1 / len(priced), cap) if priced else 0
-    trades = []
-    for p in priced:
-        delta_value = target * total - p["market_value"]
-        shares = math.trunc(delta_value / (p["price"] * (p["fx_rate"] or 1)))
-        if abs(shares) >= 1 and abs(delta_value) >= constraints.get("min_lot_value", 100):
-            trades.append({"symbol": p["symbol"], "security_id": p["security_id"], "action": "BUY" if shares > 0 else "SELL",
-                           "quantity": shares, "price": p["price"], "trade_value": abs(shares) * p["price"] * (p["fx_rate"] or 1),
-                           "reason": f"toward equal weight {target:.1%}"})
-    turnover = sum(t["trade_value"] for t in trades) / total if total else 0
-    if turnover > max_turnover:  # scale every trade down to the limit
-        scale = max_turnover / turnover
-        for t in trades:
-            t["quantity"] = math.trunc(t["quantity"] * scale)
-            t["trade_value"] = abs(t["quantity"]) * t["price"]
-        trades = [t for t in trades if t["quantity"]]
-    for t in trades:
-        t["estimated_cost"] = round(COMMISSION + t["trade_value"] * IMPACT_BPS / 10_000, 2)
-    costs = sum(t["estimated_cost"] for t in trades)
-    traded = sum(t["trade_value"] for t in trades)
-    return {"trades": trades, "trade_count": len(trades), "total_turnover": traded,
-            "turnover_pct": 100 * traded / total if total else 0, "estimated_costs": costs,
-            "cost_bps": 10_000 * costs / total if total else 0, "current_value": total, "method": "equal weight, capped"}
-
-
-@REGISTRY.register("financial_analyst.analyze_impact", "financial_analyst")
-def analyze_impact(conn, ctx, warnings, current_positions: dict, proposed_trades: list, pack_id: str) -> dict:
-    values = {p["symbol"]: p["market_value"] or 0 for p in current_positions["positions"]}
-    after = dict(values)
-    for t in proposed_trades:
-        after[t["symbol"]] = after.get(t["symbol"], 0) + (t["trade_value"] if t["action"] == "BUY" else -t["trade_value"])
-
-    def top10(v):
-        total = sum(v.values())
-        return 100 * sum(sorted(v.values(), reverse=True)[:10]) / total if total else None
-    return {"current_value": sum(values.values()), "post_value": sum(after.values()),
-            "current_concentration_top10": top10(values), "post_concentration_top10": top10(after),
-            "concentration_delta": (top10(after) or 0) - (top10(values) or 0)}
 
 
 @REGISTRY.register("financial_analyst.macro_overview_charts", "financial_analyst")
