@@ -127,3 +127,20 @@ def test_rebalance_values_trades_in_the_base_currency_within_the_limits_after_sc
     assert sum(expected.values()) / total <= 0.02
     assert plan["turnover_pct"] == pytest.approx(100 * sum(expected.values()) / total, abs=1e-6)
     assert any("dropped below the minimum lot value of 500 CAD" in w for w in result.warnings)
+
+
+def test_expected_dividends_are_converted_to_the_base_currency(migrated):
+    """Canadian Dividend Income (CAD) receives USD dividends: each is converted at the pack's USD/CAD."""
+    result = run(migrated, "corporate_actions_upcoming", portfolio_id=CANADIAN_DIVIDEND_INCOME)
+    impact = result.data["actions_with_impact"]
+    pack, asof = result.context.pricing_pack_id, result.context.asof_date
+    with connection.connect(migrated) as conn:
+        held = {sid: q for sid, _, _, q in holdings(conn, CANADIAN_DIVIDEND_INCOME)}
+        dividends = conn.execute("SELECT security_id::text, amount, currency FROM corporate_actions "
+                                 "WHERE action_type = 'dividend' AND action_date > %s AND action_date <= %s",
+                                 (asof, asof + timedelta(days=90))).fetchall()
+        expected = sum(float(a) * held[s] * fx(conn, c, "CAD", pack) for s, a, c in dividends if s in held)
+        currencies = {c for s, _, c in dividends if s in held}
+    assert "USD" in currencies and expected > 0
+    assert impact["summary"]["dividends_expected"] == pytest.approx(expected, abs=0.01)
+    assert impact["summary"]["currency"] == "CAD"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from dawsos_assets.patterns.capabilities.portfolio import fx_rate
 from dawsos_assets.patterns.registry import REGISTRY
 
 # (component, fundamentals field, thresholds as (bound, score) checked in order, direction) per rating, facts §9.11
@@ -202,16 +203,25 @@ def upcoming_actions(conn, ctx, warnings, portfolio_id: str, days_ahead: int = 9
 
 @REGISTRY.register("corporate_actions.calculate_impact", "data_harvester")
 def actions_impact(conn, ctx, warnings, actions: list, holdings: list) -> dict:
-    """Dividend impact = amount x shares held (DawsOS read `qty` after the rename and computed 0)."""
+    """Dividend impact = amount x shares held, in the action's currency and converted to the base currency at
+    the pack (DawsOS read `qty` after the rename and computed 0). Without a rate the total is null, not partial."""
     held = {h["security_id"]: h["quantity"] for h in holdings}
     rows = []
     for action in actions:
         quantity = held.get(action["security_id"], 0.0)
         impact = action["amount"] * quantity if action["type"] == "dividend" and action["amount"] is not None else None
-        rows.append({**action, "portfolio_quantity": quantity, "portfolio_impact": impact})
+        rate = fx_rate(conn, action["currency"], ctx.base_currency, ctx.pricing_pack_id) if impact is not None else None
+        if impact is not None and rate is None:
+            warnings.append(f"{action['symbol']} dividend: no {action['currency']}/{ctx.base_currency} rate in "
+                            f"{ctx.pricing_pack_id}, so no base-currency impact and no total")
+        rows.append({**action, "portfolio_quantity": quantity, "portfolio_impact": impact,
+                     "portfolio_impact_base": impact * rate if rate is not None else None})
+    dividends = [r for r in rows if r["portfolio_impact"] is not None]
+    converted = all(r["portfolio_impact_base"] is not None for r in dividends)
     urgent_until = (ctx.asof_date + timedelta(days=7)).isoformat()
     return {"actions": rows,
-            "summary": {"total_actions": len(rows), "dividends_expected": sum(r["portfolio_impact"] or 0 for r in rows),
+            "summary": {"total_actions": len(rows), "currency": ctx.base_currency,
+                        "dividends_expected": sum(r["portfolio_impact_base"] for r in dividends) if converted else None,
                         "splits_pending": sum(r["type"] == "split" for r in rows),
                         "earnings_releases": sum(r["type"] == "earnings" for r in rows)},
             "notifications": {"urgent": [r for r in rows if r["date"] <= urgent_until],
