@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from dawsos_assets.database import connection
@@ -144,3 +145,29 @@ def test_expected_dividends_are_converted_to_the_base_currency(migrated):
     assert "USD" in currencies and expected > 0
     assert impact["summary"]["dividends_expected"] == pytest.approx(expected, abs=0.01)
     assert impact["summary"]["currency"] == "CAD"
+
+
+def test_monthly_indicators_get_a_z_score_over_their_own_observations(migrated):
+    """UNRATE and CPIAUCSL are monthly: their z-scores use their last 30 observations, not 252 calendar days."""
+    result = run(migrated, "portfolio_macro_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    regime = result.data["regime"]
+    with connection.connect(migrated) as conn:
+        for indicator in ("UNRATE", "CPIAUCSL", "T10Y2Y"):
+            window = 30 if indicator != "T10Y2Y" else 252
+            values = np.array([float(v) for (v,) in conn.execute(
+                "SELECT value FROM macro_indicators WHERE indicator_id = %s AND asof_date <= %s "
+                "ORDER BY asof_date DESC LIMIT %s", (indicator, result.context.asof_date, window))])
+            assert len(values) == window
+            z = (values[0] - values.mean()) / values.std(ddof=1)
+            assert regime["zscores"][indicator] == pytest.approx(z, abs=1e-9), indicator
+    assert not any(w.startswith(f"regime: {i}") for i in ("T10Y2Y", "UNRATE", "CPIAUCSL", "BAA10Y") for w in result.warnings)
+
+
+def test_an_indicator_without_enough_observations_is_left_out_with_a_warning(seeded_url):
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        conn.execute("DELETE FROM macro_indicators WHERE indicator_id = 'UNRATE' AND asof_date < '2025-01-01'")
+        conn.commit()
+    result = run(seeded_url, "portfolio_macro_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    assert result.data["regime"]["zscores"]["UNRATE"] is None
+    assert any(w.startswith("regime: UNRATE") and "left out" in w for w in result.warnings)
