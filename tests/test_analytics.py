@@ -171,3 +171,42 @@ def test_an_indicator_without_enough_observations_is_left_out_with_a_warning(see
     result = run(seeded_url, "portfolio_macro_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
     assert result.data["regime"]["zscores"]["UNRATE"] is None
     assert any(w.startswith("regime: UNRATE") and "left out" in w for w in result.warnings)
+
+
+def test_a_missing_beta_is_unknown_sensitivity_not_zero_and_dar_says_so(seeded_url):
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        conn.execute("DELETE FROM position_factor_betas WHERE portfolio_id = %s AND security_id = "
+                     "(SELECT id FROM securities WHERE symbol = 'BTI')", (ref.DEMO_PORTFOLIO_ID,))
+        conn.commit()
+    scenario = run(seeded_url, "portfolio_scenario_analysis", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    rows = {r["symbol"]: r for r in scenario.data["scenario_result"]["position_deltas"]}
+    assert rows["BTI"]["delta_value"] is None and rows["BTI"]["shocked_value"] is None
+    assert scenario.data["scenario_result"]["total_delta_pl"] == pytest.approx(
+        sum(r["delta_value"] for s, r in rows.items() if s != "BTI"), abs=1e-9)
+    assert scenario.data["scenario_result"]["coverage"] < 1
+    assert any(w.startswith("scenario_result: BTI: no beta for") for w in scenario.warnings)
+    cycle = run(seeded_url, "portfolio_cycle_risk", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    assert [w for w in cycle.warnings if w.startswith("dar: BTI: no beta for")] != []
+    assert len([w for w in cycle.warnings if w.startswith("dar: BTI")]) == 1  # once, not once per scenario
+
+
+def test_an_unpriced_position_has_a_null_var_not_zero(seeded_url):
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        pypl = conn.execute("SELECT id::text FROM securities WHERE symbol = 'PYPL'").fetchone()[0]
+        conn.execute("DELETE FROM prices WHERE security_id = %s AND pricing_pack_id = "
+                     "(SELECT max(id) FROM pricing_packs)", (pypl,))
+        conn.commit()
+    result = run(seeded_url, "holding_deep_dive", portfolio_id=ref.DEMO_PORTFOLIO_ID, security_id=pypl)
+    assert result.data["position"]["market_value"] is None
+    assert result.data["risk"]["var_1d"] is None and result.data["risk"]["volatility_daily"] > 0
+    assert any(w.startswith("risk: the position has no market value") for w in result.warnings)
+
+
+def test_configured_hedge_costs_and_amplifications_are_labelled(migrated):
+    hedges = run(migrated, "portfolio_scenario_analysis", portfolio_id=ref.DEMO_PORTFOLIO_ID).data["hedge_suggestions"]
+    assert hedges["suggestions"] and "configured" in hedges["cost_source"]
+    assert all(h["cost_source"] == "configured" for h in hedges["suggestions"])
+    overlay = run(migrated, "portfolio_cycle_risk", portfolio_id=ref.DEMO_PORTFOLIO_ID).data["cycle_risk_map"]
+    assert "configured" in overlay["amplification_source"]

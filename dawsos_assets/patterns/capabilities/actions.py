@@ -26,9 +26,10 @@ def position_details(conn, ctx, warnings, portfolio_id: str, security_id: str | 
     position = _position(conn, ctx, warnings, portfolio_id, security_id)
     if position is None:
         raise ValueError(f"portfolio {portfolio_id} holds no open position in {security_id}")
-    cost_base = position["cost_basis"] * (position["fx_rate"] or 1)
+    cost_base = position["cost_basis"] * position["fx_rate"] if position["fx_rate"] is not None else None
+    pnl = position["unrealized_pnl"]
     return {**position, "current_price": position["price"], "avg_cost": position["cost_basis"] / position["quantity"],
-            "unrealized_pnl_pct": (position["market_value"] - cost_base) / cost_base if cost_base else None}
+            "unrealized_pnl_pct": pnl / cost_base if pnl is not None and cost_base else None}
 
 
 def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series:
@@ -56,10 +57,13 @@ def position_risk(conn, ctx, warnings, portfolio_id: str, security_id: str, pack
         warnings.append("fewer than 30 common days: beta and correlation are null")
         return {"beta_to_portfolio": None, "correlation": None, "var_1d": None}
     beta = float(np.cov(joined["p"], joined["q"], ddof=1)[0, 1] / joined["q"].var(ddof=1))
-    position = _position(conn, ctx, warnings, portfolio_id, security_id)
+    value = _position(conn, ctx, warnings, portfolio_id, security_id)["market_value"]
+    if value is None:
+        warnings.append("the position has no market value at the pack: VaR is null")
     sigma = float(joined["p"].std(ddof=1))
     return {"beta_to_portfolio": beta, "correlation": float(joined["p"].corr(joined["q"])),
-            "var_1d": 1.645 * sigma * (position["market_value"] or 0), "volatility_daily": sigma, "observations": len(joined)}
+            "var_1d": 1.645 * sigma * value if value is not None else None, "volatility_daily": sigma,
+            "observations": len(joined)}
 
 
 @REGISTRY.register("get_transaction_history", "financial_analyst")
