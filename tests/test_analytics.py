@@ -210,3 +210,46 @@ def test_configured_hedge_costs_and_amplifications_are_labelled(migrated):
     assert all(h["cost_source"] == "configured" for h in hedges["suggestions"])
     overlay = run(migrated, "portfolio_cycle_risk", portfolio_id=ref.DEMO_PORTFOLIO_ID).data["cycle_risk_map"]
     assert "configured" in overlay["amplification_source"]
+
+
+def test_holding_contribution_and_currency_parts_from_prices_and_rates(migrated):
+    """holding_deep_dive's restored steps for CNR (CAD) in the USD demo portfolio, recomputed here."""
+    with connection.connect(migrated) as conn:
+        cnr = conn.execute("SELECT id::text FROM securities WHERE symbol = 'CNR'").fetchone()[0]
+    result = run(migrated, "holding_deep_dive", portfolio_id=ref.DEMO_PORTFOLIO_ID, security_id=cnr)
+    end, start = result.context.pricing_pack_id, result.data["contribution"]["start_pack"]
+    with connection.connect(migrated) as conn:
+        rows = {s: (q * close(conn, s, start) * fx(conn, c, "USD", start), close(conn, s, end) / close(conn, s, start) - 1,
+                    fx(conn, c, "USD", end) / fx(conn, c, "USD", start) - 1)
+                for s, _, c, q in holdings(conn, ref.DEMO_PORTFOLIO_ID)}
+    total = sum(v for v, _, _ in rows.values())
+    value, local, currency = rows[cnr]
+    basket = sum(v / total * ((1 + lo) * (1 + f) - 1) for v, lo, f in rows.values())
+    contribution, parts = result.data["contribution"], result.data["currency_attr"]
+    assert contribution["total_contribution"] == pytest.approx(value / total * ((1 + local) * (1 + currency) - 1), abs=1e-12)
+    assert contribution["pct_of_portfolio_return"] == pytest.approx(contribution["total_contribution"] / basket, abs=1e-9)
+    assert (parts["local_return"], parts["fx_return"]) == (pytest.approx(local, abs=1e-12), pytest.approx(currency, abs=1e-12))
+    assert parts["fx_contribution"] == pytest.approx(value / total * currency, abs=1e-12) and currency != 0
+
+
+def test_comparables_are_the_largest_other_securities_of_the_sector(migrated):
+    result = run(migrated, "holding_deep_dive", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
+    assert result.data["position"]["symbol"] == "MSFT"
+    with connection.connect(migrated) as conn:
+        expected = [s for (s,) in conn.execute("""
+            SELECT s.symbol FROM securities s LEFT JOIN LATERAL (SELECT market_cap FROM fundamentals f
+                   WHERE f.security_id = s.id ORDER BY asof_date DESC LIMIT 1) f ON TRUE
+             WHERE s.sector = 'Technology' AND s.symbol <> 'MSFT' ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT 5""")]
+    assert [c["symbol"] for c in result.data["comparables"]["comparables"]] == expected
+
+
+def test_the_scenario_delta_table_joins_base_and_shocked_positions(migrated):
+    result = run(migrated, "portfolio_scenario_analysis", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    table = {r["security_id"]: r for r in result.data["charts"]["position_deltas"]}
+    shocked = {r["security_id"]: r for r in result.data["scenario_result"]["position_deltas"]}
+    with connection.connect(migrated) as conn:
+        assert set(table) == {s for s, _, _, _ in holdings(conn, ref.DEMO_PORTFOLIO_ID)}
+    for security_id, row in table.items():
+        assert row["delta_value"] == pytest.approx(shocked[security_id]["delta_value"], abs=1e-9)
+        assert row["shocked_value"] == pytest.approx(row["base_value"] + row["delta_value"], abs=1e-9)
+    assert {r["primary_driver"] for r in table.values()} - {None}

@@ -73,6 +73,6 @@ REGISTRY = CapabilityRegistry()
 def default_registry() -> CapabilityRegistry:
     """The registry with every capability module imported."""
     from dawsos_assets.patterns.capabilities import (  # noqa: F401  (registered on import)
-        actions, macro, portfolio, rebalance, research, risk)
+        actions, attribution, macro, portfolio, rebalance, research, risk)
 
     return REGISTRY

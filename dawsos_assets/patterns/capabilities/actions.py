@@ -88,6 +88,48 @@ def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
     return dict(zip(["symbol", "sector", "market_cap", "pe_ratio", "dividend_yield", "roe"], values))
 
 
+@REGISTRY.register("get_comparable_positions", "financial_analyst")
+def comparable_positions(conn, ctx, warnings, security_id: str, sector: str | None, limit: int = 5) -> dict:
+    """Other securities of the same sector with their latest fundamentals and pack price, largest first."""
+    if not sector:
+        warnings.append("the security has no sector: no comparables")
+        return {"sector": None, "comparables": [], "count": 0}
+    rows = conn.execute("""
+        SELECT s.id::text, s.symbol, s.name, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe, p.close, s.trading_currency
+          FROM securities s
+          LEFT JOIN LATERAL (SELECT * FROM fundamentals f WHERE f.security_id = s.id AND f.asof_date <= %s
+                              ORDER BY f.asof_date DESC LIMIT 1) f ON TRUE
+          LEFT JOIN prices p ON p.security_id = s.id AND p.pricing_pack_id = %s
+         WHERE s.sector = %s AND s.id <> %s
+         ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT %s""",
+                        (ctx.asof_date, ctx.pricing_pack_id, sector, security_id, limit)).fetchall()
+    names = ["security_id", "symbol", "name", "market_cap", "pe_ratio", "dividend_yield", "roe", "price", "currency"]
+    comparables = [{n: (float(v) if n in ("market_cap", "pe_ratio", "dividend_yield", "roe", "price") and v is not None
+                        else v) for n, v in zip(names, row)} for row in rows]
+    unknown = [c["symbol"] for c in comparables if c["market_cap"] is None]
+    if unknown:
+        warnings.append(f"no fundamentals for comparables {', '.join(unknown)}: their metrics are null")
+    return {"sector": sector, "comparables": comparables, "count": len(comparables)}
+
+
+@REGISTRY.register("financial_analyst.scenario_charts", "financial_analyst")
+def scenario_charts(conn, ctx, warnings, base: dict, shocked: dict) -> dict:
+    """The per-position delta table: base positions joined to the shocked ones by security_id (a position the
+    scenario could not value keeps its base value and null deltas)."""
+    deltas = {r["security_id"]: r for r in shocked["position_deltas"]}
+    rows = []
+    for p in base["positions"]:
+        shock = deltas.get(p["security_id"]) or {}
+        delta = shock.get("delta_value")
+        rows.append({"symbol": p["symbol"], "security_id": p["security_id"], "base_value": p["market_value"],
+                     "shocked_value": p["market_value"] + delta if delta is not None else None, "delta_value": delta,
+                     "delta_pct": delta / p["market_value"] if delta is not None and p["market_value"] else None,
+                     "primary_driver": shock.get("primary_driver")})
+    ranked = sorted((r for r in rows if r["delta_value"] is not None), key=lambda r: r["delta_value"])
+    return {"scenario_id": shocked["scenario_id"], "position_deltas": rows,
+            "bar_chart": {"labels": [r["symbol"] for r in ranked], "values": [r["delta_value"] for r in ranked]}}
+
+
 @REGISTRY.register("macro_hound.suggest_alert_presets", "macro_hound")
 def suggest_alert_presets(conn, ctx, warnings, trend_analysis: dict, portfolio_id: str) -> dict:
     suggestions = [{"alert_type": "regime_shift", "trigger_description": f"{s['regime']} probability moves 10 pts",
