@@ -43,6 +43,8 @@ def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series
 def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
     returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
     stats = performance(returns)
+    if not stats:
+        warnings.append("fewer than two daily price returns: return statistics are null")
     return {"security_id": security_id, "total_return": stats.get("twr"), "volatility": stats.get("volatility"),
             "sharpe_ratio": stats.get("sharpe_ratio"), "max_drawdown": stats.get("max_drawdown"),
             "daily_returns": [round(r, 8) for r in returns.tolist()], "labels": [d.date().isoformat() for d in returns.index]}

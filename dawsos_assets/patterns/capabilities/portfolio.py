@@ -146,6 +146,9 @@ def benchmark_alpha_beta(conn, portfolio_id: str, returns: pd.Series, warnings: 
         return None, None, benchmark
     closes = pd.Series([float(c) for _, c in rows], index=pd.to_datetime([d for d, _ in rows]))
     aligned = pd.concat([returns.rename("p"), closes.pct_change().rename("b")], axis=1).dropna()
+    if len(aligned) < 2:
+        warnings.append(f"benchmark {benchmark!r} has no prices on the portfolio's days: alpha and beta are null")
+        return None, None, benchmark
     alpha, beta = empyrical.alpha_beta(aligned["p"], aligned["b"], annualization=TRADING_DAYS)
     return float(alpha), float(beta), benchmark
 
@@ -166,6 +169,8 @@ def sector_allocation(conn, ctx, warnings, valued_positions: dict) -> dict:
 @REGISTRY.register("portfolio.historical_nav", "financial_analyst")
 def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     frame = daily_values(conn, portfolio_id, ctx.asof_date, lookback_days)
+    if frame.empty:
+        warnings.append("no daily values for this portfolio: the NAV history is empty")
     values = [round(v, 2) for v in frame["total_value"]]
     labels = [d.isoformat() for d in frame["asof_date"]]
     first, last = (values[0], values[-1]) if values else (None, None)

@@ -28,6 +28,12 @@ RATING_RULES = {
 }
 
 
+def _warn_if_empty(conn, table: str, warnings: list) -> None:
+    """Nothing found: say so when the table holds no rows at all (a DawsOS database may lack the data)."""
+    if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+        warnings.append(f"{table} holds no rows: nothing to report")
+
+
 def _num(value):
     return float(value) if isinstance(value, (Decimal, int, float)) else None
 
@@ -162,6 +168,8 @@ def news_search(conn, ctx, warnings, entities: list, lookback_hours: int = 720) 
     rows = conn.execute("SELECT id::text, published_at, headline, source, summary, symbols, sentiment, impact_score "
                         "FROM news_items WHERE symbols && %s AND published_at >= %s ORDER BY published_at DESC",
                         (symbols, since)).fetchall()
+    if not rows:
+        _warn_if_empty(conn, "news_items", warnings)
     return {"items": [{"id": r[0], "published_at": r[1].isoformat(), "headline": r[2], "source": r[3], "summary": r[4],
                        "entities": r[5], "sentiment": float(r[6]), "impact_score": float(r[7])} for r in rows]}
 
@@ -197,6 +205,8 @@ def upcoming_actions(conn, ctx, warnings, portfolio_id: str, days_ahead: int = 9
                               AND ca.security_id IN (SELECT security_id FROM lots WHERE portfolio_id = %s AND quantity_open > 0)
                             ORDER BY ca.action_date, ca.symbol""",
                         (ctx.asof_date, ctx.asof_date + timedelta(days=days_ahead), portfolio_id)).fetchall()
+    if not rows:
+        _warn_if_empty(conn, "corporate_actions", warnings)
     return {"actions": [{"security_id": r[0], "symbol": r[1], "type": r[2], "date": r[3].isoformat(), "amount": _num(r[4]),
                          "split_ratio": _num(r[5]), "currency": r[6]} for r in rows], "days_ahead": days_ahead}
 

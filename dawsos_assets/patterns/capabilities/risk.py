@@ -72,7 +72,9 @@ def factor_exposure_history(conn, ctx, warnings, portfolio_id: str, lookback_wee
     for day, factor, beta in rows:
         history.setdefault(day.isoformat(), {})[factor] = float(beta)
     dates = sorted(history)
-    if len(dates) < 2:
+    if not dates:
+        warnings.append("position_factor_betas holds no betas for this portfolio: no factor history")
+    elif len(dates) < 2:
         warnings.append("betas exist for one date only: no change to report")
     changes = {f: history[dates[-1]].get(f, 0) - history[dates[0]].get(f, 0) for f in history[dates[-1]]} if dates else {}
     return {"history": [{"asof_date": d, "betas": history[d]} for d in dates],
