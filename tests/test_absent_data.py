@@ -9,6 +9,8 @@ from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.patterns.engine import PatternEngine
 from dawsos_assets.patterns.loader import load_all
 from dawsos_assets.patterns.registry import default_registry
+from dawsos_assets.patterns.responses import response_failures
+from dawsos_assets.patterns.ui_registry import data_path_failures
 
 EMPTIED = ["position_factor_betas", "scenario_shocks", "rating_rubrics", "fundamentals", "news_items", "corporate_actions"]
 BALANCED_RETIREMENT = "54209ad3-f6b9-5afb-bc26-a51105cb4ea9"  # generated, CAD base, holds EVO (EUR)
@@ -52,6 +54,9 @@ def test_every_pattern_answers_with_nulls_and_warnings(results, portfolio):
     assert data["news_impact_analysis"]["impact_analysis"]["total_items"] == 0
     assert data["corporate_actions_upcoming"]["actions_with_impact"]["actions"] == []
     assert "EVO" not in {t["symbol"] for t in data["policy_rebalance"]["rebalance_result"]["trades"]}
+    for pattern, result in ((p, results[(portfolio, p)]) for p in load_all()):  # still publishable
+        assert response_failures(pattern, result.data) == [], pattern
+        assert data_path_failures(pattern, result.data, result.explained_steps) == [], pattern
     for pattern in ("portfolio_overview", "portfolio_scenario_analysis", "portfolio_cycle_risk",
                     "cycle_deleveraging_scenarios", "buffett_checklist", "holding_deep_dive", "portfolio_macro_overview",
                     "macro_trend_monitor", "news_impact_analysis", "corporate_actions_upcoming", "policy_rebalance"):

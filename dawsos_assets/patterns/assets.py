@@ -17,7 +17,7 @@ from dawsos_assets.patterns.engine import PatternEngine, PatternResult
 from dawsos_assets.patterns.loader import Pattern, load_all
 from dawsos_assets.patterns.registry import default_registry
 from dawsos_assets.patterns.responses import response_failures
-from dawsos_assets.patterns.ui_registry import unresolved
+from dawsos_assets.patterns.ui_registry import data_path_failures
 from dawsos_assets.tables.table_assets import table_key
 
 PATTERNS_GROUP = "patterns"
@@ -61,7 +61,8 @@ def audit(pattern: Pattern, result: PatternResult | None, refused: list[str]) ->
     if result is None:
         return Audit({RESPONSE_CONTRACT: [NOT_EVALUATED], UI_DATA_PATHS: [NOT_EVALUATED], CAPABILITY_ROUTING: refused})
     return Audit({RESPONSE_CONTRACT: response_failures(pattern.id, result.data),
-                  UI_DATA_PATHS: unresolved(pattern.id, result.data), CAPABILITY_ROUTING: refused})
+                  UI_DATA_PATHS: data_path_failures(pattern.id, result.data, result.explained_steps),
+                  CAPABILITY_ROUTING: refused})
 
 
 def _store(conn, pattern: Pattern, portfolio_id: str, result: PatternResult | None, checks: Audit, run_id: str) -> str:

@@ -56,6 +56,11 @@ class PatternResult:
     def warnings(self) -> list[str]:
         return [f"{t.step}: {w}" for t in self.trace for w in t.warnings]
 
+    @property
+    def explained_steps(self) -> set[str]:
+        """Steps whose gaps the trace accounts for: skipped by their condition, or with a warning."""
+        return {t.step for t in self.trace if t.skipped or t.warnings}
+
 
 def _lookup(path: str, scope: dict):
     value = scope

@@ -161,6 +161,8 @@ def macro_overview(conn, ctx, warnings, regime: dict, indicators: dict, dar: dic
 
 @REGISTRY.register("portfolio.factor_positioning", "financial_analyst")
 def factor_positioning(conn, ctx, warnings, factor_exposures: dict) -> dict:
+    if not factor_exposures["betas"]:
+        warnings.append("no factor exposures: nothing to position")
     return {"rows": [{"factor": f, "beta": b, "variance_share": factor_exposures["variance_shares"].get(f)}
                      for f, b in sorted(factor_exposures["betas"].items(), key=lambda kv: -abs(kv[1]))]}
 

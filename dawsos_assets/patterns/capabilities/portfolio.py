@@ -111,29 +111,35 @@ def performance(returns: pd.Series, risk_free_annual: float = 0.04) -> dict:
     }
 
 
+PERFORMANCE_KEYS = ["twr_1d", "twr_mtd", "twr_ytd", "twr_1y", "twr_1y_annualized", "volatility", "sharpe_ratio",
+                    "sortino_ratio", "max_drawdown", "current_drawdown", "alpha", "beta"]
+
+
 @REGISTRY.register("metrics.compute_twr", "financial_analyst")
 def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     """Time-weighted return, volatility, Sharpe, Sortino and drawdowns from daily values (DawsOS only read a
-    nightly row and filled gaps with 0.15 / 0.5 / -0.25)."""
+    nightly row and filled gaps with 0.15 / 0.5 / -0.25). The window is the last `lookback_days` daily returns."""
     frame = daily_values(conn, portfolio_id, ctx.asof_date, None)
     returns = daily_returns(frame)
     window = returns.tail(lookback_days)
+    result = {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
+              "lookback_days": lookback_days, "observations": len(window), **dict.fromkeys(PERFORMANCE_KEYS),
+              "benchmark_id": None, "risk_free_rate": 0.04,
+              "method": "daily TWR, flows at end of day; empyrical statistics over the last lookback_days returns"}
     if len(window) < 2:
         warnings.append("fewer than two daily values: performance is null")
-        return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
-                "twr_1y": None, "volatility": None, "sharpe_ratio": None, "max_drawdown": None}
+        return result
     stats = performance(window)
     alpha, beta, benchmark = benchmark_alpha_beta(conn, portfolio_id, window, warnings)
     year = returns[returns.index.year == ctx.asof_date.year]
-    month = returns[(returns.index.year == ctx.asof_date.year) & (returns.index.month == ctx.asof_date.month)]
-    return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
-            "lookback_days": lookback_days, "observations": len(window),
-            "twr_1d": float(returns.iloc[-1]), "twr_mtd": float(empyrical.cum_returns_final(month)) if len(month) else None,
+    month = year[year.index.month == ctx.asof_date.month]
+    return {**result, "twr_1d": float(returns.iloc[-1]),
+            "twr_mtd": float(empyrical.cum_returns_final(month)) if len(month) else None,
             "twr_ytd": float(empyrical.cum_returns_final(year)) if len(year) else None,
             "twr_1y": stats["twr"], "twr_1y_annualized": stats["twr_annualized"],
             "volatility": stats["volatility"], "sharpe_ratio": stats["sharpe_ratio"], "sortino_ratio": stats["sortino_ratio"],
             "max_drawdown": stats["max_drawdown"], "current_drawdown": stats["current_drawdown"],
-            "alpha": alpha, "beta": beta, "benchmark_id": benchmark, "risk_free_rate": 0.04, "method": "daily TWR, flows at end of day; empyrical statistics (252 days)"}
+            "alpha": alpha, "beta": beta, "benchmark_id": benchmark}
 
 
 def benchmark_alpha_beta(conn, portfolio_id: str, returns: pd.Series, warnings: list) -> tuple:

@@ -91,6 +91,8 @@ def _amplification(label: str | None) -> float:
 def overlay_cycle_phases(conn, ctx, warnings, factor_exposures: dict, stdc: dict, ltdc: dict) -> dict:
     overall = (_amplification(stdc.get("phase_label")) + _amplification(ltdc.get("phase_label"))) / 2
     heatmap = [{"factor": f, "current": b, "amplified": b * overall} for f, b in factor_exposures["betas"].items()]
+    if not heatmap:
+        warnings.append("no factor exposures to amplify: the risk map is empty")
     vulnerable = max(heatmap, key=lambda h: abs(h["amplified"]))["factor"] if heatmap else None
     return {"heatmap_data": heatmap, "overall_amplification": overall, "most_vulnerable_factor": vulnerable,
             "amplified_factors": [{"factor": h["factor"], "amplification_factor": overall} for h in heatmap],
