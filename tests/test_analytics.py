@@ -253,3 +253,30 @@ def test_the_scenario_delta_table_joins_base_and_shocked_positions(migrated):
         assert row["delta_value"] == pytest.approx(shocked[security_id]["delta_value"], abs=1e-9)
         assert row["shocked_value"] == pytest.approx(row["base_value"] + row["delta_value"], abs=1e-9)
     assert {r["primary_driver"] for r in table.values()} - {None}
+
+
+def test_external_flows_inside_the_window_count_at_the_end_of_their_day(seeded_url):
+    """A deposit of half the portfolio, held as cash from a day inside the 252-return window: TWR takes it out of
+    that day's return (flows at the end of the day) and dilutes the later returns; NAV change includes it."""
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        rows = conn.execute("SELECT asof_date, total_value::float FROM portfolio_daily_values WHERE portfolio_id = %s "
+                            "ORDER BY asof_date", (ref.ALPHA_PORTFOLIO_ID,)).fetchall()
+        day, deposit = rows[-100][0], round(rows[-100][1] / 2, 2)
+        conn.execute("UPDATE portfolio_daily_values SET total_value = total_value + %s, cash_balance = cash_balance + %s, "
+                     "cash_flows = cash_flows + CASE WHEN asof_date = %s THEN %s ELSE 0 END "
+                     "WHERE portfolio_id = %s AND asof_date >= %s",
+                     (deposit, deposit, day, deposit, ref.ALPHA_PORTFOLIO_ID, day))
+        conn.commit()
+        values, flows = (np.array(c, dtype=float) for c in zip(*conn.execute(
+            "SELECT total_value, cash_flows FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
+            (ref.ALPHA_PORTFOLIO_ID,)).fetchall()))
+    result = run(seeded_url, "portfolio_overview", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
+    end_of_day = ((values[1:] - flows[1:] - values[:-1]) / values[:-1])[-252:]
+    start_of_day = ((values[1:] - flows[1:] - values[:-1]) / (values[:-1] + flows[1:]))[-252:]
+    twr = np.prod(1 + end_of_day) - 1
+    assert result.data["perf_metrics"]["twr_1y"] == pytest.approx(twr, abs=1e-12)
+    assert abs(twr - (np.prod(1 + start_of_day) - 1)) > 1e-4  # the convention matters here
+    assert abs(twr - (values[-1] / values[-253] - 1)) > 0.1  # and the deposit is not return
+    nav = result.data["historical_nav"]
+    assert nav["total_return_pct"] == pytest.approx(100 * (values[-1] / values[-253] - 1), abs=1e-3)

@@ -10,6 +10,7 @@ from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.definitions import PATTERNS_JOB, defs
 from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.patterns.assets import PORTFOLIOS, build_pattern_asset, portfolio_partitions
+from dawsos_assets.patterns.conventions import CONVENTIONS
 from dawsos_assets.patterns.loader import PATTERNS_DIR, load, parse
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -39,6 +40,12 @@ def test_patterns_materialize_for_a_portfolio_and_are_stored(seeded_url):
         stored = conn.execute("SELECT count(*), count(DISTINCT pattern) FROM analytics.pattern_outputs "
                               "WHERE portfolio_id = %s AND run_id = %s", (ref.DEMO_PORTFOLIO_ID, result.run_id)).fetchone()
     assert stored == (13, 13)
+    metadata = {e.asset_key.path[-1]: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert set(metadata["portfolio_overview"]["conventions"].value) == set(CONVENTIONS)
+    assert set(metadata["holding_deep_dive"]["conventions"].value) == set(CONVENTIONS)
+    assert metadata["macro_cycles_overview"]["conventions"].value == {}
+    readme = (PATTERNS_DIR.parents[2] / "README.md").read_text()
+    assert all(text in readme for text in CONVENTIONS.values())  # the README states the same conventions
 
 
 def test_a_bad_partition_fails_with_a_coded_error_and_stores_nothing(seeded_url):

@@ -13,6 +13,7 @@ import dagster as dg
 
 from dawsos_assets.database.legacy import SQL_DIR
 from dawsos_assets.database.resource import PortfolioDatabase
+from dawsos_assets.patterns.conventions import conventions_for
 from dawsos_assets.patterns.engine import PatternEngine, PatternResult
 from dawsos_assets.patterns.loader import Pattern, load_all
 from dawsos_assets.patterns.registry import default_registry
@@ -78,8 +79,9 @@ def _store(conn, pattern: Pattern, portfolio_id: str, result: PatternResult | No
     return f"analytics.pattern_rejects id {rejected}"
 
 
-def _metadata(result: PatternResult | None, stored_in: str) -> dict:
-    metadata = {"published": stored_in == "analytics.pattern_outputs", "stored_in": stored_in}
+def _metadata(result: PatternResult | None, stored_in: str, conventions: dict[str, str]) -> dict:
+    metadata = {"published": stored_in == "analytics.pattern_outputs", "stored_in": stored_in,
+                "conventions": dg.MetadataValue.json(conventions)}
     if result is None:
         return metadata
     preview = json.dumps(result.data, default=str, indent=1)
@@ -114,7 +116,8 @@ def build_pattern_asset(pattern: Pattern) -> dg.AssetsDefinition:
             checks = audit(pattern, result, refused)
             stored_in = _store(conn, pattern, context.partition_key, result, checks, context.run_id)
             conn.commit()
-        return dg.MaterializeResult(metadata=_metadata(result, stored_in), check_results=checks.check_results())
+        return dg.MaterializeResult(metadata=_metadata(result, stored_in, conventions_for(pattern, engine.registry)),
+                                    check_results=checks.check_results())
 
     return pattern_output
 
