@@ -12,7 +12,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
 from dawsos_assets.migrations.runner import MigrationRunner
-from dawsos_assets.operations.alerts import SlackChannel, deliver
+from dawsos_assets.operations.alerts import SlackChannel, check_events, deliver, message
 from dawsos_assets.operations.schedules import nightly, patterns_after_tables, weekly_data_quality
 from dawsos_assets.operations.sensors import (
     SlackAlerts,
@@ -114,6 +114,23 @@ def test_failed_checks_alert_once_each_then_cooldown_then_recovery(seeded_url, s
         assert not any(SECRET in line for line in logs)
 
 
+def test_the_alert_counts_distinct_rows_and_names_each_rule(seeded_url):
+    """A lot breaking two rules is one failing row; the message lists how many rows break each rule."""
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        conn.execute("UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
+                     "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)")
+        conn.commit()
+    with dg.instance_for_test() as instance:
+        run = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False, asset_selection=[dg.AssetKey("lots")])
+        [event] = [e for e in check_events(instance, run.run_id) if e.check == "row_rules"]
+    text = message(event, "failure", "http://ui")["text"]
+    assert "— 1 failing row(s)" in text
+    assert "cost_basis greater_than_or_equal_to 0: 1 row(s)" in text
+    assert "cost_basis_per_share greater_than_or_equal_to 0: 1 row(s)" in text
+
+
 def test_slack_down_then_up_delivers_exactly_once(seeded_url):
     stand_in = StandInSlack(statuses=[500, 500])
     try:
@@ -141,9 +158,19 @@ def test_slack_down_then_up_delivers_exactly_once(seeded_url):
         stand_in.close()
 
 
-def test_no_channel_keeps_alerts_queued(seeded_url):
+def test_no_channel_keeps_alerts_queued(seeded_url, slack):
+    """Without a channel a queued alert stays queued, untouched, and goes out once a channel is configured."""
     with connection.connect(seeded_url) as conn:
+        from dawsos_assets.operations.alerts import ALERT_TABLES_SQL
+
+        conn.execute(ALERT_TABLES_SQL)
+        conn.execute("INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) "
+                     "VALUES ('lots.row_rules', 'failure', '{\"text\": \"queued\"}')")
+        conn.commit()
         assert deliver(conn, SlackChannel())["skipped"] == "no Slack channel configured"
+        assert conn.execute("SELECT attempts, delivered_at FROM dawsos_meta.alert_outbox").fetchone() == (0, None)
+        assert deliver(conn, SlackChannel(webhook_url=slack.url))["delivered"] == 1
+    assert slack.accepted() == [{"text": "queued"}]
 
 
 def test_nightly_and_weekly_schedules(seeded_url):

@@ -137,3 +137,17 @@ def test_holdings_view_values_positions_at_the_latest_pack(seeded_url):
     for symbol, quantity, value, weight_sum in alpha:
         assert float(value) == pytest.approx(float(quantity) * float(closes[symbol]), abs=0.01)
         assert float(weight_sum) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_failing_count_is_distinct_rows_with_a_count_per_rule(seeded_url):
+    """One lot breaking two ERROR rules is one failing row; each rule still says how many rows break it."""
+    MigrationRunner(seeded_url, backup=False).apply()
+    with connection.connect(seeded_url) as conn:
+        conn.execute("UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
+                     "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)")
+        conn.execute("UPDATE lots SET cost_basis = -2 WHERE id = (SELECT id FROM lots ORDER BY id OFFSET 1 LIMIT 1)")
+        conn.commit()
+        row_rules = by_check(run_table_checks(conn, "lots"))[("lots", "row_rules")]
+    assert row_rules.failing_count == 2
+    assert row_rules.details["failing_by_rule"] == {"cost_basis greater_than_or_equal_to 0": 2,
+                                                    "cost_basis_per_share greater_than_or_equal_to 0": 1}

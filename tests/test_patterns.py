@@ -1,5 +1,6 @@
 """Patterns: loading rules, the engine's coded errors, and portfolio_overview checked by hand on Alpha."""
 
+import copy
 import json
 
 import numpy as np
@@ -13,6 +14,8 @@ from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.patterns.engine import PatternEngine, condition_holds, resolve
 from dawsos_assets.patterns.loader import PATTERNS_DIR, load, load_all, parse
 from dawsos_assets.patterns.registry import CapabilityRegistry, default_registry
+from dawsos_assets.patterns.responses import TABLES, response_failures, table_failures, tables
+from dawsos_assets.patterns.ui_registry import data_path_failures, data_path_value, data_paths
 
 
 @pytest.fixture
@@ -61,10 +64,18 @@ def test_templates_and_conditions():
 
 
 def test_an_unknown_capability_fails_before_any_step_runs(migrated_url):
-    registry = CapabilityRegistry()
+    """Step 1 is registered and step 2 is not: without the pre-check, step 1 would run before the failure."""
+    registry, calls = CapabilityRegistry(), []
+
+    @registry.register("ledger.positions", "financial_analyst")
+    def positions(conn, ctx, warnings, portfolio_id):
+        calls.append(portfolio_id)
+        return {"positions": []}
+
     with connection.connect(migrated_url) as conn, pytest.raises(DawsosError) as raised:
         PatternEngine(registry).run(conn, load("portfolio_overview"), {"portfolio_id": ref.ALPHA_PORTFOLIO_ID})
-    assert raised.value.code == errors.CAPABILITY_NOT_FOUND and "ledger.positions" in raised.value.message
+    assert raised.value.code == errors.CAPABILITY_NOT_FOUND and "pricing.apply_pack" in raised.value.message
+    assert calls == []
 
 
 def test_legacy_capability_names_route_through_the_consolidation_map():
@@ -119,26 +130,11 @@ def test_portfolio_overview_on_alpha_by_hand(migrated_url):
     assert perf["sharpe_ratio"] == pytest.approx(sharpe, abs=1e-9)
     assert perf["max_drawdown"] == pytest.approx(max_drawdown, abs=1e-9)
 
-    attribution = result.data["currency_attr"]
-    assert attribution["local_return"] + attribution["fx_return"] + attribution["interaction"] == \
-        pytest.approx(attribution["total_return"], abs=1e-12)
-    assert attribution["total_return"] == pytest.approx(attribution["base_return_check"], abs=1e-12)
     assert result.data["sector_allocation"]["sectors"] == {"Technology": 100.0}
     assert result.data["historical_nav"]["data_points"] == 253
 
 
-def test_currency_attribution_has_fx_for_a_multi_currency_portfolio(migrated_url):
-    result = run(migrated_url, "portfolio_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
-    attribution = result.data["currency_attr"]
-    assert set(attribution["by_currency"]) == {"USD", "CAD", "EUR"}
-    assert attribution["fx_return"] != 0
-    assert sum(b["weight"] for b in attribution["by_currency"].values()) == pytest.approx(1.0, abs=1e-12)
-
-
 def test_every_pattern_runs_for_every_demo_portfolio_with_all_ui_paths_and_contracts(migrated_url):
-    from dawsos_assets.patterns.responses import response_failures
-    from dawsos_assets.patterns.ui_registry import data_paths, unresolved
-
     engine = PatternEngine(default_registry())
     patterns = load_all()
     with connection.connect(migrated_url) as conn:
@@ -147,17 +143,90 @@ def test_every_pattern_runs_for_every_demo_portfolio_with_all_ui_paths_and_contr
             for pattern_id, pattern in patterns.items():
                 inputs = {"portfolio_id": portfolio} if "portfolio_id" in pattern.inputs else {}
                 result = engine.run(conn, pattern, inputs)
-                assert unresolved(pattern_id, result.data) == [], (pattern_id, portfolio)
+                assert data_path_failures(pattern_id, result.data, result.explained_steps) == [], (pattern_id, portfolio)
                 assert response_failures(pattern_id, result.data) == [], (pattern_id, portfolio)
     assert sum(len(v) for v in data_paths().values()) == 39
 
 
-def test_response_contract_catches_a_bad_weight_and_a_legacy_name():
-    from dawsos_assets.patterns.responses import response_failures
+@pytest.fixture(scope="module")
+def demo_outputs(databases):
+    """Every pattern's output for the demo portfolio (holding_deep_dive on CNR, a CAD equity)."""
+    url = databases.seeded()
+    MigrationRunner(url, backup=False).apply()
+    with connection.connect(url) as conn:
+        cnr = conn.execute("SELECT id::text FROM securities WHERE symbol = 'CNR'").fetchone()[0]
+        engine = PatternEngine(default_registry())
+        return {pattern_id: engine.run(conn, pattern, {"portfolio_id": ref.DEMO_PORTFOLIO_ID,
+                                                       **({"security_id": cnr} if pattern_id == "holding_deep_dive" else {})}
+                                       if "portfolio_id" in pattern.inputs else {})
+                for pattern_id, pattern in load_all().items()}
 
-    data = {"valued_positions": {"positions": [{"symbol": "A", "quantity": 1.0, "market_value": 10.0, "weight": 0.6},
-                                               {"symbol": "B", "quantity": 2.0, "market_value": 5.0, "weight": 0.5,
-                                                "qty": 2}]}}
-    failures = response_failures("portfolio_overview", data)
-    assert any("legacy field name 'qty'" in f for f in failures)
-    assert any("weights sum to" in f for f in failures)
+
+def _at(data: dict, path: str, value) -> dict:
+    """A deep copy of `data` with `value` at the dotted `path`."""
+    data = copy.deepcopy(data)
+    *parents, leaf = path.split(".")
+    target = data
+    for part in parents:
+        target = target[part]
+    target[leaf] = value
+    return data
+
+
+def test_every_table_of_every_output_has_a_contract_that_bites(demo_outputs):
+    """Each table found in a real output is checked: dropping any contract column from its rows fails it."""
+    checked = 0
+    for pattern_id, result in demo_outputs.items():
+        assert response_failures(pattern_id, result.data) == [], pattern_id
+        for path, rows in tables(result.data).items():
+            contract = TABLES[pattern_id][path]
+            for column in contract.to_schema().columns:
+                broken = [{k: v for k, v in row.items() if k != column} for row in rows]
+                assert f"{path}: {column}: missing" in table_failures(path, broken, contract), (path, column)
+            checked += 1
+    assert checked >= 20
+    extra = _at(demo_outputs["buffett_checklist"].data, "explanation.rows", [{"a": 1}])
+    assert "explanation.rows: a table without a contract (add one to responses.TABLES)" in \
+        response_failures("buffett_checklist", extra)
+
+
+def test_contracts_catch_bad_values_and_legacy_names(demo_outputs):
+    positions = demo_outputs["portfolio_overview"].data["valued_positions"]["positions"]
+    negative = [{**positions[0], "market_value": -1.0}] + positions[1:]
+    failures = response_failures("portfolio_overview", _at(demo_outputs["portfolio_overview"].data,
+                                                           "valued_positions.positions", negative))
+    assert any("market_value: greater_than_or_equal_to(0)" in f for f in failures)
+    heavy = [{**positions[0], "weight": positions[0]["weight"] + 0.01}] + positions[1:]
+    failures = response_failures("portfolio_overview", _at(demo_outputs["portfolio_overview"].data,
+                                                           "valued_positions.positions", heavy))
+    assert any("weights of the valued positions sum to 1" in f for f in failures)
+    trades = demo_outputs["policy_rebalance"].data["rebalance_result"]["trades"]
+    flipped = [{**trades[0], "action": "BUY" if trades[0]["action"] == "SELL" else "SELL"}] + trades[1:]
+    failures = response_failures("policy_rebalance", _at(demo_outputs["policy_rebalance"].data,
+                                                         "rebalance_result.trades", flipped))
+    assert any("BUY has a positive quantity" in f for f in failures)
+    legacy = _at(demo_outputs["portfolio_overview"].data, "valued_positions.qty", 2)
+    assert "legacy field name 'qty' in the output" in response_failures("portfolio_overview", legacy)
+
+
+def test_every_ui_data_path_has_a_type_fields_and_an_emptiness_rule(demo_outputs):
+    """Each of the 39 dataPaths refuses a value of the wrong type, a row or object without a field the panel
+    reads, and (unless empty is a normal answer) an empty value the trace does not explain."""
+    panels = [(p, panel) for p, entries in data_paths().items() for panel in entries]
+    assert len(panels) == 39
+    wrong_type = {"object": [], "array": {}, "string": {}}
+    for pattern_id, panel in panels:
+        data, path = demo_outputs[pattern_id].data, panel["dataPath"]
+        assert data_path_failures(pattern_id, data) == [], (pattern_id, path)
+        assert any(path in f for f in data_path_failures(pattern_id, _at(data, path, wrong_type[panel["type"]]))), path
+        if panel.get("fields"):
+            value = copy.deepcopy(data_path_value(data, path))
+            rows = value if isinstance(value, list) else [value]
+            for row in rows:  # without the field, but not empty
+                row.pop(panel["fields"][0])
+                row["unrelated"] = 1
+            assert any("lacks" in f for f in data_path_failures(pattern_id, _at(data, path, value))), path
+        empty = {"object": {}, "array": [], "string": ""}[panel["type"]]
+        failures = data_path_failures(pattern_id, _at(data, path, empty))
+        assert bool(failures) != bool(panel.get("may_be_empty")), path
+        assert data_path_failures(pattern_id, _at(data, path, empty), {path.split(".")[0]}) == []

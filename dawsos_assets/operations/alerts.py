@@ -14,7 +14,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -55,6 +55,7 @@ class CheckEvent:
     failing_count: int | None
     sample: list
     run_id: str
+    failing_by_rule: dict = field(default_factory=dict)  # rule -> rows breaking it (table checks' details)
 
     @property
     def key(self) -> str:
@@ -70,7 +71,8 @@ def check_events(instance, run_id: str) -> list[CheckEvent]:
         data = record.dagster_event.asset_check_evaluation_data
         metadata = {k: getattr(v, "value", v) for k, v in (data.metadata or {}).items()}
         events.append(CheckEvent(data.asset_key.to_user_string(), data.check_name, data.passed, data.severity.value,
-                                 metadata.get("failing_count"), (metadata.get("sample") or [])[:3], run_id))
+                                 metadata.get("failing_count"), (metadata.get("sample") or [])[:3], run_id,
+                                 (metadata.get("details") or {}).get("failing_by_rule") or {}))
     return events
 
 
@@ -83,6 +85,8 @@ def message(event: CheckEvent, kind: str, webserver_url: str) -> dict:
     lines = [f"{icon} {event.severity}: `{event.asset}` check `{event.check}` failed"
              + (f" — {event.failing_count:,} failing row(s)" if event.failing_count is not None else ""),
              f"<{link}|Open the run in Dagster>"]
+    if event.failing_by_rule:  # a row can break several rules, so these may add up to more than the rows
+        lines.append("By rule: " + "; ".join(f"{rule}: {rows:,} row(s)" for rule, rows in event.failing_by_rule.items()))
     if event.sample:
         lines.append("Sample: ```" + json.dumps(event.sample, default=str)[:600] + "```")
     return {"text": "\n".join(lines)}

@@ -56,6 +56,11 @@ class PatternResult:
     def warnings(self) -> list[str]:
         return [f"{t.step}: {w}" for t in self.trace for w in t.warnings]
 
+    @property
+    def explained_steps(self) -> set[str]:
+        """Steps whose gaps the trace accounts for: skipped by their condition, or with a warning."""
+        return {t.step for t in self.trace if t.skipped or t.warnings}
+
 
 def _lookup(path: str, scope: dict):
     value = scope
@@ -151,6 +156,10 @@ def request_context(conn: psycopg.Connection, portfolio_id: str | None) -> Reque
 class PatternEngine:
     def __init__(self, registry: CapabilityRegistry):
         self.registry = registry
+
+    def refused(self, pattern: Pattern) -> list[str]:
+        """The pattern's capabilities that no agent registers: the engine refuses to run it while any is left."""
+        return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]
 
     def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> PatternResult:
         started = time.perf_counter()

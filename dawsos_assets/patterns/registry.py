@@ -48,14 +48,19 @@ class CapabilityRegistry:
     def names(self) -> list[str]:
         return sorted(self._capabilities)
 
-    def resolve(self, name: str, pattern: str | None = None, step: str | None = None) -> Capability:
+    def _find(self, name: str) -> Capability | None:
         """The registered capability, directly or through the consolidation map (which, unlike DawsOS's
         runtime, really rescues a legacy name whose target is registered)."""
-        if name in self._capabilities:
-            return self._capabilities[name]
+        return self._capabilities.get(name) or self._capabilities.get(CAPABILITY_MAPPING.get(name))
+
+    def knows(self, name: str) -> bool:
+        return self._find(name) is not None
+
+    def resolve(self, name: str, pattern: str | None = None, step: str | None = None) -> Capability:
+        capability = self._find(name)
+        if capability:
+            return capability
         target = CAPABILITY_MAPPING.get(name)
-        if target in self._capabilities:
-            return self._capabilities[target]
         where = f"{pattern}, step '{step}': " if pattern else ""
         raise DawsosError(errors.CAPABILITY_NOT_FOUND, f"{where}no agent registers capability '{name}'"
                           + (f" (nor its consolidated name '{target}')" if target else ""),
@@ -67,6 +72,7 @@ REGISTRY = CapabilityRegistry()
 
 def default_registry() -> CapabilityRegistry:
     """The registry with every capability module imported."""
-    from dawsos_assets.patterns.capabilities import actions, macro, portfolio, research, risk  # noqa: F401  (registered on import)
+    from dawsos_assets.patterns.capabilities import (  # noqa: F401  (registered on import)
+        actions, attribution, macro, portfolio, rebalance, research, risk)
 
     return REGISTRY

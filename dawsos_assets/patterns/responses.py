@@ -1,26 +1,247 @@
-"""Response contracts of pattern outputs: the tabular parts validated with pandera (small frames, in pandas),
-and no legacy field name anywhere in an output."""
+"""Response contracts of pattern outputs: every table in an output (a list of rows) is validated with its pandera
+model (small frames, in pandas), a table without a contract fails, and no legacy field name may appear anywhere.
+
+An empty table has nothing to validate; whether a panel may be empty is the dataPath rule's business."""
 
 from __future__ import annotations
 
-import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+import os
 
-from dawsos_assets.patterns.loader import LEGACY_FIELD_NAMES
+os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
+
+import pandas as pd  # noqa: E402
+import pandera.pandas as pa  # noqa: E402
+from pandera.typing import Series  # noqa: E402
+
+from dawsos_assets.patterns.loader import LEGACY_FIELD_NAMES  # noqa: E402
 
 WEIGHT_TOLERANCE = 1e-9
+REGIMES = ["EARLY_EXPANSION", "MID_EXPANSION", "LATE_EXPANSION", "EARLY_CONTRACTION", "DEEP_CONTRACTION"]
+FACTORS = ["real_rates", "inflation", "credit_spreads", "fx_usd", "equity_market"]
 
 
-class ValuedPosition(pa.DataFrameModel):
+def unit(**kwargs):
+    """A share: in [0, 1]."""
+    return pa.Field(in_range={"min_value": 0, "max_value": 1}, **kwargs)
+
+
+class Row(pa.DataFrameModel):
+    class Config:
+        coerce = True  # JSON numbers and nulls arrive as object columns
+
+
+class ValuedPosition(Row):
+    security_id: Series[str]
     symbol: Series[str]
+    currency: Series[str]
     quantity: Series[float] = pa.Field(gt=0)
+    cost_basis: Series[float] = pa.Field(ge=0)
+    price: Series[float] = pa.Field(gt=0, nullable=True)
     market_value: Series[float] = pa.Field(ge=0, nullable=True)
-    weight: Series[float] = pa.Field(in_range={"min_value": 0, "max_value": 1}, nullable=True)
+    weight: Series[float] = unit(nullable=True)
+
+    @pa.dataframe_check(error="weights of the valued positions sum to 1")
+    def weights_sum_to_one(cls, df: pd.DataFrame) -> bool:
+        weights = df["weight"].dropna()
+        return weights.empty or abs(weights.sum() - 1) <= WEIGHT_TOLERANCE
 
 
-# pattern -> (output key, path to a list of position-like rows) that must satisfy ValuedPosition
-POSITION_TABLES = {"portfolio_overview": ["valued_positions", "positions"]}
+class NavPoint(Row):
+    asof_date: Series[str]
+    value: Series[float] = pa.Field(ge=0)
+
+
+class PositionDelta(Row):
+    symbol: Series[str]
+    security_id: Series[str]
+    base_value: Series[float] = pa.Field(ge=0, nullable=True)
+    shocked_value: Series[float] = pa.Field(nullable=True)
+    delta_value: Series[float] = pa.Field(nullable=True)
+    delta_pct: Series[float] = pa.Field(nullable=True)
+    primary_driver: Series[str] = pa.Field(isin=FACTORS, nullable=True)
+
+    @pa.dataframe_check(error="shocked value = base value + delta")
+    def shocked_is_base_plus_delta(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["shocked_value"] - df["base_value"] - df["delta_value"]).abs().fillna(0) < 1e-6
+
+
+class Hedge(Row):
+    instrument: Series[str]
+    strategy: Series[str]
+    instruments: Series[object]
+    action: Series[str] = pa.Field(isin=["BUY", "SELL"])
+    notional: Series[float] = pa.Field(gt=0)
+    cost: Series[float] = pa.Field(ge=0)
+    cost_bps: Series[float] = pa.Field(gt=0)
+    cost_source: Series[str] = pa.Field(isin=["configured"])
+    effectiveness: Series[float] = unit()
+    size: Series[float] = pa.Field(gt=0)
+
+
+class AmplifiedFactor(Row):
+    factor: Series[str]
+    amplification_factor: Series[float] = pa.Field(gt=0)
+
+
+class HeatmapCell(Row):
+    factor: Series[str]
+    current: Series[float]
+    amplified: Series[float]
+
+
+class ScenarioOutcome(Row):
+    scenario: Series[str]
+    drawdown: Series[float]
+
+
+class FactorPositioning(Row):
+    factor: Series[str]
+    beta: Series[float]
+    variance_share: Series[float] = unit(nullable=True)
+
+
+class RegimeHistoryPoint(Row):
+    asof_date: Series[str]
+    regime: Series[str] = pa.Field(isin=REGIMES)
+    confidence: Series[float] = unit()
+    probabilities: Series[object]
+
+
+class FactorHistoryPoint(Row):
+    asof_date: Series[str]
+    betas: Series[object]
+
+
+class RegimeShift(Row):
+    regime: Series[str] = pa.Field(isin=REGIMES)
+    change: Series[float] = pa.Field(in_range={"min_value": -1, "max_value": 1})
+
+
+class AlertSuggestion(Row):
+    alert_type: Series[str]
+    trigger_description: Series[str]
+    reason: Series[str]
+    current_value: Series[float] = unit(nullable=True)
+    trend: Series[str] = pa.Field(isin=["up", "down"])
+    alert_payload: Series[object]
+
+
+class NewsImpact(Row):
+    id: Series[str]
+    headline: Series[str]
+    source: Series[str]
+    published_at: Series[str]
+    entities: Series[object]
+    sentiment: Series[float] = pa.Field(in_range={"min_value": -1, "max_value": 1})
+    impact_score: Series[float] = pa.Field(ge=0)
+    weight_affected: Series[float] = pa.Field(gt=0, le=1 + WEIGHT_TOLERANCE)
+    weighted_impact: Series[float] = pa.Field(ge=0)
+
+
+class EntityMention(Row):
+    entity: Series[str]
+    mention_count: Series[int] = pa.Field(ge=1)
+
+
+class Trade(Row):
+    symbol: Series[str]
+    security_id: Series[str]
+    action: Series[str] = pa.Field(isin=["BUY", "SELL"])
+    quantity: Series[int] = pa.Field(ne=0)
+    price: Series[float] = pa.Field(gt=0)
+    currency: Series[str]
+    fx_rate: Series[float] = pa.Field(gt=0)
+    trade_value: Series[float] = pa.Field(gt=0)
+    reason: Series[str]
+    weight_before: Series[float] = unit()
+    weight_after: Series[float] = unit()
+    estimated_cost: Series[float] = pa.Field(gt=0)
+
+    @pa.dataframe_check(error="BUY has a positive quantity, SELL a negative one")
+    def action_matches_sign(cls, df: pd.DataFrame) -> pd.Series:
+        return (df["action"] == "BUY") == (df["quantity"] > 0)
+
+
+class Breach(Row):
+    symbol: Series[str]
+    weight: Series[float] = unit()
+
+
+class ScenarioComparison(Row):
+    metric: Series[str]
+    base: Series[float] = pa.Field(nullable=True)
+    money_printing: Series[float] = pa.Field(nullable=True)
+    austerity: Series[float] = pa.Field(nullable=True)
+    default: Series[float] = pa.Field(nullable=True)
+
+
+class Recommendation(Row):
+    strategy_name: Series[str]
+    instruments: Series[object]
+    change: Series[str]
+
+
+class Transaction(Row):
+    transaction_date: Series[str]
+    transaction_type: Series[str] = pa.Field(isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN", "TRANSFER_OUT", "FEE"])
+    quantity: Series[float] = pa.Field(gt=0, nullable=True)
+    price: Series[float] = pa.Field(ge=0, nullable=True)
+    total_value: Series[float]
+    fee: Series[float] = pa.Field(ge=0)
+    commission: Series[float] = pa.Field(ge=0)
+    currency: Series[str]
+
+
+class Comparable(Row):
+    security_id: Series[str]
+    symbol: Series[str]
+    market_cap: Series[float] = pa.Field(ge=0, nullable=True)
+    pe_ratio: Series[float] = pa.Field(nullable=True)
+    dividend_yield: Series[float] = pa.Field(ge=0, nullable=True)
+    price: Series[float] = pa.Field(gt=0, nullable=True)
+    currency: Series[str]
+
+
+class CorporateAction(Row):
+    security_id: Series[str]
+    symbol: Series[str]
+    type: Series[str] = pa.Field(isin=["dividend", "split", "earnings"])
+    date: Series[str]
+    amount: Series[float] = pa.Field(ge=0, nullable=True)
+    split_ratio: Series[float] = pa.Field(gt=0, nullable=True)
+    currency: Series[str]
+
+
+class ActionImpact(CorporateAction):
+    portfolio_quantity: Series[float] = pa.Field(ge=0)
+    portfolio_impact: Series[float] = pa.Field(ge=0, nullable=True)
+    portfolio_impact_base: Series[float] = pa.Field(ge=0, nullable=True)
+
+
+SCENARIO_TABLES = ("positions", "position_deltas", "winners", "losers")  # the tables of one stress result
+# pattern -> {dotted path of a table in its output: the contract of its rows}
+TABLES: dict[str, dict[str, type[Row]]] = {
+    "portfolio_overview": {"valued_positions.positions": ValuedPosition, "historical_nav.data": NavPoint},
+    "portfolio_scenario_analysis": {**{f"scenario_result.{table}": PositionDelta for table in SCENARIO_TABLES},
+                                    "charts.position_deltas": PositionDelta,
+                                    "hedge_suggestions.hedges": Hedge, "hedge_suggestions.suggestions": Hedge},
+    "portfolio_cycle_risk": {"cycle_risk_map.amplified_factors": AmplifiedFactor,
+                             "cycle_risk_map.heatmap_data": HeatmapCell, "dar.scenario_distribution": ScenarioOutcome},
+    "portfolio_macro_overview": {"positioning.rows": FactorPositioning, "dar.scenario_distribution": ScenarioOutcome},
+    "macro_trend_monitor": {"regime_history.history": RegimeHistoryPoint, "factor_history.history": FactorHistoryPoint,
+                            "trend_analysis.shifts": RegimeShift, "alert_suggestions.suggestions": AlertSuggestion},
+    "news_impact_analysis": {"impact_analysis.news_with_impact": NewsImpact,
+                             "impact_analysis.entity_mentions": EntityMention},
+    "policy_rebalance": {"rebalance_result.trades": Trade, "rebalance_result.breaches_left": Breach},
+    "cycle_deleveraging_scenarios": {
+        **{f"{scenario}.{table}": PositionDelta for scenario in ("money_printing", "austerity", "default")
+           for table in SCENARIO_TABLES},
+        "impact.rows": ScenarioComparison, "options.recommendations": Recommendation},
+    "holding_deep_dive": {"transactions.transactions": Transaction, "comparables.comparables": Comparable},
+    "corporate_actions_upcoming": {"actions.actions": CorporateAction, "actions_with_impact.actions": ActionImpact,
+                                   "actions_with_impact.notifications.urgent": ActionImpact,
+                                   "actions_with_impact.notifications.informational": ActionImpact},
+}
 
 
 def _keys(value) -> set[str]:
@@ -31,19 +252,31 @@ def _keys(value) -> set[str]:
     return set()
 
 
+def tables(value, path: str = "") -> dict[str, list[dict]]:
+    """Every non-empty list of rows in an output, by dotted path."""
+    if isinstance(value, dict):
+        return {p: rows for k, v in value.items() for p, rows in tables(v, f"{path}.{k}" if path else k).items()}
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        return {path: value}
+    return {}
+
+
+def table_failures(path: str, rows: list[dict], contract: type[Row]) -> list[str]:
+    try:
+        contract.validate(pd.DataFrame(rows), lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return [f"{path}: {r.failure_case}: missing" if r.check == "column_in_dataframe" else
+                f"{path}: {r.column or 'table'}: {r.check} failed for {r.failure_case}"
+                for r in err.failure_cases.itertuples()]
+    return []
+
+
 def response_failures(pattern: str, data: dict) -> list[str]:
     failures = [f"legacy field name '{k}' in the output" for k in sorted(_keys(data) & LEGACY_FIELD_NAMES)]
-    path = POSITION_TABLES.get(pattern)
-    if path:
-        rows = data
-        for part in path:
-            rows = rows.get(part) if isinstance(rows, dict) else None
-        frame = pd.DataFrame(rows or [], columns=["symbol", "quantity", "market_value", "weight"])
-        try:
-            ValuedPosition.validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as err:
-            failures += [f"{r.column}: {r.check} failed for {r.failure_case}" for r in err.failure_cases.itertuples()]
-        weights = frame["weight"].dropna()
-        if len(weights) and abs(weights.sum() - 1) > WEIGHT_TOLERANCE:
-            failures.append(f"weights sum to {weights.sum():.12f}, not 1")
+    contracts = TABLES.get(pattern, {})
+    for path, rows in tables(data).items():
+        if path not in contracts:
+            failures.append(f"{path}: a table without a contract (add one to responses.TABLES)")
+            continue
+        failures += table_failures(path, rows, contracts[path])
     return failures

@@ -189,30 +189,35 @@ def check_column_names(table: str, contract: type[Contract], present: dict[str, 
                         f"{len(problems)} column(s) differ from the contract", problems)
 
 
+def _any_violation(rules: list[Rule]) -> str:
+    return " OR ".join(f"({r.violation})" for r in rules)
+
+
 def check_rows(conn: psycopg.Connection, table: str, rules: list[Rule], optional: set[str] = frozenset()) -> list[CheckOutcome]:
-    """Every evaluable row rule in one scan; one outcome for ERROR rules and one for WARN rules. A rule on an
-    absent optional column has nothing to check; one on any other absent column fails its ERROR check."""
+    """Every evaluable row rule in one scan; one outcome for ERROR rules and one for WARN rules. A check's
+    failing_count is the number of distinct rows breaking any of its rules; details list each rule's count. A rule on
+    an absent optional column has nothing to check; one on any other absent column fails its ERROR check."""
     rules = [r for r in rules if r.violation or not set(r.missing) <= optional]
+    groups = [(severity, name, [r for r in rules if r.severity == severity])
+              for severity, name in ((ERROR, ROW_RULES), (WARN, DRIFT_RULES))]
+    groups = [g for g in groups if g[2]]
     evaluable = [r for r in rules if r.violation]
-    counts: list[int] = []
-    total = 0
+    total, by_rule, failing_rows = 0, {}, [0] * len(groups)
     if evaluable:
-        filters = ", ".join(f"count(*) FILTER (WHERE {r.violation})" for r in evaluable)
-        row = conn.execute(f'SELECT count(*), {filters} FROM public."{table}"').fetchone()
-        total, counts = row[0], list(row[1:])
-    by_rule = {r.label: c for r, c in zip(evaluable, counts)}
+        rows_breaking_any = [[r for r in group if r.violation] for _, _, group in groups]
+        filters = [f"count(*) FILTER (WHERE {r.violation})" for r in evaluable]
+        filters += [f"count(*) FILTER (WHERE {_any_violation(g)})" if g else "0" for g in rows_breaking_any]
+        row = conn.execute(f'SELECT count(*), {", ".join(filters)} FROM public."{table}"').fetchone()
+        total = row[0]
+        by_rule = dict(zip((r.label for r in evaluable), row[1:]))
+        failing_rows = list(row[1 + len(evaluable):])
     outcomes = []
-    for severity, name in ((ERROR, ROW_RULES), (WARN, DRIFT_RULES)):
-        group = [r for r in rules if r.severity == severity]
-        if not group:
-            continue
+    for (severity, name, group), rows in zip(groups, failing_rows):
         failing = [r for r in group if r.violation and by_rule[r.label]]
         skipped = [r.label for r in group if not r.violation]
-        failing_count = sum(by_rule[r.label] for r in failing)
-        where = " OR ".join(f"({r.violation})" for r in failing)
-        listing = f'SELECT * FROM public."{table}" WHERE {where}' if failing else None
+        listing = f'SELECT * FROM public."{table}" WHERE {_any_violation(failing)}' if failing else None
         outcomes.append(CheckOutcome(
-            table, name, severity, not failing and not (skipped and severity == ERROR), failing_count,
+            table, name, severity, not failing and not (skipped and severity == ERROR), rows,
             f"{len(group) - len(skipped)} rules over {total:,} rows in one scan; {len(failing)} failing"
             + (f"; not evaluated (column missing): {', '.join(skipped)}" if skipped else ""),
             _sample(conn, listing) if listing else [], listing,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.tables.catalog import TABLE_DESCRIPTIONS
@@ -14,6 +15,7 @@ LEGACY_TABLES = [
     "cycle_phases", "position_factor_betas", "scenario_shocks", "audit_log", "rating_rubrics", "migration_history",
 ]
 COMPATIBILITY_SCHEMA = "dawsos_legacy"  # views with the old column names, created by migrations 014 and 015
+DATABASE_POOL = "portfolio_database"
 
 
 def legacy_key(table: str) -> dg.AssetKey:
@@ -29,6 +31,18 @@ def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
         for name, data_type, nullable in rows])
 
 
+def in_pool(observation: AssetsDefinition, pool: str) -> AssetsDefinition:
+    """The same observation with its op in `pool`: multi_observable_source_asset takes no pool argument
+    (dagster 1.13), and an observation that queries the database must count against the pool's limit."""
+    op = observation.op
+    pooled = dg.OpDefinition.dagster_internal_init(
+        compute_fn=op.compute_fn, name=op.name, ins={i.name: dg.In.from_definition(i) for i in op.input_defs},
+        outs={o.name: dg.Out.from_definition(o) for o in op.output_defs}, description=op.description,
+        config_schema=op.config_schema, required_resource_keys=op.required_resource_keys, tags=op.tags,
+        version=None, retry_policy=op.retry_policy, code_version=op.version, pool=pool)
+    return AssetsDefinition.dagster_internal_init(**{**observation.get_attributes_dict(), "node_def": pooled})
+
+
 @dg.multi_observable_source_asset(
     specs=[dg.AssetSpec(legacy_key(table), group_name=LEGACY_GROUP, kinds={"postgres"}, skippable=True,
                         description=f"Legacy `{table}` as DawsOS left it. {TABLE_DESCRIPTIONS.get(table, '')}",
@@ -36,7 +50,7 @@ def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
            for table in LEGACY_TABLES],
     name="observe_legacy_tables",
 )
-def observe_legacy_tables(database: PortfolioDatabase):
+def _observe_legacy_tables(database: PortfolioDatabase):
     """Row counts and column schemas of the legacy tables. Once a migration has renamed a table's columns, the
     legacy names live on in the dawsos_legacy compatibility view, which is what is observed then. A table this
     database's history never had (or dropped) is not observed."""
@@ -53,3 +67,6 @@ def observe_legacy_tables(database: PortfolioDatabase):
                 "dagster/row_count": dg.MetadataValue.int(count),
                 "dagster/column_schema": observed_schema(conn, table, schema),
                 "observed_relation": f"{schema}.{table}"})
+
+
+observe_legacy_tables = in_pool(_observe_legacy_tables, DATABASE_POOL)

@@ -10,7 +10,7 @@ from dawsos_assets.migrations.assets import migration_key, migrations_touching
 from dawsos_assets.migrations.files import load_all
 from dawsos_assets.tables.catalog import TABLE_DESCRIPTIONS
 from dawsos_assets.tables.contracts import CONTRACTS
-from dawsos_assets.tables.legacy_assets import LEGACY_TABLES, legacy_key, observed_schema
+from dawsos_assets.tables.legacy_assets import DATABASE_POOL, LEGACY_TABLES, legacy_key, observed_schema
 from dawsos_assets.tables.standards import RENAMES
 
 TABLES_GROUP = "tables"
@@ -54,7 +54,7 @@ def build_table_asset(table: str) -> dg.AssetsDefinition:
 
     @dg.asset(key=table_key(table), group_name=TABLES_GROUP, kinds={"postgres"},
               deps=([legacy_key(table)] if legacy else []) + [migration_key(m) for m in migrations],
-              description=TABLE_DESCRIPTIONS.get(table, table), metadata=metadata)
+              description=TABLE_DESCRIPTIONS.get(table, table), metadata=metadata, pool=DATABASE_POOL)
     def standardized_table(database: PortfolioDatabase) -> dg.MaterializeResult:
         with database.connect() as conn:
             if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()[0]:

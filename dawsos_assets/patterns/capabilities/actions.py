@@ -1,9 +1,8 @@
-"""Action capabilities: holding drill-down, alerts, rebalancing toward a policy, charts and the report export."""
+"""Action capabilities: holding drill-down, alerts, charts and the report export (rebalancing: rebalance.py)."""
 
 from __future__ import annotations
 
 import html
-import math
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,6 @@ import pandas as pd
 from dawsos_assets.database.server import home_dir
 from dawsos_assets.patterns.capabilities.portfolio import daily_returns, daily_values, performance, valued_portfolio
 from dawsos_assets.patterns.registry import REGISTRY
-
-COMMISSION, IMPACT_BPS = 5.0, 15.0  # optimizer defaults (facts §9.12)
 
 
 def _position(conn, ctx, warnings, portfolio_id: str, security_id: str | None) -> dict | None:
@@ -29,9 +26,10 @@ def position_details(conn, ctx, warnings, portfolio_id: str, security_id: str | 
     position = _position(conn, ctx, warnings, portfolio_id, security_id)
     if position is None:
         raise ValueError(f"portfolio {portfolio_id} holds no open position in {security_id}")
-    cost_base = position["cost_basis"] * (position["fx_rate"] or 1)
+    cost_base = position["cost_basis"] * position["fx_rate"] if position["fx_rate"] is not None else None
+    pnl = position["unrealized_pnl"]
     return {**position, "current_price": position["price"], "avg_cost": position["cost_basis"] / position["quantity"],
-            "unrealized_pnl_pct": (position["market_value"] - cost_base) / cost_base if cost_base else None}
+            "unrealized_pnl_pct": pnl / cost_base if pnl is not None and cost_base else None}
 
 
 def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series:
@@ -45,6 +43,8 @@ def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series
 def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
     returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
     stats = performance(returns)
+    if not stats:
+        warnings.append("fewer than two daily price returns: return statistics are null")
     return {"security_id": security_id, "total_return": stats.get("twr"), "volatility": stats.get("volatility"),
             "sharpe_ratio": stats.get("sharpe_ratio"), "max_drawdown": stats.get("max_drawdown"),
             "daily_returns": [round(r, 8) for r in returns.tolist()], "labels": [d.date().isoformat() for d in returns.index]}
@@ -59,10 +59,13 @@ def position_risk(conn, ctx, warnings, portfolio_id: str, security_id: str, pack
         warnings.append("fewer than 30 common days: beta and correlation are null")
         return {"beta_to_portfolio": None, "correlation": None, "var_1d": None}
     beta = float(np.cov(joined["p"], joined["q"], ddof=1)[0, 1] / joined["q"].var(ddof=1))
-    position = _position(conn, ctx, warnings, portfolio_id, security_id)
+    value = _position(conn, ctx, warnings, portfolio_id, security_id)["market_value"]
+    if value is None:
+        warnings.append("the position has no market value at the pack: VaR is null")
     sigma = float(joined["p"].std(ddof=1))
     return {"beta_to_portfolio": beta, "correlation": float(joined["p"].corr(joined["q"])),
-            "var_1d": 1.645 * sigma * (position["market_value"] or 0), "volatility_daily": sigma, "observations": len(joined)}
+            "var_1d": 1.645 * sigma * value if value is not None else None, "volatility_daily": sigma,
+            "observations": len(joined)}
 
 
 @REGISTRY.register("get_transaction_history", "financial_analyst")
@@ -87,6 +90,48 @@ def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
     return dict(zip(["symbol", "sector", "market_cap", "pe_ratio", "dividend_yield", "roe"], values))
 
 
+@REGISTRY.register("get_comparable_positions", "financial_analyst")
+def comparable_positions(conn, ctx, warnings, security_id: str, sector: str | None, limit: int = 5) -> dict:
+    """Other securities of the same sector with their latest fundamentals and pack price, largest first."""
+    if not sector:
+        warnings.append("the security has no sector: no comparables")
+        return {"sector": None, "comparables": [], "count": 0}
+    rows = conn.execute("""
+        SELECT s.id::text, s.symbol, s.name, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe, p.close, s.trading_currency
+          FROM securities s
+          LEFT JOIN LATERAL (SELECT * FROM fundamentals f WHERE f.security_id = s.id AND f.asof_date <= %s
+                              ORDER BY f.asof_date DESC LIMIT 1) f ON TRUE
+          LEFT JOIN prices p ON p.security_id = s.id AND p.pricing_pack_id = %s
+         WHERE s.sector = %s AND s.id <> %s
+         ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT %s""",
+                        (ctx.asof_date, ctx.pricing_pack_id, sector, security_id, limit)).fetchall()
+    names = ["security_id", "symbol", "name", "market_cap", "pe_ratio", "dividend_yield", "roe", "price", "currency"]
+    comparables = [{n: (float(v) if n in ("market_cap", "pe_ratio", "dividend_yield", "roe", "price") and v is not None
+                        else v) for n, v in zip(names, row)} for row in rows]
+    unknown = [c["symbol"] for c in comparables if c["market_cap"] is None]
+    if unknown:
+        warnings.append(f"no fundamentals for comparables {', '.join(unknown)}: their metrics are null")
+    return {"sector": sector, "comparables": comparables, "count": len(comparables)}
+
+
+@REGISTRY.register("financial_analyst.scenario_charts", "financial_analyst")
+def scenario_charts(conn, ctx, warnings, base: dict, shocked: dict) -> dict:
+    """The per-position delta table: base positions joined to the shocked ones by security_id (a position the
+    scenario could not value keeps its base value and null deltas)."""
+    deltas = {r["security_id"]: r for r in shocked["position_deltas"]}
+    rows = []
+    for p in base["positions"]:
+        shock = deltas.get(p["security_id"]) or {}
+        delta = shock.get("delta_value")
+        rows.append({"symbol": p["symbol"], "security_id": p["security_id"], "base_value": p["market_value"],
+                     "shocked_value": p["market_value"] + delta if delta is not None else None, "delta_value": delta,
+                     "delta_pct": delta / p["market_value"] if delta is not None and p["market_value"] else None,
+                     "primary_driver": shock.get("primary_driver")})
+    ranked = sorted((r for r in rows if r["delta_value"] is not None), key=lambda r: r["delta_value"])
+    return {"scenario_id": shocked["scenario_id"], "position_deltas": rows,
+            "bar_chart": {"labels": [r["symbol"] for r in ranked], "values": [r["delta_value"] for r in ranked]}}
+
+
 @REGISTRY.register("macro_hound.suggest_alert_presets", "macro_hound")
 def suggest_alert_presets(conn, ctx, warnings, trend_analysis: dict, portfolio_id: str) -> dict:
     suggestions = [{"alert_type": "regime_shift", "trigger_description": f"{s['regime']} probability moves 10 pts",
@@ -107,55 +152,6 @@ def create_alert_if_threshold(conn, ctx, warnings, portfolio_id: str, news_impac
             "threshold": threshold, "alert_id": None, "created_at": None}
 
 
-@REGISTRY.register("financial_analyst.propose_trades", "financial_analyst")
-def propose_trades(conn, ctx, warnings, portfolio_id: str, positions: dict, ratings: dict, policies: list,
-                   constraints: dict, pack_id: str) -> dict:
-    """Trades toward equal weight of the rated holdings, capped at max_single_position_pct, scaled to the
-    turnover limit; each trade carries its cost (commission + market impact)."""
-    cap = next((p.get("value") for p in policies if p.get("type") == "max_single_position"), 20.0) / 100
-    max_turnover = constraints.get("max_turnover_pct", 10.0) / 100
-    priced = [p for p in positions["positions"] if p["market_value"] and p["price"]]
-    total = sum(p["market_value"] for p in priced)
-    target = min(1 / len(priced), cap) if priced else 0
-    trades = []
-    for p in priced:
-        delta_value = target * total - p["market_value"]
-        shares = math.trunc(delta_value / (p["price"] * (p["fx_rate"] or 1)))
-        if abs(shares) >= 1 and abs(delta_value) >= constraints.get("min_lot_value", 100):
-            trades.append({"symbol": p["symbol"], "security_id": p["security_id"], "action": "BUY" if shares > 0 else "SELL",
-                           "quantity": shares, "price": p["price"], "trade_value": abs(shares) * p["price"] * (p["fx_rate"] or 1),
-                           "reason": f"toward equal weight {target:.1%}"})
-    turnover = sum(t["trade_value"] for t in trades) / total if total else 0
-    if turnover > max_turnover:  # scale every trade down to the limit
-        scale = max_turnover / turnover
-        for t in trades:
-            t["quantity"] = math.trunc(t["quantity"] * scale)
-            t["trade_value"] = abs(t["quantity"]) * t["price"]
-        trades = [t for t in trades if t["quantity"]]
-    for t in trades:
-        t["estimated_cost"] = round(COMMISSION + t["trade_value"] * IMPACT_BPS / 10_000, 2)
-    costs = sum(t["estimated_cost"] for t in trades)
-    traded = sum(t["trade_value"] for t in trades)
-    return {"trades": trades, "trade_count": len(trades), "total_turnover": traded,
-            "turnover_pct": 100 * traded / total if total else 0, "estimated_costs": costs,
-            "cost_bps": 10_000 * costs / total if total else 0, "current_value": total, "method": "equal weight, capped"}
-
-
-@REGISTRY.register("financial_analyst.analyze_impact", "financial_analyst")
-def analyze_impact(conn, ctx, warnings, current_positions: dict, proposed_trades: list, pack_id: str) -> dict:
-    values = {p["symbol"]: p["market_value"] or 0 for p in current_positions["positions"]}
-    after = dict(values)
-    for t in proposed_trades:
-        after[t["symbol"]] = after.get(t["symbol"], 0) + (t["trade_value"] if t["action"] == "BUY" else -t["trade_value"])
-
-    def top10(v):
-        total = sum(v.values())
-        return 100 * sum(sorted(v.values(), reverse=True)[:10]) / total if total else None
-    return {"current_value": sum(values.values()), "post_value": sum(after.values()),
-            "current_concentration_top10": top10(values), "post_concentration_top10": top10(after),
-            "concentration_delta": (top10(after) or 0) - (top10(values) or 0)}
-
-
 @REGISTRY.register("financial_analyst.macro_overview_charts", "financial_analyst")
 def macro_overview(conn, ctx, warnings, regime: dict, indicators: dict, dar: dict) -> dict:
     return {"regime_name": regime["regime_name"], "confidence": regime["confidence"], "date": regime["asof_date"],
@@ -165,6 +161,8 @@ def macro_overview(conn, ctx, warnings, regime: dict, indicators: dict, dar: dic
 
 @REGISTRY.register("portfolio.factor_positioning", "financial_analyst")
 def factor_positioning(conn, ctx, warnings, factor_exposures: dict) -> dict:
+    if not factor_exposures["betas"]:
+        warnings.append("no factor exposures: nothing to position")
     return {"rows": [{"factor": f, "beta": b, "variance_share": factor_exposures["variance_shares"].get(f)}
                      for f, b in sorted(factor_exposures["betas"].items(), key=lambda kv: -abs(kv[1]))]}
 

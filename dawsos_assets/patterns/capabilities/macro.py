@@ -24,18 +24,46 @@ CIVIL_PHASES = {"Harmony": ((0, .30), (.7, 1), (0, .3)), "Rising Tensions": ((.3
 CIVIL_DEFAULTS = {"gini_coefficient": .418, "institutional_trust": .38, "polarization_index": .78}
 
 
-def zscores(conn, asof, window_days: int = 252) -> dict[str, dict]:
-    """Latest value and its z-score over the trailing window for each indicator (needs 30 points)."""
+CORE_INDICATORS = ("T10Y2Y", "UNRATE", "CPIAUCSL", "BAA10Y")
+MIN_OBSERVATIONS = 30  # DawsOS's rule: a z-score needs 30 points
+# Observations per year by frequency; a series' window is a year of them, and never fewer than MIN_OBSERVATIONS.
+PERIODS_PER_YEAR = {"daily": 252, "weekly": 52, "monthly": 12, "quarterly": 4, "annual": 1}
+
+
+def frequency(dates: list) -> str:
+    """A series' frequency from the median gap between its observations (labels in the table may be absent)."""
+    if len(dates) < 2:
+        return "annual"
+    gap = float(np.median(np.diff([d.toordinal() for d in dates])))
+    return "daily" if gap <= 4 else "weekly" if gap <= 10 else "monthly" if gap <= 45 else \
+        "quarterly" if gap <= 135 else "annual"
+
+
+def zscores(conn, asof, warnings: list) -> dict[str, dict]:
+    """Latest value of each indicator and its z-score over its own window of observations (a year of them, at
+    least 30). A series with fewer observations than its window gets a null z-score and a warning."""
+    rows = conn.execute("""SELECT indicator_id, asof_date, value FROM (
+                               SELECT indicator_id, asof_date, value, row_number() OVER (
+                                      PARTITION BY indicator_id ORDER BY asof_date DESC) AS age
+                                 FROM macro_indicators WHERE asof_date <= %s) recent
+                            WHERE age <= %s ORDER BY indicator_id, asof_date""",
+                        (asof, max(PERIODS_PER_YEAR.values()))).fetchall()
+    series: dict[str, list[tuple]] = {}
+    for indicator, day, value in rows:
+        series.setdefault(indicator, []).append((day, float(value)))
     out = {}
-    rows = conn.execute("SELECT indicator_id, asof_date, value FROM macro_indicators WHERE asof_date BETWEEN %s AND %s "
-                        "ORDER BY indicator_id, asof_date", (asof - timedelta(days=window_days), asof)).fetchall()
-    series: dict[str, list[float]] = {}
-    for indicator, _day, value in rows:
-        series.setdefault(indicator, []).append(float(value))
-    for indicator, values in series.items():
-        current = values[-1]
-        z = (current - np.mean(values)) / np.std(values, ddof=1) if len(values) >= 30 and np.std(values) > 0 else 0.0
-        out[indicator] = {"value": current, "zscore": float(z), "observations": len(values)}
+    for indicator, points in series.items():
+        every = frequency([day for day, _ in points])
+        window = max(MIN_OBSERVATIONS, PERIODS_PER_YEAR[every])
+        values = np.array([value for _, value in points[-window:]])
+        z = None
+        if len(values) < window or values.std() == 0:
+            core = ", left out of the regime scores" if indicator in CORE_INDICATORS else ""
+            warnings.append(f"{indicator}: {len(values)} of the {window} {every} observations a z-score needs "
+                            f"(or no variation): z-score null{core}")
+        else:
+            z = float((values[-1] - values.mean()) / values.std(ddof=1))
+        out[indicator] = {"value": float(values[-1]), "zscore": z, "observations": len(values), "frequency": every}
     return out
 
 
@@ -48,20 +76,29 @@ def _score(z: float, low, high, weight: float) -> float:
 
 @REGISTRY.register("macro.detect_regime", "macro_hound")
 def detect_regime(conn, ctx, warnings, asof_date: str | None = None) -> dict:
-    scores = zscores(conn, ctx.asof_date)
-    missing = [i for i in ("T10Y2Y", "UNRATE", "CPIAUCSL", "BAA10Y") if i not in scores]
-    if missing:
-        warnings.append(f"indicators missing: {missing}; their z-score counts as 0")
+    """Regime scores from the core indicators' z-scores (facts §9.7); an indicator without a z-score is left
+    out of every regime's score (its weight with it), never counted as z = 0."""
+    scores = zscores(conn, ctx.asof_date, warnings)
+    used = [i for i in CORE_INDICATORS if (scores.get(i) or {}).get("zscore") is not None]
+    absent = [i for i in CORE_INDICATORS if i not in scores]
+    if absent:
+        warnings.append(f"indicators missing: {absent}; left out of the regime scores")
     regime_scores = {}
     for regime, rules in REGIME_RULES.items():
-        total = sum(_score(scores.get(i, {"zscore": 0.0})["zscore"], lo, hi, w) for i, (lo, hi, w) in rules.items())
-        regime_scores[regime] = 100 * total / sum(w for _, _, w in rules.values())
+        weight = sum(rules[i][2] for i in used)
+        total = sum(_score(scores[i]["zscore"], *rules[i]) for i in used)
+        regime_scores[regime] = 100 * total / weight if weight else None
+    if not used:
+        warnings.append("no core indicator has a z-score: the regime is null")
+        return {"regime_name": None, "confidence": None, "asof_date": ctx.asof_date.isoformat(),
+                "indicators": {i: v["value"] for i, v in scores.items()}, "zscores": {i: v["zscore"] for i, v in scores.items()},
+                "regime_scores": regime_scores, "probabilities": None, "indicators_used": used}
     total = sum(regime_scores.values())
     probabilities = {r: s / total for r, s in regime_scores.items()}
     regime = max(probabilities, key=probabilities.get)
     return {"regime_name": regime, "confidence": probabilities[regime], "asof_date": ctx.asof_date.isoformat(),
             "indicators": {i: v["value"] for i, v in scores.items()}, "zscores": {i: v["zscore"] for i, v in scores.items()},
-            "regime_scores": regime_scores, "probabilities": probabilities}
+            "regime_scores": regime_scores, "probabilities": probabilities, "indicators_used": used}
 
 
 @REGISTRY.register("macro.get_indicators", "macro_hound")

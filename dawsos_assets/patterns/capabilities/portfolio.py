@@ -1,5 +1,5 @@
 """Portfolio capabilities computed from the standardized database: positions, valuation at a pack,
-performance, currency attribution, sector allocation and NAV history.
+performance, sector allocation and NAV history (attribution: attribution.py).
 
 No fabricated defaults: what the data cannot give is an explicit null plus a warning in the trace.
 """
@@ -24,13 +24,13 @@ def _f(value) -> float | None:
 def ledger_positions(conn, ctx, warnings, portfolio_id: str) -> dict:
     """Open positions aggregated per security (DawsOS returned one row per lot)."""
     rows = conn.execute("""
-        SELECT l.security_id, s.symbol, s.name, s.trading_currency, s.sector, sum(l.quantity_open),
+        SELECT l.security_id, s.symbol, s.name, s.trading_currency, s.sector, s.security_type, sum(l.quantity_open),
                sum(l.cost_basis * l.quantity_open / l.quantity_original), count(*)
           FROM lots l JOIN securities s ON s.id = l.security_id
          WHERE l.portfolio_id = %s AND l.quantity_open > 0
-         GROUP BY 1, 2, 3, 4, 5 ORDER BY s.symbol""", (portfolio_id,)).fetchall()
+         GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY s.symbol""", (portfolio_id,)).fetchall()
     positions = [{"security_id": str(r[0]), "symbol": r[1], "name": r[2], "currency": r[3], "sector": r[4],
-                  "quantity": float(r[5]), "cost_basis": round(float(r[6]), 2), "lots": r[7],
+                  "asset_class": r[5], "quantity": float(r[6]), "cost_basis": round(float(r[7]), 2), "lots": r[8],
                   "base_currency": ctx.base_currency} for r in rows]
     return {"portfolio_id": portfolio_id, "positions": positions, "base_currency": ctx.base_currency}
 
@@ -111,29 +111,35 @@ def performance(returns: pd.Series, risk_free_annual: float = 0.04) -> dict:
     }
 
 
+PERFORMANCE_KEYS = ["twr_1d", "twr_mtd", "twr_ytd", "twr_1y", "twr_1y_annualized", "volatility", "sharpe_ratio",
+                    "sortino_ratio", "max_drawdown", "current_drawdown", "alpha", "beta"]
+
+
 @REGISTRY.register("metrics.compute_twr", "financial_analyst")
 def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     """Time-weighted return, volatility, Sharpe, Sortino and drawdowns from daily values (DawsOS only read a
-    nightly row and filled gaps with 0.15 / 0.5 / -0.25)."""
+    nightly row and filled gaps with 0.15 / 0.5 / -0.25). The window is the last `lookback_days` daily returns."""
     frame = daily_values(conn, portfolio_id, ctx.asof_date, None)
     returns = daily_returns(frame)
     window = returns.tail(lookback_days)
+    result = {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
+              "lookback_days": lookback_days, "observations": len(window), **dict.fromkeys(PERFORMANCE_KEYS),
+              "benchmark_id": None, "risk_free_rate": 0.04,
+              "method": "daily TWR, flows at end of day; empyrical statistics over the last lookback_days returns"}
     if len(window) < 2:
         warnings.append("fewer than two daily values: performance is null")
-        return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
-                "twr_1y": None, "volatility": None, "sharpe_ratio": None, "max_drawdown": None}
+        return result
     stats = performance(window)
     alpha, beta, benchmark = benchmark_alpha_beta(conn, portfolio_id, window, warnings)
     year = returns[returns.index.year == ctx.asof_date.year]
-    month = returns[(returns.index.year == ctx.asof_date.year) & (returns.index.month == ctx.asof_date.month)]
-    return {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
-            "lookback_days": lookback_days, "observations": len(window),
-            "twr_1d": float(returns.iloc[-1]), "twr_mtd": float(empyrical.cum_returns_final(month)) if len(month) else None,
+    month = year[year.index.month == ctx.asof_date.month]
+    return {**result, "twr_1d": float(returns.iloc[-1]),
+            "twr_mtd": float(empyrical.cum_returns_final(month)) if len(month) else None,
             "twr_ytd": float(empyrical.cum_returns_final(year)) if len(year) else None,
             "twr_1y": stats["twr"], "twr_1y_annualized": stats["twr_annualized"],
             "volatility": stats["volatility"], "sharpe_ratio": stats["sharpe_ratio"], "sortino_ratio": stats["sortino_ratio"],
             "max_drawdown": stats["max_drawdown"], "current_drawdown": stats["current_drawdown"],
-            "alpha": alpha, "beta": beta, "benchmark_id": benchmark, "risk_free_rate": 0.04, "method": "daily TWR, flows at end of day; empyrical statistics (252 days)"}
+            "alpha": alpha, "beta": beta, "benchmark_id": benchmark}
 
 
 def benchmark_alpha_beta(conn, portfolio_id: str, returns: pd.Series, warnings: list) -> tuple:
@@ -146,54 +152,11 @@ def benchmark_alpha_beta(conn, portfolio_id: str, returns: pd.Series, warnings: 
         return None, None, benchmark
     closes = pd.Series([float(c) for _, c in rows], index=pd.to_datetime([d for d, _ in rows]))
     aligned = pd.concat([returns.rename("p"), closes.pct_change().rename("b")], axis=1).dropna()
+    if len(aligned) < 2:
+        warnings.append(f"benchmark {benchmark!r} has no prices on the portfolio's days: alpha and beta are null")
+        return None, None, benchmark
     alpha, beta = empyrical.alpha_beta(aligned["p"], aligned["b"], annualization=TRADING_DAYS)
     return float(alpha), float(beta), benchmark
-
-
-def _pack_on_or_before(conn, day) -> tuple[str, object] | None:
-    return conn.execute("SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL AND asof_date <= %s "
-                        "ORDER BY asof_date DESC LIMIT 1", (day,)).fetchone()
-
-
-@REGISTRY.register("attribution.currency", "financial_analyst")
-def currency_attribution(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
-    """Local, FX and interaction returns of the current positions between two packs, weighted by start value in
-    the base currency; the three parts sum to the total by construction (DawsOS never filled the weights)."""
-    start = _pack_on_or_before(conn, ctx.asof_date - pd.Timedelta(days=int(lookback_days * 365 / TRADING_DAYS)))
-    if start is None:
-        warnings.append("no pricing pack at the start of the window: attribution is null")
-        return {"local_return": None, "fx_return": None, "interaction": None, "total_return": None}
-    positions = ledger_positions(conn, ctx, warnings, portfolio_id)["positions"]
-    parts, by_currency, total_start = [], {}, 0.0
-    for p in positions:
-        prices = dict(conn.execute("SELECT pricing_pack_id, close FROM prices WHERE security_id = %s "
-                                   "AND pricing_pack_id IN (%s, %s)", (p["security_id"], start[0], pack_id)).fetchall())
-        fx_start, fx_end = fx_rate(conn, p["currency"], ctx.base_currency, start[0]), fx_rate(conn, p["currency"], ctx.base_currency, pack_id)
-        if start[0] not in prices or pack_id not in prices or fx_start is None or fx_end is None:
-            warnings.append(f"{p['symbol']}: missing price or FX at one end, left out of the attribution")
-            continue
-        start_value = p["quantity"] * float(prices[start[0]]) * fx_start
-        local = float(prices[pack_id]) / float(prices[start[0]]) - 1
-        fx = fx_end / fx_start - 1
-        parts.append((start_value, local, fx, p["currency"]))
-        total_start += start_value
-    local_total = fx_total = interaction_total = 0.0
-    for start_value, local, fx, currency in parts:
-        weight = start_value / total_start
-        local_total += weight * local
-        fx_total += weight * fx
-        interaction_total += weight * local * fx
-        bucket = by_currency.setdefault(currency, {"weight": 0.0, "local": 0.0, "fx": 0.0, "interaction": 0.0})
-        bucket["weight"] += weight
-        bucket["local"] += weight * local
-        bucket["fx"] += weight * fx
-        bucket["interaction"] += weight * local * fx
-    total = local_total + fx_total + interaction_total
-    return {"start_pack": start[0], "end_pack": pack_id, "base_currency": ctx.base_currency,
-            "local_return": local_total, "fx_return": fx_total, "interaction": interaction_total,
-            "interaction_return": interaction_total, "total_return": total,
-            "base_return_check": sum(w / total_start * ((1 + l) * (1 + f) - 1) for w, l, f, _ in parts) if parts else None,
-            "by_currency": by_currency}
 
 
 @REGISTRY.register("portfolio.sector_allocation", "financial_analyst")
@@ -212,6 +175,8 @@ def sector_allocation(conn, ctx, warnings, valued_positions: dict) -> dict:
 @REGISTRY.register("portfolio.historical_nav", "financial_analyst")
 def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     frame = daily_values(conn, portfolio_id, ctx.asof_date, lookback_days)
+    if frame.empty:
+        warnings.append("no daily values for this portfolio: the NAV history is empty")
     values = [round(v, 2) for v in frame["total_value"]]
     labels = [d.isoformat() for d in frame["asof_date"]]
     first, last = (values[0], values[-1]) if values else (None, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from dawsos_assets.patterns.capabilities.portfolio import fx_rate
 from dawsos_assets.patterns.registry import REGISTRY
 
 # (component, fundamentals field, thresholds as (bound, score) checked in order, direction) per rating, facts §9.11
@@ -25,6 +26,12 @@ RATING_RULES = {
                                   "current_ratio": ("current_ratio", [(2, 10), (1.5, 8), (1, 7)], 4, "above"),
                                   "margin_stability": ("operating_margin_std_dev", [(0.02, 10), (0.05, 8), (0.10, 6)], 4, "below")}},
 }
+
+
+def _warn_if_empty(conn, table: str, warnings: list) -> None:
+    """Nothing found: say so when the table holds no rows at all (a DawsOS database may lack the data)."""
+    if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+        warnings.append(f"{table} holds no rows: nothing to report")
 
 
 def _num(value):
@@ -161,6 +168,8 @@ def news_search(conn, ctx, warnings, entities: list, lookback_hours: int = 720) 
     rows = conn.execute("SELECT id::text, published_at, headline, source, summary, symbols, sentiment, impact_score "
                         "FROM news_items WHERE symbols && %s AND published_at >= %s ORDER BY published_at DESC",
                         (symbols, since)).fetchall()
+    if not rows:
+        _warn_if_empty(conn, "news_items", warnings)
     return {"items": [{"id": r[0], "published_at": r[1].isoformat(), "headline": r[2], "source": r[3], "summary": r[4],
                        "entities": r[5], "sentiment": float(r[6]), "impact_score": float(r[7])} for r in rows]}
 
@@ -196,22 +205,33 @@ def upcoming_actions(conn, ctx, warnings, portfolio_id: str, days_ahead: int = 9
                               AND ca.security_id IN (SELECT security_id FROM lots WHERE portfolio_id = %s AND quantity_open > 0)
                             ORDER BY ca.action_date, ca.symbol""",
                         (ctx.asof_date, ctx.asof_date + timedelta(days=days_ahead), portfolio_id)).fetchall()
+    if not rows:
+        _warn_if_empty(conn, "corporate_actions", warnings)
     return {"actions": [{"security_id": r[0], "symbol": r[1], "type": r[2], "date": r[3].isoformat(), "amount": _num(r[4]),
                          "split_ratio": _num(r[5]), "currency": r[6]} for r in rows], "days_ahead": days_ahead}
 
 
 @REGISTRY.register("corporate_actions.calculate_impact", "data_harvester")
 def actions_impact(conn, ctx, warnings, actions: list, holdings: list) -> dict:
-    """Dividend impact = amount x shares held (DawsOS read `qty` after the rename and computed 0)."""
+    """Dividend impact = amount x shares held, in the action's currency and converted to the base currency at
+    the pack (DawsOS read `qty` after the rename and computed 0). Without a rate the total is null, not partial."""
     held = {h["security_id"]: h["quantity"] for h in holdings}
     rows = []
     for action in actions:
         quantity = held.get(action["security_id"], 0.0)
         impact = action["amount"] * quantity if action["type"] == "dividend" and action["amount"] is not None else None
-        rows.append({**action, "portfolio_quantity": quantity, "portfolio_impact": impact})
+        rate = fx_rate(conn, action["currency"], ctx.base_currency, ctx.pricing_pack_id) if impact is not None else None
+        if impact is not None and rate is None:
+            warnings.append(f"{action['symbol']} dividend: no {action['currency']}/{ctx.base_currency} rate in "
+                            f"{ctx.pricing_pack_id}, so no base-currency impact and no total")
+        rows.append({**action, "portfolio_quantity": quantity, "portfolio_impact": impact,
+                     "portfolio_impact_base": impact * rate if rate is not None else None})
+    dividends = [r for r in rows if r["portfolio_impact"] is not None]
+    converted = all(r["portfolio_impact_base"] is not None for r in dividends)
     urgent_until = (ctx.asof_date + timedelta(days=7)).isoformat()
     return {"actions": rows,
-            "summary": {"total_actions": len(rows), "dividends_expected": sum(r["portfolio_impact"] or 0 for r in rows),
+            "summary": {"total_actions": len(rows), "currency": ctx.base_currency,
+                        "dividends_expected": sum(r["portfolio_impact_base"] for r in dividends) if converted else None,
                         "splits_pending": sum(r["type"] == "split" for r in rows),
                         "earnings_releases": sum(r["type"] == "earnings" for r in rows)},
             "notifications": {"urgent": [r for r in rows if r["date"] <= urgent_until],

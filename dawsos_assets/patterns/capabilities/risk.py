@@ -17,6 +17,10 @@ AMPLIFICATION = {"early expansion": 0.8, "early recovery": 0.9, "mid expansion":
                  "early contraction": 1.5, "early recession": 1.5, "deep contraction": 2.0, "deep recession": 2.0,
                  "recovery": 0.9, "reflation": 0.9, "expansion": 1.0, "bubble": 1.3, "top": 1.4, "deleveraging": 1.5,
                  "debt crisis": 2.0, "depression": 2.0}
+AMPLIFICATION_SOURCE = ("configured constants by phase label (DawsOS's multipliers, facts §9.8), not estimated "
+                        "from data")
+HEDGE_COST_SOURCE = ("configured constants of the hedge playbook (notional as a share of the loss, cost in bps of "
+                     "notional), not market quotes")
 # (hedge, instruments, notional as a share of the loss, indicative cost in bps of notional) per scenario family
 HEDGE_PLAYBOOK = {
     "rates_up": [("Treasury puts", ["TLT", "IEF", "TBT"], 0.5, 120)],
@@ -68,7 +72,9 @@ def factor_exposure_history(conn, ctx, warnings, portfolio_id: str, lookback_wee
     for day, factor, beta in rows:
         history.setdefault(day.isoformat(), {})[factor] = float(beta)
     dates = sorted(history)
-    if len(dates) < 2:
+    if not dates:
+        warnings.append("position_factor_betas holds no betas for this portfolio: no factor history")
+    elif len(dates) < 2:
         warnings.append("betas exist for one date only: no change to report")
     changes = {f: history[dates[-1]].get(f, 0) - history[dates[0]].get(f, 0) for f in history[dates[-1]]} if dates else {}
     return {"history": [{"asof_date": d, "betas": history[d]} for d in dates],
@@ -85,54 +91,101 @@ def _amplification(label: str | None) -> float:
 def overlay_cycle_phases(conn, ctx, warnings, factor_exposures: dict, stdc: dict, ltdc: dict) -> dict:
     overall = (_amplification(stdc.get("phase_label")) + _amplification(ltdc.get("phase_label"))) / 2
     heatmap = [{"factor": f, "current": b, "amplified": b * overall} for f, b in factor_exposures["betas"].items()]
+    if not heatmap:
+        warnings.append("no factor exposures to amplify: the risk map is empty")
     vulnerable = max(heatmap, key=lambda h: abs(h["amplified"]))["factor"] if heatmap else None
     return {"heatmap_data": heatmap, "overall_amplification": overall, "most_vulnerable_factor": vulnerable,
             "amplified_factors": [{"factor": h["factor"], "amplification_factor": overall} for h in heatmap],
             "risk_level": "High" if overall > 1.5 else "Medium" if overall > 1.2 else "Low",
+            "amplification_source": AMPLIFICATION_SOURCE,
             "stdc_phase": stdc.get("phase_label"), "ltdc_phase": ltdc.get("phase_label")}
 
 
-def load_scenario(conn, scenario_id: str) -> dict:
+def load_scenario(conn, scenario_id: str, warnings: list) -> dict | None:
+    """A scenario of the library; None (and a warning) when the library is empty, an error when the id is unknown."""
     row = conn.execute("SELECT shock_type, shock_name, real_rates_bps, inflation_bps, credit_spread_bps, usd_pct, "
                        "equity_pct, commodity_pct, volatility_pct FROM scenario_shocks WHERE shock_type = %s",
                        (scenario_id,)).fetchone()
     if row is None:
         known = [r[0] for r in conn.execute("SELECT shock_type FROM scenario_shocks ORDER BY 1")]
+        if not known:
+            warnings.append(f"scenario_shocks is empty: no {scenario_id} scenario, its results are null")
+            return None
         raise ValueError(f"unknown scenario '{scenario_id}' (DawsOS silently used rates_up); known: {', '.join(known)}")
     names = ["shock_type", "shock_name", *SHOCK_FACTORS]
     return {n: (float(v) if isinstance(v, (int, float)) or hasattr(v, "as_integer_ratio") else v) for n, v in zip(names, row)}
 
 
+def no_scenario(scenario_id: str, valued: dict) -> dict:
+    """What stress returns without a scenario: every figure null."""
+    return {"scenario_id": scenario_id, "scenario_name": None, "pre_shock_nav": valued["total_value"],
+            "total_delta_pl": None, "total_delta_pl_pct": None, "post_shock_nav": None, "coverage": None,
+            "positions": [], "position_deltas": [], "winners": [], "losers": [], "factor_contributions": {},
+            "positions_impacted": 0}
+
+
+def scenario_stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario_id: str) -> dict:
+    scenario = load_scenario(conn, scenario_id, warnings)
+    return stress(conn, ctx, warnings, portfolio_id, valued, scenario) if scenario else no_scenario(scenario_id, valued)
+
+
+def _shocks(scenario: dict) -> dict[str, float]:
+    """Factor -> decimal shock, for the factors the scenario moves."""
+    shocks = {factor: float(scenario[column] or 0) * scale for column, (factor, scale) in SHOCK_FACTORS.items()}
+    return {factor: shock for factor, shock in shocks.items() if shock}
+
+
+def _position_delta(position: dict, betas: dict[str, float], shocks: dict[str, float]) -> tuple[dict | None, list[str]]:
+    """Each factor's P&L for one position (beta x shock x market value), or None and the shocked factors it has
+    no beta for: a missing beta is unknown sensitivity, not zero."""
+    missing = [factor for factor in shocks if factor not in betas]
+    if missing:
+        return None, missing
+    return {factor: betas[factor] * shock * position["market_value"] for factor, shock in shocks.items()}, []
+
+
 def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict) -> dict:
+    """The scenario applied to the valued positions. A position without a beta for a shocked factor gets a null
+    delta and a warning; totals cover the other positions, and `coverage` says how much of the value that is."""
     betas = position_betas(conn, portfolio_id)
+    shocks, modeled = _shocks(scenario), {factor for position in betas.values() for factor in position}
+    outside = sorted(set(shocks) - modeled) if modeled else []
+    if outside:  # DawsOS's five-factor model has no commodity or volatility betas (facts §9.5)
+        warnings.append(f"shocks to {', '.join(outside)} not applied: no position has a beta for them")
+    shocks = {factor: shock for factor, shock in shocks.items() if factor not in outside}
     rows, contributions = [], {}
     for p in valued["positions"]:
         if p["market_value"] is None:
             continue
-        position_betas_ = betas.get(p["security_id"], {})
-        drivers = {}
-        for column, (factor, scale) in SHOCK_FACTORS.items():
-            shock = float(scenario[column] or 0) * scale
-            drivers[factor] = position_betas_.get(factor, 0.0) * shock * p["market_value"]
-            contributions[factor] = contributions.get(factor, 0.0) + drivers[factor]
-        delta = sum(drivers.values())
+        own = betas.get(p["security_id"], {})
+        drivers, missing = _position_delta(p, own, shocks)
+        if drivers is None:  # named by what the position lacks, so DaR's scenarios repeat one warning
+            lacking = sorted(modeled - set(own)) or missing
+            warnings.append(f"{p['symbol']}: no beta for {', '.join(lacking)} in position_factor_betas, so its "
+                            "scenario delta is null and left out of the totals")
+        for factor, value in (drivers or {}).items():
+            contributions[factor] = contributions.get(factor, 0.0) + value
+        delta = sum(drivers.values()) if drivers is not None else None
         rows.append({"symbol": p["symbol"], "security_id": p["security_id"], "base_value": p["market_value"],
-                     "shocked_value": p["market_value"] + delta, "delta_value": delta,
-                     "delta_pct": delta / p["market_value"] if p["market_value"] else None,
+                     "shocked_value": p["market_value"] + delta if delta is not None else None, "delta_value": delta,
+                     "delta_pct": delta / p["market_value"] if delta is not None and p["market_value"] else None,
                      "primary_driver": max(drivers, key=lambda f: abs(drivers[f])) if delta else None})
+    covered = [r for r in rows if r["delta_value"] is not None]
     nav = sum(r["base_value"] for r in rows)
-    total = sum(r["delta_value"] for r in rows)
-    ordered = sorted(rows, key=lambda r: r["delta_value"])
+    total = sum(r["delta_value"] for r in covered) if covered else None
+    ordered = sorted(covered, key=lambda r: r["delta_value"])
     return {"scenario_id": scenario["shock_type"], "scenario_name": scenario["shock_name"], "pre_shock_nav": nav,
-            "total_delta_pl": total, "total_delta_pl_pct": total / nav if nav else None, "post_shock_nav": nav + total,
+            "total_delta_pl": total, "total_delta_pl_pct": total / nav if total is not None and nav else None,
+            "post_shock_nav": nav + total if total is not None else None,
+            "coverage": sum(r["base_value"] for r in covered) / nav if nav else None,
             "positions": rows, "position_deltas": rows, "winners": ordered[::-1][:10], "losers": ordered[:10],
-            "factor_contributions": contributions, "positions_impacted": sum(1 for r in rows if r["delta_value"])}
+            "factor_contributions": contributions, "positions_impacted": sum(1 for r in covered if r["delta_value"])}
 
 
 @REGISTRY.register("macro.run_scenario", "macro_hound")
 def run_scenario(conn, ctx, warnings, portfolio_id: str, pack_id: str, scenario_id: str, valued: dict | None = None) -> dict:
     valued = valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
-    return stress(conn, ctx, warnings, portfolio_id, valued, load_scenario(conn, scenario_id))
+    return scenario_stress(conn, ctx, warnings, portfolio_id, valued, scenario_id)
 
 
 @REGISTRY.register("macro.compute_dar", "macro_hound")
@@ -140,11 +193,12 @@ def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence
     """Drawdown-at-risk: the loss at the (1 - confidence) quantile of all scenario outcomes, i.e. the tail (DawsOS
     took the confidence-th percentile of drawdowns sorted ascending, a near-best outcome)."""
     valued = valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
-    outcomes = []
+    outcomes, scenario_warnings = [], []
     for (shock_type,) in conn.execute("SELECT shock_type FROM scenario_shocks ORDER BY shock_type").fetchall():
-        result = stress(conn, ctx, [], portfolio_id, valued, load_scenario(conn, shock_type))
+        result = scenario_stress(conn, ctx, scenario_warnings, portfolio_id, valued, shock_type)
         if result["total_delta_pl_pct"] is not None:
             outcomes.append((shock_type, result["total_delta_pl_pct"]))
+    warnings.extend(dict.fromkeys(scenario_warnings))  # each scenario's warnings, once
     if not outcomes:
         warnings.append("no scenario could be valued: DaR is null")
         return {"dar_value": None, "confidence": confidence}
@@ -159,8 +213,8 @@ def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence
 
 
 def _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, shock_type):
-    return stress(conn, ctx, warnings, portfolio_id, valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id),
-                  load_scenario(conn, shock_type))
+    valued = valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
+    return scenario_stress(conn, ctx, warnings, portfolio_id, valued, shock_type)
 
 
 @REGISTRY.register("scenarios.deleveraging_money_printing", "macro_hound")
@@ -187,24 +241,30 @@ def compare_scenarios(conn, ctx, warnings, base: dict, **scenarios: dict) -> dic
              **{n: 100 * s["total_delta_pl_pct"] if s["total_delta_pl_pct"] is not None else None for n, s in scenarios.items()}}]
     for factor in ("real_rates", "credit_spreads", "fx_usd", "equity_market"):
         rows.append({"metric": f"{factor} impact", "base": 0.0,
-                     **{n: s["factor_contributions"].get(factor, 0.0) for n, s in scenarios.items()}})
-    worst = min(scenarios, key=lambda n: scenarios[n]["total_delta_pl"])
-    return {"rows": rows, "worst_scenario": worst, "worst_return_pct": scenarios[worst]["total_delta_pl_pct"]}
+                     **{n: s["factor_contributions"].get(factor) if s["total_delta_pl"] is not None else None
+                        for n, s in scenarios.items()}})
+    valued = {n: s for n, s in scenarios.items() if s["total_delta_pl"] is not None}
+    if len(valued) < len(scenarios):
+        warnings.append(f"no result for {sorted(set(scenarios) - set(valued))}: left out of the worst case")
+    worst = min(valued, key=lambda n: valued[n]["total_delta_pl"]) if valued else None
+    return {"rows": rows, "worst_scenario": worst, "worst_return_pct": valued[worst]["total_delta_pl_pct"] if worst else None}
 
 
 @REGISTRY.register("financial_analyst.suggest_hedges", "financial_analyst")
 def suggest_hedges(conn, ctx, warnings, portfolio_id: str, scenario_result: dict, max_cost_bps: float = 20,
                    valued: dict | None = None) -> dict:
     """Hedges for the scenario's loss from the playbook, kept within max_cost_bps of portfolio value
-    (DawsOS accepted max_cost_bps and ignored it)."""
+    (DawsOS accepted max_cost_bps and ignored it). Notional shares and costs are configured, and labelled so."""
     scenario = scenario_result["scenario_id"]
     family = next((k for k in HEDGE_PLAYBOOK if scenario.startswith(k)), None) or (
         "equity_selloff" if scenario_result["factor_contributions"].get("equity_market", 0) < 0 else "rates_up")
-    loss = -sum(r["delta_value"] for r in scenario_result["positions"] if r["delta_value"] < 0)
+    loss = -sum(r["delta_value"] for r in scenario_result["positions"] if (r["delta_value"] or 0) < 0)
+    if scenario_result["total_delta_pl"] is None:
+        warnings.append(f"no result for scenario {scenario}: no hedge can be sized")
     nav = scenario_result["pre_shock_nav"] or 0.0
     budget = nav * max_cost_bps / 10_000
     hedges, spent = [], 0.0
-    for name, instruments, share, cost_bps in HEDGE_PLAYBOOK[family]:
+    for name, instruments, share, cost_bps in HEDGE_PLAYBOOK[family] if loss else []:
         notional = loss * share
         cost = notional * cost_bps / 10_000
         if spent + cost > budget:  # scale down to what the budget still allows
@@ -216,12 +276,13 @@ def suggest_hedges(conn, ctx, warnings, portfolio_id: str, scenario_result: dict
         spent += cost
         hedges.append({"instrument": instruments[0], "strategy": name, "instruments": instruments, "action": "BUY",
                        "notional": round(notional, 2), "cost": round(cost, 2), "cost_bps": cost_bps,
-                       "effectiveness": round(min(1.0, notional / loss), 4) if loss else 0.0, "size": round(notional, 2)})
+                       "cost_source": "configured", "effectiveness": round(min(1.0, notional / loss), 4),
+                       "size": round(notional, 2)})
     return {"scenario_id": scenario, "family": family, "hedges": hedges, "suggestions": hedges,
             "total_notional": round(sum(h["notional"] for h in hedges), 2), "total_cost": round(spent, 2),
             "total_cost_bps": round(spent / nav * 10_000, 4) if nav else None, "max_cost_bps": max_cost_bps,
-            "expected_offset_pct": round(100 * sum(h["notional"] for h in hedges) / loss, 2) if loss else 0.0,
-            "suggestions_count": len(hedges)}
+            "expected_offset_pct": round(100 * sum(h["notional"] for h in hedges) / loss, 2) if loss else None,
+            "suggestions_count": len(hedges), "cost_source": HEDGE_COST_SOURCE}
 
 
 @REGISTRY.register("financial_analyst.suggest_deleveraging_hedges", "financial_analyst")
