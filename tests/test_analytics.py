@@ -7,7 +7,6 @@ import pytest
 
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed import reference as ref
-from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.patterns.engine import PatternEngine
 from dawsos_assets.patterns.loader import load
 from dawsos_assets.patterns.registry import default_registry
@@ -18,9 +17,7 @@ CANADIAN_DIVIDEND_INCOME = "38802327-3f71-5ce4-97a8-d2472efe8d88"
 @pytest.fixture(scope="module")
 def migrated(databases):
     """One migrated demo database for the read-only tests of this module."""
-    url = databases.seeded()
-    MigrationRunner(url, backup=False).apply()
-    return url
+    return databases.migrated()
 
 
 def run(url, pattern, **inputs):
@@ -163,42 +160,39 @@ def test_monthly_indicators_get_a_z_score_over_their_own_observations(migrated):
     assert not any(w.startswith(f"regime: {i}") for i in ("T10Y2Y", "UNRATE", "CPIAUCSL", "BAA10Y") for w in result.warnings)
 
 
-def test_an_indicator_without_enough_observations_is_left_out_with_a_warning(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
-    with connection.connect(seeded_url) as conn:
+def test_an_indicator_without_enough_observations_is_left_out_with_a_warning(migrated_url):
+    with connection.connect(migrated_url) as conn:
         conn.execute("DELETE FROM macro_indicators WHERE indicator_id = 'UNRATE' AND asof_date < '2025-01-01'")
         conn.commit()
-    result = run(seeded_url, "portfolio_macro_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    result = run(migrated_url, "portfolio_macro_overview", portfolio_id=ref.DEMO_PORTFOLIO_ID)
     assert result.data["regime"]["zscores"]["UNRATE"] is None
     assert any(w.startswith("regime: UNRATE") and "left out" in w for w in result.warnings)
 
 
-def test_a_missing_beta_is_unknown_sensitivity_not_zero_and_dar_says_so(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
-    with connection.connect(seeded_url) as conn:
+def test_a_missing_beta_is_unknown_sensitivity_not_zero_and_dar_says_so(migrated_url):
+    with connection.connect(migrated_url) as conn:
         conn.execute("DELETE FROM position_factor_betas WHERE portfolio_id = %s AND security_id = "
                      "(SELECT id FROM securities WHERE symbol = 'BTI')", (ref.DEMO_PORTFOLIO_ID,))
         conn.commit()
-    scenario = run(seeded_url, "portfolio_scenario_analysis", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    scenario = run(migrated_url, "portfolio_scenario_analysis", portfolio_id=ref.DEMO_PORTFOLIO_ID)
     rows = {r["symbol"]: r for r in scenario.data["scenario_result"]["position_deltas"]}
     assert rows["BTI"]["delta_value"] is None and rows["BTI"]["shocked_value"] is None
     assert scenario.data["scenario_result"]["total_delta_pl"] == pytest.approx(
         sum(r["delta_value"] for s, r in rows.items() if s != "BTI"), abs=1e-9)
     assert scenario.data["scenario_result"]["coverage"] < 1
     assert any(w.startswith("scenario_result: BTI: no beta for") for w in scenario.warnings)
-    cycle = run(seeded_url, "portfolio_cycle_risk", portfolio_id=ref.DEMO_PORTFOLIO_ID)
+    cycle = run(migrated_url, "portfolio_cycle_risk", portfolio_id=ref.DEMO_PORTFOLIO_ID)
     assert [w for w in cycle.warnings if w.startswith("dar: BTI: no beta for")] != []
     assert len([w for w in cycle.warnings if w.startswith("dar: BTI")]) == 1  # once, not once per scenario
 
 
-def test_an_unpriced_position_has_a_null_var_not_zero(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
-    with connection.connect(seeded_url) as conn:
+def test_an_unpriced_position_has_a_null_var_not_zero(migrated_url):
+    with connection.connect(migrated_url) as conn:
         pypl = conn.execute("SELECT id::text FROM securities WHERE symbol = 'PYPL'").fetchone()[0]
         conn.execute("DELETE FROM prices WHERE security_id = %s AND pricing_pack_id = "
                      "(SELECT max(id) FROM pricing_packs)", (pypl,))
         conn.commit()
-    result = run(seeded_url, "holding_deep_dive", portfolio_id=ref.DEMO_PORTFOLIO_ID, security_id=pypl)
+    result = run(migrated_url, "holding_deep_dive", portfolio_id=ref.DEMO_PORTFOLIO_ID, security_id=pypl)
     assert result.data["position"]["market_value"] is None
     assert result.data["risk"]["var_1d"] is None and result.data["risk"]["volatility_daily"] > 0
     assert any(w.startswith("risk: the position has no market value") for w in result.warnings)
@@ -255,11 +249,10 @@ def test_the_scenario_delta_table_joins_base_and_shocked_positions(migrated):
     assert {r["primary_driver"] for r in table.values()} - {None}
 
 
-def test_external_flows_inside_the_window_count_at_the_end_of_their_day(seeded_url):
+def test_external_flows_inside_the_window_count_at_the_end_of_their_day(migrated_url):
     """A deposit of half the portfolio, held as cash from a day inside the 252-return window: TWR takes it out of
     that day's return (flows at the end of the day) and dilutes the later returns; NAV change includes it."""
-    MigrationRunner(seeded_url, backup=False).apply()
-    with connection.connect(seeded_url) as conn:
+    with connection.connect(migrated_url) as conn:
         rows = conn.execute("SELECT asof_date, total_value::float FROM portfolio_daily_values WHERE portfolio_id = %s "
                             "ORDER BY asof_date", (ref.ALPHA_PORTFOLIO_ID,)).fetchall()
         day, deposit = rows[-100][0], round(rows[-100][1] / 2, 2)
@@ -271,7 +264,7 @@ def test_external_flows_inside_the_window_count_at_the_end_of_their_day(seeded_u
         values, flows = (np.array(c, dtype=float) for c in zip(*conn.execute(
             "SELECT total_value, cash_flows FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
             (ref.ALPHA_PORTFOLIO_ID,)).fetchall()))
-    result = run(seeded_url, "portfolio_overview", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
+    result = run(migrated_url, "portfolio_overview", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
     end_of_day = ((values[1:] - flows[1:] - values[:-1]) / values[:-1])[-252:]
     start_of_day = ((values[1:] - flows[1:] - values[:-1]) / (values[:-1] + flows[1:]))[-252:]
     twr = np.prod(1 + end_of_day) - 1

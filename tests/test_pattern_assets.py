@@ -8,7 +8,6 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.definitions import PATTERNS_JOB, defs
-from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.patterns.assets import PORTFOLIOS, build_pattern_asset, portfolio_partitions
 from dawsos_assets.patterns.conventions import CONVENTIONS
 from dawsos_assets.patterns.loader import PATTERNS_DIR, load, parse
@@ -27,8 +26,7 @@ def test_sensor_keeps_partitions_in_step_with_portfolios(seeded_url):
         assert deleted[0].partition_keys == ["00000000-dead-beef-0000-000000000000"]
 
 
-def test_patterns_materialize_for_a_portfolio_and_are_stored(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
+def test_patterns_materialize_for_a_portfolio_and_are_stored(migrated_url):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, [ref.DEMO_PORTFOLIO_ID])
         result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
@@ -36,7 +34,7 @@ def test_patterns_materialize_for_a_portfolio_and_are_stored(seeded_url):
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 13 * 3 and all(c.passed for c in checks)
-    with connection.connect(seeded_url) as conn:
+    with connection.connect(migrated_url) as conn:
         stored = conn.execute("SELECT count(*), count(DISTINCT pattern) FROM analytics.pattern_outputs "
                               "WHERE portfolio_id = %s AND run_id = %s", (ref.DEMO_PORTFOLIO_ID, result.run_id)).fetchone()
     assert stored == (13, 13)
@@ -48,8 +46,7 @@ def test_patterns_materialize_for_a_portfolio_and_are_stored(seeded_url):
     assert all(text in readme for text in CONVENTIONS.values())  # the README states the same conventions
 
 
-def test_a_bad_partition_fails_with_a_coded_error_and_stores_nothing(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
+def test_a_bad_partition_fails_with_a_coded_error_and_stores_nothing(migrated_url):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, ["not-a-uuid"])
         result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
@@ -57,14 +54,13 @@ def test_a_bad_partition_fails_with_a_coded_error_and_stores_nothing(seeded_url)
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert any("INVALID_PORTFOLIO_ID" in str(e.event_specific_data.error) for e in failures)
-    with connection.connect(seeded_url) as conn:
+    with connection.connect(migrated_url) as conn:
         exists = conn.execute("SELECT to_regclass('analytics.pattern_outputs') IS NOT NULL").fetchone()[0]
         rows = conn.execute("SELECT count(*) FROM analytics.pattern_outputs").fetchone()[0] if exists else 0
     assert rows == 0
 
 
-def test_the_export_pattern_links_its_report_file(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
+def test_the_export_pattern_links_its_report_file(migrated_url):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, [ref.ALPHA_PORTFOLIO_ID])
         result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
@@ -85,23 +81,22 @@ def check_results(result) -> dict:
     return {c.check_name: c for c in result.get_asset_check_evaluations()}
 
 
-def test_a_result_failing_its_contract_is_kept_aside_and_never_published(seeded_url):
+def test_a_result_failing_its_contract_is_kept_aside_and_never_published(migrated_url):
     """Write-audit-publish: a corrupt price gives a negative market value; the UI keeps reading the last good
     output, and the rejected one waits in analytics.pattern_rejects with its failures."""
-    MigrationRunner(seeded_url, backup=False).apply()
     with dg.instance_for_test() as instance:
-        good = materialize_pattern(seeded_url, load("portfolio_overview"), ref.ALPHA_PORTFOLIO_ID, instance)
+        good = materialize_pattern(migrated_url, load("portfolio_overview"), ref.ALPHA_PORTFOLIO_ID, instance)
         assert good.success
-        with connection.connect(seeded_url) as conn:
+        with connection.connect(migrated_url) as conn:
             conn.execute("UPDATE prices SET close = -close WHERE security_id = (SELECT id FROM securities "
                          "WHERE symbol = 'AAPL') AND pricing_pack_id = (SELECT max(id) FROM pricing_packs)")
             conn.commit()
-        bad = materialize_pattern(seeded_url, load("portfolio_overview"), ref.ALPHA_PORTFOLIO_ID, instance)
+        bad = materialize_pattern(migrated_url, load("portfolio_overview"), ref.ALPHA_PORTFOLIO_ID, instance)
     assert not bad.success
     checks = check_results(bad)
     assert not checks["response_contract"].passed and checks["capability_routing"].passed
     assert any("market_value" in f for f in checks["response_contract"].metadata["failures"].value)
-    with connection.connect(seeded_url) as conn:
+    with connection.connect(migrated_url) as conn:
         published = conn.execute("SELECT run_id, result #> '{valued_positions,total_value}' FROM analytics.pattern_outputs "
                                  "WHERE pattern = 'portfolio_overview'").fetchall()
         rejected = conn.execute("SELECT run_id, failures, p->'market_value' FROM analytics.pattern_rejects, "
@@ -112,19 +107,18 @@ def test_a_result_failing_its_contract_is_kept_aside_and_never_published(seeded_
     assert any("market_value" in f for f in rejected[0][1]["response_contract"])
 
 
-def test_capability_routing_reports_what_the_engine_refused(seeded_url, tmp_path):
-    MigrationRunner(seeded_url, backup=False).apply()
+def test_capability_routing_reports_what_the_engine_refused(migrated_url, tmp_path):
     document = json.loads((PATTERNS_DIR / "portfolio_overview.json").read_text())
     document["steps"][2]["capability"] = "metrics.compute_nothing"
     (tmp_path / "portfolio_overview.json").write_text(json.dumps(document))
     with dg.instance_for_test() as instance:
-        result = materialize_pattern(seeded_url, parse(tmp_path / "portfolio_overview.json"), ref.ALPHA_PORTFOLIO_ID,
+        result = materialize_pattern(migrated_url, parse(tmp_path / "portfolio_overview.json"), ref.ALPHA_PORTFOLIO_ID,
                                      instance)
     assert not result.success
     routing = check_results(result)["capability_routing"]
     assert not routing.passed
     assert routing.metadata["refused"].value == ["metrics.compute_nothing"]
-    with connection.connect(seeded_url) as conn:
+    with connection.connect(migrated_url) as conn:
         assert conn.execute("SELECT count(*) FROM analytics.pattern_outputs").fetchone()[0] == 0
         refused = conn.execute("SELECT result, failures FROM analytics.pattern_rejects").fetchone()
     assert refused[0] is None and refused[1]["capability_routing"] == ["metrics.compute_nothing"]

@@ -10,18 +10,11 @@ from dawsos_assets import errors
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.patterns.engine import PatternEngine, condition_holds, resolve
 from dawsos_assets.patterns.loader import PATTERNS_DIR, load, load_all, parse
 from dawsos_assets.patterns.registry import CapabilityRegistry, default_registry
 from dawsos_assets.patterns.responses import TABLES, response_failures, table_failures, tables
 from dawsos_assets.patterns.ui_registry import data_path_failures, data_path_value, data_paths
-
-
-@pytest.fixture
-def migrated_url(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
-    return seeded_url
 
 
 def run(url, pattern, **inputs):
@@ -151,8 +144,7 @@ def test_every_pattern_runs_for_every_demo_portfolio_with_all_ui_paths_and_contr
 @pytest.fixture(scope="module")
 def demo_outputs(databases):
     """Every pattern's output for the demo portfolio (holding_deep_dive on CNR, a CAD equity)."""
-    url = databases.seeded()
-    MigrationRunner(url, backup=False).apply()
+    url = databases.migrated()
     with connection.connect(url) as conn:
         cnr = conn.execute("SELECT id::text FROM securities WHERE symbol = 'CNR'").fetchone()[0]
         engine = PatternEngine(default_registry())

@@ -168,14 +168,6 @@ def test_demo_portfolio_is_the_facts_portfolio(seeded_url):
         assert kinds == {"BUY": 17, "SELL": 4, "DIVIDEND": 14}
 
 
-def test_fee_transactions_without_security_are_legal_not_orphans(seeded_url):
-    with connection.connect(seeded_url) as conn:
-        manifest = read_manifest(conn)
-        fees = conn.execute("SELECT count(*) FROM transactions WHERE transaction_type = 'FEE' "
-                            "AND security_id IS NULL").fetchone()[0]
-        assert fees == manifest["legal"]["fee_transactions_without_security"]["count"] > 0
-
-
 def test_seeding_a_seeded_database_needs_fresh(seeded_url):
     with connection.connect(seeded_url) as conn:
         with pytest.raises(DawsosError) as raised:

@@ -117,8 +117,9 @@ def run_patterns(console: Console) -> dict:
             result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
                 instance=instance, partition_key=portfolio_id, run_config=QUIET, raise_on_error=False)
             for event in result.get_asset_materialization_events():
-                ms = event.materialization.metadata["duration_ms"].value
-                timings.setdefault(event.asset_key.path[-1], []).append(ms)
+                duration = event.materialization.metadata.get("duration_ms")  # none for a refused pattern
+                if duration is not None:
+                    timings.setdefault(event.asset_key.path[-1], []).append(duration.value)
             failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
             console.print(f"  {name:<28} {'ok' if result.success and not failed else 'FAILED ' + ', '.join(failed)}")
     if not timings:

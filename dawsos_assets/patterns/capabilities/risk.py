@@ -102,16 +102,16 @@ def overlay_cycle_phases(conn, ctx, warnings, factor_exposures: dict, stdc: dict
 
 
 def load_scenario(conn, scenario_id: str, warnings: list) -> dict | None:
-    """A scenario of the library; None (and a warning) when the library is empty, an error when the id is unknown."""
+    """A scenario of the library, or None and a warning naming what the library holds: a scenario the database does
+    not have gives null results, never another scenario in its place (DawsOS silently used rates_up)."""
     row = conn.execute("SELECT shock_type, shock_name, real_rates_bps, inflation_bps, credit_spread_bps, usd_pct, "
                        "equity_pct, commodity_pct, volatility_pct FROM scenario_shocks WHERE shock_type = %s",
                        (scenario_id,)).fetchone()
     if row is None:
         known = [r[0] for r in conn.execute("SELECT shock_type FROM scenario_shocks ORDER BY 1")]
-        if not known:
-            warnings.append(f"scenario_shocks is empty: no {scenario_id} scenario, its results are null")
-            return None
-        raise ValueError(f"unknown scenario '{scenario_id}' (DawsOS silently used rates_up); known: {', '.join(known)}")
+        warnings.append(f"scenario_shocks has no {scenario_id} scenario, its results are null; "
+                        + (f"it holds {', '.join(known[:12])}{' …' if len(known) > 12 else ''}" if known else "it is empty"))
+        return None
     names = ["shock_type", "shock_name", *SHOCK_FACTORS]
     return {n: (float(v) if isinstance(v, (int, float)) or hasattr(v, "as_integer_ratio") else v) for n, v in zip(names, row)}
 
