@@ -173,7 +173,7 @@ def _renamed(name: str, legacy: str, standard: str) -> str | None:
 
 
 def _named_after(conn, rename: ColumnRename) -> list[tuple[str, str]]:
-    """(kind, name) of constraints and indexes on the column whose names carry the legacy column name."""
+    """(kind, name) of constraints and indexes on the (still legacy-named) column whose names carry its name."""
     rows = conn.execute("""
         SELECT 'constraint', c.conname FROM pg_constraint c
          WHERE c.conrelid = to_regclass(%(t)s)
@@ -184,7 +184,7 @@ def _named_after(conn, rename: ColumnRename) -> list[tuple[str, str]]:
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.conrelid = x.indrelid)
            AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = x.indexrelid AND a.attname = %(c)s)""",
-                        {"t": f"public.{rename.table}", "c": rename.standard}).fetchall()
+                        {"t": f"public.{rename.table}", "c": rename.legacy}).fetchall()
     return [(kind, name) for kind, name in rows if _renamed(name, rename.legacy, rename.standard)]
 
 
@@ -203,7 +203,7 @@ def column_action(conn: psycopg.Connection, rename: ColumnRename) -> tuple[str, 
 
 
 def named_object_actions(conn: psycopg.Connection, rename: ColumnRename) -> list[tuple[str, str, str]]:
-    """Constraints and indexes named after the legacy column follow it (after the column was renamed)."""
+    """Constraints and indexes named after the legacy column follow it; read before anything is renamed."""
     actions = []
     for kind, name in _named_after(conn, rename):
         new = _renamed(name, rename.legacy, rename.standard)
@@ -221,19 +221,27 @@ def named_object_actions(conn: psycopg.Connection, rename: ColumnRename) -> list
     return actions
 
 
-def legacy_view_actions(conn: psycopg.Connection, table: str, aliases: dict[str, str]) -> list[tuple[str, str, str]]:
+def legacy_schema_actions(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
+    """The dawsos_legacy schema where it does not exist yet, usable by whoever may use `public`."""
+    if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (LEGACY_SCHEMA,)).fetchone():
+        return []
+    return [(f"create schema {LEGACY_SCHEMA}",
+             f"CREATE SCHEMA {LEGACY_SCHEMA}; SELECT dawsos_migrations.grant_usage_like('public', '{LEGACY_SCHEMA}')",
+             f"DROP SCHEMA {LEGACY_SCHEMA}")]
+
+
+def legacy_view_actions(conn: psycopg.Connection, table: str, aliases: dict[str, str],
+                        renamed: dict[str, str]) -> list[tuple[str, str, str]]:
     """(description, forward, inverse) that (re)create dawsos_legacy.<table> with the legacy names in `aliases`
-    (standard → legacy), readable and writable by whoever could use the table, under the reader's own rights."""
+    (standard → legacy), readable and writable by whoever could use the table, under the reader's own rights.
+    Read before the columns in `renamed` (legacy → standard) are renamed, so no lock is held while it is worked out."""
     actions = []
-    if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (LEGACY_SCHEMA,)).fetchone():
-        actions.append((f"create schema {LEGACY_SCHEMA}",
-                        f"CREATE SCHEMA {LEGACY_SCHEMA}; SELECT dawsos_migrations.grant_usage_like('public', '{LEGACY_SCHEMA}')",
-                        f"DROP SCHEMA {LEGACY_SCHEMA}"))
     view = sql.Identifier(LEGACY_SCHEMA, table)
     existing = conn.execute("SELECT pg_get_viewdef(%s::regclass)", (f"{LEGACY_SCHEMA}.{table}",)).fetchone() \
         if conn.execute("SELECT to_regclass(%s)", (f"{LEGACY_SCHEMA}.{table}",)).fetchone()[0] else None
-    columns = [c for (c,) in conn.execute("SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                                          "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (f"public.{table}",))]
+    columns = [renamed.get(c, c) for (c,) in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum", (f"public.{table}",))]
     select = sql.SQL(", ").join(
         sql.SQL("{} AS {}").format(sql.Identifier(c), sql.Identifier(aliases[c])) if c in aliases else sql.Identifier(c)
         for c in columns)

@@ -48,6 +48,7 @@ class StatementReport:
     lock: str
     effect: str
     ms: float
+    started: float = field(default=0.0, repr=False)  # perf_counter when it was sent
 
 
 @dataclass
@@ -586,39 +587,40 @@ class MigrationRunner:
         return report
 
     def _switch_renames(self, conn, cur, migration: Migration, report: StepReport) -> bool:
+        """The renames and everything that follows them. Worked out from the catalog first, then run in a tight
+        sequence: the first rename takes the table's ACCESS EXCLUSIVE lock, and no catalog reading happens after it."""
         to_rename = [r for r in migration.renames if renames.assess(conn, r) == "rename"]
         if not to_rename:
             return False
         deps = renames.dependents(conn, to_rename)
         renames.refuse_contradictions(migration.label, {r: "rename" for r in to_rename}, deps)
-        for rename in to_rename:
-            self._journaled(cur, migration, report, *renames.column_action(conn, rename), step="rename column",
-                            detail={"table": rename.table, "legacy": rename.legacy, "standard": rename.standard})
-        for rename in to_rename:
-            for action in renames.named_object_actions(conn, rename):
-                self._journaled(cur, migration, report, *action)
-        for fix in deps.functions:
-            if fix.forward:
-                self._journaled(cur, migration, report, f"{fix.action} function {fix.signature}", fix.forward, fix.inverse)
+        actions = [(*renames.column_action(conn, r), "rename column",
+                    {"table": r.table, "legacy": r.legacy, "standard": r.standard}) for r in to_rename]
+        actions += [(*action, "catalog change", None) for r in to_rename for action in renames.named_object_actions(conn, r)]
+        actions += [(f"{fix.action} function {fix.signature}", fix.forward, fix.inverse, "catalog change", None)
+                    for fix in deps.functions if fix.forward]
+        actions += [(*action, "catalog change", None) for action in renames.legacy_schema_actions(conn)]
         for table in sorted({r.table for r in to_rename}):
-            aliases = self._legacy_aliases(conn, table)
-            for action in renames.legacy_view_actions(conn, table, aliases):
-                self._journaled(cur, migration, report, *action)
+            renamed = {r.legacy: r.standard for r in to_rename if r.table == table}
+            aliases = self._legacy_aliases(conn, table) | {standard: legacy for legacy, standard in renamed.items()}
+            actions += [(*action, "catalog change", None)
+                        for action in renames.legacy_view_actions(conn, table, aliases, renamed)]
+        prepared = [(description, split_statements(forward), inverse, step, detail)
+                    for description, forward, inverse, step, detail in actions]
+        for description, statements, _inverse, _step, _detail in prepared:
+            for statement in statements:
+                with self._server_errors(migration, Step("up", "switch", description), statement):
+                    report.statements.append(self._execute(cur, statement))
+        cur.executemany(f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s)",
+                        [(migration.version, step, inverse, json.dumps({"description": description} | (detail or {})))
+                         for description, _statements, inverse, step, detail in prepared])
         return True
 
     def _legacy_aliases(self, conn, table: str) -> dict[str, str]:
-        """standard → legacy name of every column of `table` that a migration renamed (this one included)."""
+        """standard → legacy name of every column of `table` that an earlier migration renamed."""
         rows = conn.execute(f"SELECT detail FROM {LEDGER_SCHEMA}.journal WHERE step = 'rename column' "
                             "AND detail->>'table' = %s", (table,)).fetchall()
         return {d["standard"]: d["legacy"] for (d,) in rows}
-
-    def _journaled(self, cur, migration: Migration, report: StepReport, description: str, forward: str,
-                   inverse: str, step: str = "catalog change", detail: dict | None = None) -> None:
-        """Run a catalog change decided from the catalog, and journal the statement that undoes it."""
-        for statement in split_statements(forward):
-            with self._server_errors(migration, Step("up", "switch", description), statement):
-                report.statements.append(self._execute(cur, statement))
-        journal.record(cur, migration.version, step, inverse, {"description": description} | (detail or {}))
 
     def _write_ledger(self, cur, migration: Migration, status: str, duration_ms: float, details: dict) -> None:
         cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.ledger (version, name, checksum, duration_ms, applied_by, details, status) "
@@ -687,16 +689,13 @@ class MigrationRunner:
         for attempt in range(1, self.max_attempts + 1):
             report.attempts = attempt
             mark = len(report.statements)
-            began = time.perf_counter()
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     cur.execute(pgsql.SQL("SET LOCAL lock_timeout = {}").format(pgsql.Literal(f"{self.lock_timeout_ms}ms")))
                     body(cur)
                 blocking = [s for s in report.statements[mark:] if s.lock in WRITE_BLOCKING_LOCKS]
-                if blocking:  # from the first write-blocking statement to commit
-                    first = report.statements.index(blocking[0])
-                    held = sum(s.ms for s in report.statements[first:]) + \
-                        max(0.0, (time.perf_counter() - began) * 1000 - sum(s.ms for s in report.statements[mark:]))
+                if blocking:  # from sending the first write-blocking statement to the end of the commit
+                    held = (time.perf_counter() - blocking[0].started) * 1000
                     report.exclusive_hold_ms = max(report.exclusive_hold_ms, held)
                 return
             except psycopg.errors.LockNotAvailable:
@@ -756,7 +755,8 @@ class MigrationRunner:
         kind = classify(statement)
         began = time.perf_counter()
         cursor.execute(statement)
-        return StatementReport(" ".join(statement.split()), kind.lock, kind.effect, (time.perf_counter() - began) * 1000)
+        return StatementReport(" ".join(statement.split()), kind.lock, kind.effect, (time.perf_counter() - began) * 1000,
+                               began)
 
     @staticmethod
     def _orphan_counts(conn, migration: Migration) -> tuple[dict, dict]:
