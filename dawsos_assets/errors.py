@@ -12,6 +12,12 @@ def _fit(text: str) -> str:
     return flat if len(flat) <= MAX_PART_CHARS else flat[:MAX_PART_CHARS - 1] + "…"
 
 
+def shown(value, limit: int = 60) -> str:
+    """A user's input quoted in an error message, cut to `limit` characters."""
+    text = repr(value)  # strings in quotes, numbers and lists as written
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class DawsosError(Exception):
     """An error with a stable code and a suggestion, printed as one line by the CLI."""
 
@@ -36,6 +42,7 @@ DB_ALREADY_SEEDED = "DB_ALREADY_SEEDED"
 EMBEDDED_START_FAILED = "EMBEDDED_START_FAILED"
 EMBEDDED_NOT_USED = "EMBEDDED_NOT_USED"
 PORT_IN_USE = "PORT_IN_USE"
+DB_NOT_MIGRATED = "DB_NOT_MIGRATED"
 DB_SERVER_ERROR = "DB_SERVER_ERROR"
 EMBEDDED_HOME_UNREACHABLE = "EMBEDDED_HOME_UNREACHABLE"
 HOME_NOT_OWN_FOLDER = "HOME_NOT_OWN_FOLDER"
