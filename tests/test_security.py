@@ -17,7 +17,7 @@ from dawsos_assets import errors
 from dawsos_assets.database import connection
 from dawsos_assets.database.server import SERVER_USER, EmbeddedPostgres, _free_port, home_dir, postgres_binary
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 
 from .conftest import PROJECT_ROOT
 
@@ -142,10 +142,12 @@ def test_state_folder_and_its_secrets_are_private(server_admin_url, seeded_url, 
     password = password_of(server)
     with_password = connection._parse(seeded_url).set(password=password, query={})
     monkeypatch.setenv(connection.URL_ENV, connection.render(with_password))
+    for name in (STORAGE_URL_ENV, "DAGSTER_HOME"):  # set by prepare_instance(); restored after the test
+        monkeypatch.setenv(name, "")
     instance_home = prepare_instance()
     config_file = instance_home / "dagster.yaml"
     assert password not in config_file.read_text()
-    assert yaml.safe_load(config_file.read_text())["storage"]["postgres"]["postgres_url"] == {"env": "DAWSOS_DAGSTER_STORAGE_URL"}
+    assert yaml.safe_load(config_file.read_text())["storage"]["postgres"]["postgres_url"] == {"env": STORAGE_URL_ENV}
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
 
     import dagster as dg

@@ -212,8 +212,10 @@ class EmbeddedPostgres:
         if os.geteuid() != 0:
             return
         account = _ensure_server_user()
-        self._require_reachable(self.home.parent, account, "DAWSOS_HOME")
-        self._require_reachable(_install_dir(), account, "the PostgreSQL binaries")
+        self._require_reachable(self.home.parent, account, "DAWSOS_HOME",
+                                "set DAWSOS_HOME to a folder other users may pass through, e.g. /var/tmp/dawsos")
+        self._require_reachable(_install_dir(), account, "the PostgreSQL binaries",
+                                "create the virtualenv in a folder other users may pass through (not under /root)")
         os.chown(self.home, -1, account.pw_gid)  # the server's own group may pass through DAWSOS_HOME, nobody else
         self.home.chmod(0o710)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
@@ -221,14 +223,13 @@ class EmbeddedPostgres:
         self.pgdata.chmod(0o700)
 
     @staticmethod
-    def _require_reachable(path: Path, account: pwd.struct_passwd, what: str) -> None:
+    def _require_reachable(path: Path, account: pwd.struct_passwd, what: str, remedy: str) -> None:
         """Permissions outside the project's own folder are never changed: say which directory blocks the server."""
         blocked = first_unreachable(path, account)
         if blocked is not None:
             raise DawsosError(errors.EMBEDDED_HOME_UNREACHABLE,
                               f"the server user {account.pw_name} cannot pass through {blocked} to reach {what} ({path})",
-                              "set DAWSOS_HOME to a folder other users may pass through, e.g. /var/tmp/dawsos, "
-                              f"or grant search permission on {blocked} yourself (chmod o+x)")
+                              f"{remedy}, or grant search permission on {blocked} yourself (chmod o+x)")
 
     def _initdb(self) -> None:
         # Trust only for the local initdb; the cluster is secured (password, pg_hba) before it ever listens.
