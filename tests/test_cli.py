@@ -132,3 +132,15 @@ def test_typed_pattern_inputs_are_checked_against_their_declaration(seeded_url, 
                                   ("nosuchcommand",), ("migrate", "rollback", "--to", "-3"), ("ui", "--port", "0"), ()])
 def test_usage_errors_are_one_coded_line_too(args):
     assert_coded_error(run_cli(*args), "USAGE_ERROR")
+
+
+def test_server_errors_and_bugs_are_one_coded_line_and_tracebacks_only_on_request():
+    import psycopg
+
+    from dawsos_assets.cli import _as_coded_error
+
+    assert _as_coded_error(psycopg.errors.DiskFull("could not extend file\nDETAIL: …")).one_line().startswith(
+        "error DB_SERVER_ERROR: the database server reported (53100): could not extend file (suggestion: ")
+    assert _as_coded_error(KeyError("x")).code == "INTERNAL_ERROR"
+    shown = run_cli("seed", "--seed", "-1", env={"DAWSOS_TRACEBACK": "1"})
+    assert "Traceback" in shown.stderr and "SEED_ARGUMENT_INVALID" in shown.stderr

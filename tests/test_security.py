@@ -121,6 +121,7 @@ def test_an_unreachable_home_is_a_coded_error_and_nothing_outside_it_changes():
 
 
 def test_a_folder_holding_other_files_is_not_taken_over(monkeypatch, reachable_home):
+    (reachable_home / "backups").mkdir()  # a name we use, as in /var: not enough to take the folder over
     (reachable_home / "someone-elses.txt").write_text("not ours")
     reachable_home.chmod(0o755)
     monkeypatch.setenv("DAWSOS_HOME", str(reachable_home))

@@ -45,23 +45,22 @@ PG_HBA = """# Written by dawsos-assets: SCRAM password logins over loopback TCP 
 host all all 127.0.0.1/32 scram-sha-256
 """
 HOME_MARKER = ".dawsos-home"
-# Entries an earlier version of this project left in DAWSOS_HOME before it wrote the marker.
-EARLIER_LAYOUT = {"pgdata", "postgres.json", "dagster", "backups"}
+# Everything an earlier version of this project wrote into DAWSOS_HOME before it left the marker.
+EARLIER_ENTRIES = {"pgdata", "postgres.json", ".server.lock", "dagster", "backups", "reports", "gx"}
 # Folders other modules write into (pg_dump backups, HTML reports, the Dagster instance): private from the start.
 PRIVATE_FOLDERS = ("backups", "reports", "dagster")
 
 
 def home_dir() -> Path:
-    """Where the project keeps its local state (database, Dagster instance, backups), private to this user."""
+    """Where the project keeps its local state (database, Dagster instance, backups); closed to other users."""
     return ensure_private_home(Path(os.environ.get("DAWSOS_HOME", ".dawsos")).resolve())
 
 
 def _is_our_folder(path: Path) -> bool:
-    """Ours: it carries our marker, is empty, or was laid out by an earlier version of this project."""
+    """Ours: it carries our marker, or holds nothing but what an earlier version wrote (nothing at all, too)."""
     if (path / HOME_MARKER).exists():
         return True
-    entries = {entry.name for entry in path.iterdir()}
-    return not entries or bool(entries & EARLIER_LAYOUT)
+    return {entry.name for entry in path.iterdir()} <= EARLIER_ENTRIES
 
 
 def ensure_private_home(path: Path) -> Path:
@@ -72,7 +71,7 @@ def ensure_private_home(path: Path) -> Path:
         raise DawsosError(errors.HOME_NOT_OWN_FOLDER, f"DAWSOS_HOME {path} already holds files this project did not create",
                           f"point DAWSOS_HOME at a folder of its own, e.g. {path / 'dawsos'}")
     (path / HOME_MARKER).touch(mode=0o600)
-    path.chmod(path.stat().st_mode & 0o710)  # group x stays only where the server user's group was given it
+    path.chmod(path.stat().st_mode & 0o710)  # keeps only the owner's rights and the group x the server's group gets
     for name in PRIVATE_FOLDERS:
         folder = path / name
         folder.mkdir(mode=0o700, exist_ok=True)
