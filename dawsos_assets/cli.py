@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 
@@ -180,7 +181,7 @@ def migrate_status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @migrate_app.command("plan")
-def migrate_plan(to: int | None = typer.Option(None, "--to"), policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
+def migrate_plan(to: int | None = typer.Option(None, "--to", min=0), policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """What each pending migration would do here, step by step: apply, create, adopt, skip or refuse, and why;
     every statement with the lock it takes. Changes nothing."""
@@ -209,7 +210,7 @@ def migrate_adopt(version: int = typer.Argument(..., help="The migration to reco
 
 
 @migrate_app.command("apply")
-def migrate_apply(to: int | None = typer.Option(None, "--to", help="Stop after this version."),
+def migrate_apply(to: int | None = typer.Option(None, "--to", min=0, help="Stop after this version."),
                   policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
                   no_backup: bool = typer.Option(False, "--no-backup", help="Skip the pg_dump taken before each migration."),
                   as_json: bool = typer.Option(False, "--json")) -> None:
@@ -218,7 +219,7 @@ def migrate_apply(to: int | None = typer.Option(None, "--to", help="Stop after t
 
 
 @migrate_app.command("rollback")
-def migrate_rollback(to: int = typer.Option(0, "--to", help="Version to return to; 0 is the legacy database."),
+def migrate_rollback(to: int = typer.Option(0, "--to", min=0, help="Version to return to; 0 is the legacy database."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Undo applied migrations above --to, newest first; rows set aside come back as they were."""
     _print_runs(_runner().rollback(to), as_json)
@@ -238,10 +239,12 @@ def migrate_restore(backup: str = typer.Argument(..., help="A .dump file from .d
 @app.command()
 def check(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of check results.")) -> None:
     """Run every table check inside PostgreSQL, without the Dagster daemon; exit 1 when an ERROR check fails."""
+    from dawsos_assets.database.inspect import require_tables
     from dawsos_assets.operations.report import print_check_results
     from dawsos_assets.tables.checks import ERROR, run_all_checks
 
     with connection.connect() as conn:
+        require_tables(conn, ("portfolios", "lots"))  # else every check fails and none says why
         outcomes = run_all_checks(conn)
     if as_json:
         print(json.dumps([o.summary() for o in outcomes], indent=2))
@@ -280,11 +283,14 @@ def patterns_run(pattern: str = typer.Argument(..., help="Pattern id, e.g. portf
 
     values = {}
     for item in inputs:
-        name, _, raw = item.partition("=")
+        name, equals, raw = item.partition("=")
+        if not equals or not name:
+            raise DawsosError(errors.PATTERN_INPUT_INVALID, f"--input {errors.shown(item)} is not name=value",
+                              "write --input lookback_days=90 (the value as JSON, or plain text)")
         try:
             values[name] = json.loads(raw)
         except json.JSONDecodeError:
-            values[name] = raw
+            values[name] = raw  # plain text needs no JSON quotes
     if portfolio is not None:
         values["portfolio_id"] = portfolio
     with connection.connect() as conn:
@@ -309,16 +315,61 @@ def demo() -> None:
 
 
 @app.command()
-def ui(port: int = typer.Option(3000, help="Port of the web UI on 127.0.0.1.")) -> None:
+def ui(port: int = typer.Option(3000, min=1, max=65535, help="Port of the web UI on 127.0.0.1.")) -> None:
     """Run the Dagster web UI and daemon on this project's PostgreSQL-backed instance."""
     from dawsos_assets.operations.webserver import run_ui
 
     raise typer.Exit(run_ui(port))
 
 
-def main() -> None:
+TRACEBACK_ENV = "DAWSOS_TRACEBACK"
+
+
+def _click_exceptions():
+    """The exceptions of the click that typer runs on: its own vendored copy in recent releases, click before."""
+    return sys.modules[typer.BadParameter.__module__]
+
+
+def _as_coded_error(exc: BaseException) -> DawsosError:
+    """Every failure as one coded line: usage errors, database errors no code path named, and bugs."""
+    import psycopg
+    import sqlalchemy.exc
+
+    click = _click_exceptions()
+    if isinstance(exc, DawsosError):
+        return exc
+    if isinstance(exc, click.NoArgsIsHelpError):
+        return DawsosError(errors.USAGE_ERROR, "no command given", f"pick one of the commands of `{exc.ctx.command_path} --help`")
+    if isinstance(exc, click.ClickException):
+        where = exc.ctx.command_path if getattr(exc, "ctx", None) else "dawsos"
+        return DawsosError(errors.USAGE_ERROR, exc.format_message(), f"see `{where} --help`")
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if isinstance(exc, psycopg.Error):
+        state = f" ({exc.sqlstate})" if exc.sqlstate else ""
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return DawsosError(errors.DB_SERVER_ERROR, f"the database server reported{state}: {first_line}",
+                           "check the server log; run the command again once the cause is fixed")
+    return DawsosError(errors.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}",
+                       f"this is a bug; run again with {TRACEBACK_ENV}=1 and report the traceback")
+
+
+def run(args: list[str]) -> int:
+    """Run the command line on `args`; return the exit status. Nothing escapes as a traceback unless
+    DAWSOS_TRACEBACK=1 asks for one."""
+    click = _click_exceptions()
     try:
-        app()
-    except DawsosError as exc:
-        print(exc.one_line(), file=sys.stderr)
-        sys.exit(2)
+        return app(args=args, prog_name="dawsos", standalone_mode=False) or 0
+    except typer.Abort:
+        return 130  # end of input at a prompt: the user knows why
+    except Exception as exc:
+        if os.environ.get(TRACEBACK_ENV) == "1":
+            raise
+        if isinstance(exc, click.NoArgsIsHelpError):
+            print(exc.ctx.get_help())
+        print(_as_coded_error(exc).one_line(), file=sys.stderr)
+        return 2 if isinstance(exc, (DawsosError, click.ClickException)) else 1
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

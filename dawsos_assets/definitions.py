@@ -6,6 +6,7 @@ import dagster as dg
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import build_migration_assets
+from dawsos_assets.operations.alerts import WEBHOOK_ENV, validate_webhook_url
 from dawsos_assets.operations.jobs import (  # noqa: F401  (names re-exported for callers)
     APPLY_MIGRATIONS_JOB,
     DATA_QUALITY_REPORT_JOB,
@@ -35,6 +36,10 @@ def _env(name: str):
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
+if os.environ.get(WEBHOOK_ENV):
+    validate_webhook_url(os.environ[WEBHOOK_ENV])  # at load: a bad URL never reaches a sensor tick's error text
+
+
 defs = dg.Definitions(
     assets=[observe_legacy_tables, *build_migration_assets(), *build_table_assets(), holdings,
             refactoring_success_metrics, data_quality_report, *build_pattern_assets()],
@@ -45,7 +50,7 @@ defs = dg.Definitions(
              slack_alert_retries, pending_migrations],
     resources={
         "database": PortfolioDatabase(),
-        "slack": SlackAlerts(webhook_url=_env("DAWSOS_SLACK_WEBHOOK_URL"), bot_token=_env("DAWSOS_SLACK_BOT_TOKEN"),
+        "slack": SlackAlerts(webhook_url=_env(WEBHOOK_ENV), bot_token=_env("DAWSOS_SLACK_BOT_TOKEN"),
                              channel=_env("DAWSOS_SLACK_CHANNEL"),
                              webserver_url=os.environ.get("DAWSOS_WEBSERVER_URL", "http://127.0.0.1:3000")),
     },

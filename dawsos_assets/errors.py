@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 
+MAX_PART_CHARS = 400  # a message quoting a 100 KB input must still fit on one readable line
+
+
+def _fit(text: str) -> str:
+    """Whitespace (newlines included) collapsed to single spaces, cut to MAX_PART_CHARS."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= MAX_PART_CHARS else flat[:MAX_PART_CHARS - 1] + "…"
+
+
+def shown(value, limit: int = 60) -> str:
+    """A user's input quoted in an error message, cut to `limit` characters."""
+    text = repr(value)  # strings in quotes, numbers and lists as written
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class DawsosError(Exception):
     """An error with a stable code and a suggestion, printed as one line by the CLI."""
 
@@ -13,7 +28,7 @@ class DawsosError(Exception):
         self.suggestion = suggestion
 
     def one_line(self) -> str:
-        return f"error {self.code}: {self.message} (suggestion: {self.suggestion})"
+        return f"error {self.code}: {_fit(self.message)} (suggestion: {_fit(self.suggestion)})"
 
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "suggestion": self.suggestion}
@@ -28,7 +43,16 @@ DB_ALREADY_SEEDED = "DB_ALREADY_SEEDED"
 EMBEDDED_START_FAILED = "EMBEDDED_START_FAILED"
 EMBEDDED_NOT_USED = "EMBEDDED_NOT_USED"
 PORT_IN_USE = "PORT_IN_USE"
+DB_NOT_MIGRATED = "DB_NOT_MIGRATED"
+DB_SERVER_ERROR = "DB_SERVER_ERROR"
+EMBEDDED_HOME_UNREACHABLE = "EMBEDDED_HOME_UNREACHABLE"
+HOME_NOT_OWN_FOLDER = "HOME_NOT_OWN_FOLDER"
 SEED_ARGUMENT_INVALID = "SEED_ARGUMENT_INVALID"
+
+# Command line and configuration
+USAGE_ERROR = "USAGE_ERROR"
+SLACK_CONFIG_INVALID = "SLACK_CONFIG_INVALID"
+INTERNAL_ERROR = "INTERNAL_ERROR"
 
 # Migrations
 MIGRATION_FILE_INVALID = "MIGRATION_FILE_INVALID"
@@ -50,6 +74,7 @@ BACKUP_INVALID = "BACKUP_INVALID"
 # Patterns (names follow the plan's taxonomy, facts §11.3)
 PATTERN_NOT_FOUND = "PATTERN_NOT_FOUND"
 PATTERN_INVALID = "PATTERN_INVALID"
+PATTERN_INPUT_INVALID = "PATTERN_INPUT_INVALID"
 PATTERN_EXECUTION_FAILED = "PATTERN_EXECUTION_FAILED"
 CAPABILITY_NOT_FOUND = "CAPABILITY_NOT_FOUND"
 INVALID_PORTFOLIO_ID = "INVALID_PORTFOLIO_ID"

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -24,17 +26,18 @@ DAWSOS = str(Path(sys.executable).parent / "dawsos")
 
 
 @pytest.fixture(scope="session")
-def server_admin_url(tmp_path_factory) -> str:
+def server_admin_url() -> str:
     """URL of the maintenance database of the test server. Never the developer's own .dawsos data."""
     external = os.environ.get(connection.URL_ENV)
     if external:
         return connection.database_url("postgres")
-    home = tmp_path_factory.mktemp("dawsos-home")
+    # Not under pytest's tmp_path: its parent is 0700, and the server user must pass through to the data.
+    home = Path(tempfile.mkdtemp(prefix="dawsos-test-home-"))
     os.environ["DAWSOS_HOME"] = str(home)
     server = EmbeddedPostgres(home)
-    port = server.start()
-    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    yield server.url("postgres")  # carries ?passfile=: the password stays in the home's 0600 file
     server.stop()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 OWNER_ROLE = "dawsos_owner"
@@ -169,3 +172,11 @@ def migrated_url(databases, monkeypatch) -> str:
     url = databases.migrated()
     monkeypatch.setenv(connection.URL_ENV, url)
     return url
+
+
+@pytest.fixture
+def reachable_home():
+    """A fresh DAWSOS_HOME for a second embedded server, where its unprivileged user can reach it (not tmp_path)."""
+    home = Path(tempfile.mkdtemp(prefix="dawsos-home-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)

@@ -44,8 +44,10 @@ def repo_plan_dir() -> Path:
 
 def _psql(url: str, path: Path) -> list[str]:
     """psql -f without ON_ERROR_STOP: every statement runs, failures are reported and skipped."""
-    done = subprocess.run([postgres_binary("psql"), "--no-psqlrc", "-q", "-f", str(path), url],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "PGOPTIONS": "-c client_min_messages=error"})
+    target, environment = connection.client_arguments(url)
+    done = subprocess.run([postgres_binary("psql"), "--no-psqlrc", "-q", "-f", str(path), target],
+                          capture_output=True, text=True, timeout=300,
+                          env=environment | {"PGOPTIONS": "-c client_min_messages=error"})
     return [line for line in done.stderr.splitlines() if "ERROR" in line]
 
 

@@ -6,16 +6,22 @@ import subprocess
 import pytest
 
 from dawsos_assets.database import connection
+from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.database.server import postgres_binary
+from dawsos_assets.migrations.runner import MigrationRunner
+from dawsos_assets.patterns.loader import PATTERNS_DIR
 
 from .conftest import run_cli
+
+ALPHA = ("--portfolio", ref.ALPHA_PORTFOLIO_ID)
 
 
 def assert_coded_error(result: subprocess.CompletedProcess, code: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error {code}:") and "(suggestion: " in lines[0]
+    assert lines[0].startswith(f"error {code}:") and "(suggestion: " in lines[0], lines[0]
+    assert len(lines[0]) < 1000  # never an echo of a huge input
 
 
 def test_db_url_is_accepted_by_psql(seeded_url):
@@ -32,6 +38,9 @@ def test_db_url_is_accepted_by_psql(seeded_url):
     ("mysql://user@host/db", "DB_URL_INVALID"),
     ("this is not a url", "DB_URL_INVALID"),
     ("postgresql://postgres@127.0.0.1:1/dawsos", "DB_UNREACHABLE"),
+    ("postgresql://postgres@127.0.0.1:1/dawsos?sslmode=disable&nonsense=1", "DB_URL_INVALID"),
+    ("postgresql://postgres:pass word@127.0.0.1:1/dawsos", "DB_URL_INVALID"),
+    ("postgresql://postgres@127.0.0.1:1/daw sos", "DB_URL_INVALID"),
 ])
 def test_bad_database_urls_give_one_coded_line(url, code):
     assert_coded_error(run_cli("seed", env={connection.URL_ENV: url}), code)
@@ -93,3 +102,45 @@ def test_migrate_commands_report_status_plan_and_coded_errors(seeded_url):
     assert "014 standardize_quantity_names: applied" in status.stdout
     assert "016 add_missing_foreign_keys: pending" in status.stdout
     assert_coded_error(run_cli("migrate", "restore", "/nonexistent.dump"), "BACKUP_NOT_FOUND")
+
+
+def test_patterns_run_and_check_on_an_unseeded_database_say_why(empty_url):
+    assert_coded_error(run_cli("patterns", "run", "portfolio_overview", *ALPHA), "DB_NOT_SEEDED")
+    assert_coded_error(run_cli("check"), "DB_NOT_SEEDED")
+
+
+@pytest.mark.parametrize("name", ["../definitions/portfolio_overview", str(PATTERNS_DIR / "portfolio_overview"),
+                                  "portfolio_overview.json", "p" * 256, "x" * 100_000])
+def test_a_pattern_is_named_from_the_pattern_folder_never_by_path(seeded_url, name):
+    assert_coded_error(run_cli("patterns", "run", name, *ALPHA), "PATTERN_NOT_FOUND")
+
+
+@pytest.mark.parametrize("option, value", [("--seed", "-1"), ("--seed", str(2**64)), ("--portfolios", "1000000000")])
+def test_seed_arguments_are_bounded(empty_url, option, value):
+    assert_coded_error(run_cli("seed", option, value), "SEED_ARGUMENT_INVALID")
+
+
+@pytest.mark.parametrize("pattern, value, extra", [("portfolio_overview", "lookback_days=-5", ALPHA),
+                                                   ("macro_cycles_overview", "asof_date=notadate", ()),
+                                                   ("portfolio_macro_overview", "confidence_level=NaN", ALPHA)])
+def test_typed_pattern_inputs_are_checked_against_their_declaration(seeded_url, pattern, value, extra):
+    MigrationRunner(seeded_url, backup=False).apply()  # on the migrated database these ran, with exit 0
+    assert_coded_error(run_cli("patterns", "run", pattern, "--input", value, *extra), "PATTERN_INPUT_INVALID")
+
+
+@pytest.mark.parametrize("args", [("seed", "--bogus"), ("seed", "--betas", "sideways"), ("patterns", "run"),
+                                  ("nosuchcommand",), ("migrate", "rollback", "--to", "-3"), ("ui", "--port", "0"), ()])
+def test_usage_errors_are_one_coded_line_too(args):
+    assert_coded_error(run_cli(*args), "USAGE_ERROR")
+
+
+def test_server_errors_and_bugs_are_one_coded_line_and_tracebacks_only_on_request():
+    import psycopg
+
+    from dawsos_assets.cli import _as_coded_error
+
+    assert _as_coded_error(psycopg.errors.DiskFull("could not extend file\nDETAIL: …")).one_line().startswith(
+        "error DB_SERVER_ERROR: the database server reported (53100): could not extend file (suggestion: ")
+    assert _as_coded_error(KeyError("x")).code == "INTERNAL_ERROR"
+    shown = run_cli("seed", "--seed", "-1", env={"DAWSOS_TRACEBACK": "1"})
+    assert "Traceback" in shown.stderr and "SEED_ARGUMENT_INVALID" in shown.stderr

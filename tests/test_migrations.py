@@ -22,8 +22,9 @@ WRITE_TIME_COLUMNS = ("created_at", "updated_at", "timestamp", "computed_at")
 
 
 def schema_dump(url: str) -> str:
-    out = subprocess.run([postgres_binary("pg_dump"), "--schema-only", "--schema=public", url],
-                         capture_output=True, text=True, check=True).stdout
+    target, environment = connection.client_arguments(url)
+    out = subprocess.run([postgres_binary("pg_dump"), "--schema-only", "--schema=public", target],
+                         capture_output=True, text=True, check=True, env=environment).stdout
     return "\n".join(line for line in out.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
 
 

@@ -1,17 +1,19 @@
 """The embedded server's life cycle, and the Dagster instance on PostgreSQL storage."""
 
+import os
+
 import dagster as dg
 import yaml
 
 from dawsos_assets.database import connection
 from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.database.server import EmbeddedPostgres
-from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 from dawsos_assets.tables.legacy_assets import legacy_key
 
 
-def test_embedded_server_starts_once_and_is_reused(tmp_path):
-    server = EmbeddedPostgres(tmp_path / "home")
+def test_embedded_server_starts_once_and_is_reused(reachable_home):
+    server = EmbeddedPostgres(reachable_home)
     try:
         port = server.start()
         assert server.status().running
@@ -28,7 +30,8 @@ def test_embedded_server_starts_once_and_is_reused(tmp_path):
 def test_instance_stores_runs_in_postgres_with_the_psycopg2_scheme(seeded_url):
     home = prepare_instance()
     config = yaml.safe_load((home / "dagster.yaml").read_text())
-    assert config["storage"]["postgres"]["postgres_url"].startswith("postgresql+psycopg2://")
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": STORAGE_URL_ENV}
+    assert os.environ[STORAGE_URL_ENV].startswith("postgresql+psycopg2://")
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         result = defs.resolve_job_def(OBSERVE_LEGACY_JOB).execute_in_process(instance=instance)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from urllib.parse import quote, urlencode
 
 import psycopg
+import psycopg.conninfo
+from psycopg import sql
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
@@ -23,17 +26,53 @@ DAGSTER_DATABASE = "dagster"
 MINIMUM_SERVER_VERSION = 150000
 
 
+URL_FORM = "use the form postgresql://user:password@host:5432/dbname (percent-encode spaces as %20)"
+
+
 def _parse(url: str) -> URL:
+    """A PostgreSQL URL that both SQLAlchemy and libpq accept; errors never quote the password."""
+    if any(ch.isspace() for ch in url):
+        raise DawsosError(errors.DB_URL_INVALID, "the database URL contains whitespace", URL_FORM)
     try:
         parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError for most malformed strings
-        raise DawsosError(errors.DB_URL_INVALID, f"cannot parse database URL ({exc})",
-                          "use the form postgresql://user:password@host:5432/dbname") from None
+    except Exception:  # sqlalchemy raises ArgumentError for most malformed strings
+        raise DawsosError(errors.DB_URL_INVALID, "cannot parse the database URL", URL_FORM) from None
     if parsed.get_backend_name() != "postgresql" or not parsed.database:
         raise DawsosError(errors.DB_URL_INVALID,
                           f"{parsed.render_as_string(hide_password=True)} is not a PostgreSQL URL with a database name",
-                          "use the form postgresql://user:password@host:5432/dbname")
+                          URL_FORM)
+    try:  # libpq's own parser: unknown query parameters and bad percent-escapes fail here, not at connect time
+        psycopg.conninfo.conninfo_to_dict(render(parsed.set(drivername="postgresql")))
+    except psycopg.ProgrammingError as exc:
+        problem = str(exc)
+        if parsed.password:
+            problem = problem.replace(parsed.password, "***")
+        raise DawsosError(errors.DB_URL_INVALID, f"libpq refuses the database URL: {problem}",
+                          "use only libpq connection parameters in the query string (e.g. ?sslmode=require)") from None
     return parsed
+
+
+def render(url: URL) -> str:
+    """The URL as libpq reads it: every part percent-encoded. SQLAlchemy leaves spaces raw in the user, password
+    and database and writes '+' for a space in the query, which libpq keeps literally."""
+    user = quote(url.username or "", safe="")
+    if url.password is not None:
+        user += ":" + quote(url.password, safe="")
+    host = f"[{url.host}]" if url.host and ":" in url.host else (url.host or "")
+    port = f":{url.port}" if url.port else ""
+    query = "?" + urlencode(url.query, doseq=True, quote_via=quote) if url.query else ""
+    return f"{url.drivername}://{user + '@' if user else ''}{host}{port}/{quote(url.database or '', safe='')}{query}"
+
+
+def client_arguments(url: str) -> tuple[str, dict[str, str]]:
+    """The URL and environment for a PostgreSQL client program (pg_dump, psql): the password travels in the
+    child's environment, never on its command line, where any local user could read it."""
+    parsed = _parse(url).set(drivername="postgresql")
+    environment = dict(os.environ)
+    if parsed.password is not None:
+        environment["PGPASSWORD"] = parsed.password
+        parsed = parsed.set(password=None)
+    return render(parsed), environment
 
 
 def uses_embedded_server() -> bool:
@@ -49,7 +88,7 @@ def database_url(database: str | None = None) -> str:
         parsed = _parse(EmbeddedPostgres().url("dawsos"))
     if database:
         parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
+    return render(parsed)
 
 
 def redacted(url: str) -> str:
@@ -82,7 +121,7 @@ def ensure_database(name: str | None = None) -> str:
                                   "point DAWSOS_DATABASE_URL at PostgreSQL 15 or newer")
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{target}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
     return url
 
 

@@ -7,7 +7,26 @@ from dataclasses import dataclass
 
 import psycopg
 
+from dawsos_assets import errors
+from dawsos_assets.errors import DawsosError
 from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES
+
+
+def require_tables(conn: psycopg.Connection, tables) -> None:
+    """Say plainly that the database is not a DawsOS one (yet) instead of failing on the first missing table."""
+    missing = [t for t in tables if conn.execute("SELECT to_regclass(%s) IS NULL", (f"public.{t}",)).fetchone()[0]]
+    if missing:
+        raise DawsosError(errors.DB_NOT_SEEDED, f"the database has no {', '.join(missing)} table(s): it holds no DawsOS data",
+                          "run `dawsos seed` (or `make demo`) first, or point DAWSOS_DATABASE_URL at a DawsOS database")
+
+
+def require_standard_names(conn: psycopg.Connection) -> None:
+    """Patterns read the standard names; on a legacy database they would fail at their first query."""
+    legacy = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
+                          "AND table_name = 'pricing_packs' AND column_name = 'date'").fetchone()
+    if legacy:
+        raise DawsosError(errors.DB_NOT_MIGRATED, "the database still has the legacy names (pricing_packs.date, …); "
+                          "patterns read the standard ones", "run `dawsos migrate apply` first")
 
 
 def columns(conn: psycopg.Connection, schema: str = "public") -> dict[str, list[str]]:

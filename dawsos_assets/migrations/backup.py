@@ -21,6 +21,7 @@ import jsonschema
 import psycopg
 
 from dawsos_assets import errors
+from dawsos_assets.database import connection
 from dawsos_assets.database.server import home_dir, postgres_binary
 from dawsos_assets.errors import DawsosError
 from dawsos_assets.migrations.files import Migration, load_all
@@ -82,9 +83,10 @@ def backup_tables(url: str, migration: Migration, version_before: int, conn: psy
     command = [postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(target)]
     for table in tables:
         command += ["--table", f"public.{table}"]
+    target_url, environment = connection.client_arguments(url)
     old_umask = os.umask(0o077)
     try:
-        result = subprocess.run(command + [url], capture_output=True, text=True, timeout=3600)
+        result = subprocess.run(command + [target_url], capture_output=True, text=True, timeout=3600, env=environment)
     finally:
         os.umask(old_umask)
     if result.returncode != 0:

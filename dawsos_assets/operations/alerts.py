@@ -3,8 +3,11 @@ never fails the run, so run-failure alerts miss it).
 
 After every run, its check evaluations are turned into messages in an outbox table (one per failing check, none
 while the same check keeps failing within the cooldown, one recovery message when it passes again). Delivery is
-separate and retried with backoff; the outbox row is marked delivered only after Slack accepted it, so a message
-is kept through an outage and sent once. Alerting never fails a pipeline, and secrets never reach logs, metadata
+separate and retried with backoff, one message and one commit at a time: a message is claimed (its attempt counted,
+its next try pushed back) and committed before it is sent, and marked delivered in its own commit after Slack
+accepted it. A crash or an unreadable reply therefore costs at most one repeat of the message in flight, never the
+marks of messages Slack already took. After MAX_ATTEMPTS failed tries a message is dead-lettered: kept, no longer
+sent, and reported by the retry sensor. Alerting never fails a pipeline, and secrets never reach logs, metadata
 or error text.
 """
 
@@ -13,11 +16,15 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+
+from dawsos_assets import errors
+from dawsos_assets.errors import DawsosError
 
 ALERT_TABLES_SQL = """
 CREATE SCHEMA IF NOT EXISTS dawsos_meta;
@@ -37,9 +44,18 @@ CREATE TABLE IF NOT EXISTS dawsos_meta.alert_outbox (
     last_error TEXT,
     delivered_at TIMESTAMPTZ
 );
+DO $$ BEGIN  -- outboxes created before dead-lettering existed (ADD COLUMN IF NOT EXISTS would lock every call)
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'dawsos_meta'
+                   AND table_name = 'alert_outbox' AND column_name = 'dead_at') THEN
+        ALTER TABLE dawsos_meta.alert_outbox ADD COLUMN dead_at TIMESTAMPTZ;
+    END IF;
+END $$;
 """
 COOLDOWN_ENV = "DAWSOS_ALERT_COOLDOWN_MINUTES"
 MAX_BACKOFF = timedelta(hours=1)
+FIRST_BACKOFF = timedelta(seconds=30)
+MAX_ATTEMPTS = 8  # with the backoff doubling from 30 s, about three hours of trying before a message is dead-lettered
+WEBHOOK_ENV = "DAWSOS_SLACK_WEBHOOK_URL"
 
 
 def cooldown() -> timedelta:
@@ -122,6 +138,23 @@ class SlackUnavailable(Exception):
     """Slack did not accept a message; the text never contains the webhook URL or a token."""
 
 
+def validate_webhook_url(url: str) -> None:
+    """Refuse a malformed webhook when the definitions load, naming the variable and never its value (the URL is
+    the secret). https is required except on loopback, where the test stand-in listens."""
+    parts = urllib.parse.urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    well_formed = (not any(ch.isspace() or not ch.isprintable() for ch in url) and bool(parts.hostname)
+                   and (parts.scheme == "https" or (parts.scheme == "http" and loopback)))
+    try:
+        parts.port  # raises on a port that is not a number
+    except ValueError:
+        well_formed = False
+    if not well_formed:
+        raise DawsosError(errors.SLACK_CONFIG_INVALID, f"{WEBHOOK_ENV} is not an https:// URL",
+                          f"set {WEBHOOK_ENV} to the incoming-webhook URL Slack shows (https://hooks.slack.com/services/…), "
+                          "or unset it")
+
+
 @dataclass(frozen=True)
 class SlackChannel:
     webhook_url: str | None = None
@@ -133,51 +166,106 @@ class SlackChannel:
         return bool(self.webhook_url or (self.bot_token and self.channel))
 
     def send(self, payload: dict) -> None:
-        if self.webhook_url:
-            request = urllib.request.Request(self.webhook_url, data=json.dumps(payload).encode(),
-                                             headers={"Content-Type": "application/json"}, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    if response.status >= 300:
-                        raise SlackUnavailable(f"webhook answered HTTP {response.status}")
-            except urllib.error.HTTPError as exc:
-                raise SlackUnavailable(f"webhook answered HTTP {exc.code}") from None
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                raise SlackUnavailable(f"webhook unreachable ({type(exc).__name__})") from None
-            return
+        """Any failure at all — refusal, timeout, reset, a reply that is not HTTP — is SlackUnavailable (retried)."""
+        try:
+            if self.webhook_url:
+                self._post_to_webhook(payload)
+            else:
+                self._post_with_bot_token(payload)
+        except SlackUnavailable:
+            raise
+        except Exception as exc:  # messages of urllib and slack_sdk may quote the URL or the request: class name only
+            raise SlackUnavailable(f"Slack unreachable or unreadable reply ({type(exc).__name__})") from None
+
+    def _post_to_webhook(self, payload: dict) -> None:
+        request = urllib.request.Request(self.webhook_url, data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                if response.status >= 300:
+                    raise SlackUnavailable(f"webhook answered HTTP {response.status}")
+        except urllib.error.HTTPError as exc:
+            raise SlackUnavailable(f"webhook answered HTTP {exc.code}") from None
+
+    def _post_with_bot_token(self, payload: dict) -> None:
         from dagster_slack import SlackResource
 
-        try:
-            SlackResource(token=self.bot_token).get_client().chat_postMessage(channel=self.channel, **payload)
-        except Exception as exc:  # slack_sdk errors may echo request details; keep only the class name
-            raise SlackUnavailable(f"Slack API call failed ({type(exc).__name__})") from None
+        SlackResource(token=self.bot_token).get_client().chat_postMessage(channel=self.channel, **payload)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    payload: dict
+    attempts: int
+
+
+def _claim_next(conn: psycopg.Connection, now: datetime) -> Claimed | None:
+    """Take the oldest due message and commit before sending it: its attempt is counted and its next try pushed
+    back by the backoff, so a crash during the send leaves it to be retried once, later, and a concurrent deliverer
+    skips it."""
+    with conn.transaction():
+        row = conn.execute("""
+            UPDATE dawsos_meta.alert_outbox o
+               SET attempts = o.attempts + 1,
+                   next_attempt_at = %(now)s + LEAST(%(max_backoff)s, %(first_backoff)s * power(2, o.attempts))
+             WHERE o.id = (SELECT id FROM dawsos_meta.alert_outbox
+                            WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= %(now)s
+                            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING o.id, o.payload, o.attempts""",
+                           {"now": now, "max_backoff": MAX_BACKOFF, "first_backoff": FIRST_BACKOFF}).fetchone()
+    return Claimed(*row) if row else None
+
+
+def _record_failure(conn: psycopg.Connection, message: Claimed, error: str, now: datetime) -> bool:
+    """Keep the error; dead-letter the message after MAX_ATTEMPTS. Returns whether it was dead-lettered."""
+    dead = message.attempts >= MAX_ATTEMPTS
+    with conn.transaction():
+        conn.execute("UPDATE dawsos_meta.alert_outbox SET last_error = %s, dead_at = %s WHERE id = %s",
+                     (error, now if dead else None, message.id))
+    return dead
+
+
+def _dead_letter_abandoned(conn: psycopg.Connection, now: datetime) -> int:
+    """Messages whose last allowed attempt never reported back (the deliverer died mid-send)."""
+    with conn.transaction():
+        return conn.execute("UPDATE dawsos_meta.alert_outbox SET dead_at = %s, last_error = COALESCE(last_error, "
+                            "'no outcome recorded for the last attempt') WHERE delivered_at IS NULL AND dead_at IS NULL "
+                            "AND attempts >= %s AND next_attempt_at <= %s", (now, MAX_ATTEMPTS, now)).rowcount
 
 
 def deliver(conn: psycopg.Connection, channel: SlackChannel, now: datetime | None = None, limit: int = 50) -> dict:
-    """Send due messages; each is marked delivered only after Slack accepted it, else retried with backoff."""
+    """Send due messages one by one, each in its own commits (see the module docstring). `conn` must not be inside
+    a transaction: the per-message commits are what make a crash cost at most one repeat."""
     now = now or datetime.now(timezone.utc)
     if not channel.configured:
-        return {"delivered": 0, "failed": 0, "skipped": "no Slack channel configured"}
-    delivered = failed = 0
+        return {"delivered": 0, "failed": 0, "dead_lettered": 0, "skipped": "no Slack channel configured"}
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise RuntimeError("deliver() needs a connection with no open transaction")
     with conn.transaction():
         conn.execute(ALERT_TABLES_SQL)
-        due = conn.execute("SELECT id, payload, attempts FROM dawsos_meta.alert_outbox WHERE delivered_at IS NULL "
-                           "AND next_attempt_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit)).fetchall()
-        for message_id, payload, attempts in due:
-            try:
-                channel.send(payload)
-            except SlackUnavailable as exc:
-                backoff = min(MAX_BACKOFF, timedelta(seconds=30 * 2 ** attempts))
-                conn.execute("UPDATE dawsos_meta.alert_outbox SET attempts = attempts + 1, next_attempt_at = %s, "
-                             "last_error = %s WHERE id = %s", (now + backoff, str(exc), message_id))
-                failed += 1
-                continue
-            conn.execute("UPDATE dawsos_meta.alert_outbox SET attempts = attempts + 1, delivered_at = %s WHERE id = %s",
-                         (now, message_id))
-            delivered += 1
-    return {"delivered": delivered, "failed": failed}
+    delivered = failed = 0
+    dead = _dead_letter_abandoned(conn, now)
+    for _ in range(limit):
+        message = _claim_next(conn, now)
+        if message is None:
+            break
+        try:
+            channel.send(message.payload)
+        except SlackUnavailable as exc:
+            failed += 1
+            dead += _record_failure(conn, message, str(exc), now)
+            continue
+        with conn.transaction():
+            conn.execute("UPDATE dawsos_meta.alert_outbox SET delivered_at = %s WHERE id = %s",
+                         (now, message.id))
+        delivered += 1
+    return {"delivered": delivered, "failed": failed, "dead_lettered": dead}
 
 
-def channel_from_environment() -> SlackChannel:
-    return SlackChannel(os.environ.get("DAWSOS_SLACK_WEBHOOK_URL") or None, os.environ.get("DAWSOS_SLACK_BOT_TOKEN") or None,
-                        os.environ.get("DAWSOS_SLACK_CHANNEL") or None)
+def dead_letters(conn: psycopg.Connection) -> list[tuple[int, str, int, str | None]]:
+    """(id, check key, attempts, last error) of every message given up on, oldest first."""
+    with conn.transaction():
+        conn.execute(ALERT_TABLES_SQL)
+        return conn.execute("SELECT id, check_key, attempts, last_error FROM dawsos_meta.alert_outbox "
+                            "WHERE dead_at IS NOT NULL ORDER BY id").fetchall()

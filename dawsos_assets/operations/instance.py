@@ -2,6 +2,8 @@
 
 The web UI, the CLI and the tests therefore read one history. The storage URL uses the psycopg2 scheme:
 with SQLAlchemy 2.1 a bare postgresql:// means psycopg 3, which breaks dagster-postgres (stack_notes §0).
+dagster.yaml names the URL only through an environment variable ({env: …}), so the file never holds a password
+(DAWSOS_DATABASE_URL may carry one); every process that opens the instance sets it through prepare_instance().
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.server import home_dir
 
 INSTANCE_TEMPLATE = """\
-# Written by dawsos_assets.operations.instance; regenerated when the database URL changes.
+# Written by dawsos_assets.operations.instance. The storage URL comes from the environment: no secret here.
 storage:
   postgres:
-    postgres_url: "{storage_url}"
+    postgres_url:
+      env: {storage_url_env}
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
@@ -30,17 +33,23 @@ telemetry:
 """
 
 
+STORAGE_URL_ENV = "DAWSOS_DAGSTER_STORAGE_URL"
+
+
 def dagster_home() -> Path:
     return home_dir() / "dagster"
 
 
 def prepare_instance() -> Path:
-    """Write dagster.yaml for the current database and point DAGSTER_HOME at it; return the directory."""
+    """Write dagster.yaml, put the storage URL in this process's environment (inherited by `dagster dev`, its
+    daemon and run workers) and point DAGSTER_HOME at the instance; return the directory."""
     home = dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    config = INSTANCE_TEMPLATE.format(storage_url=connection.dagster_storage_url())
+    home.mkdir(mode=0o700, exist_ok=True)
+    config = INSTANCE_TEMPLATE.format(storage_url_env=STORAGE_URL_ENV)
     target = home / "dagster.yaml"
     if not target.exists() or target.read_text() != config:
-        target.write_text(config)
+        target.write_text(config)  # an earlier version wrote the URL itself here: replaced by the env form
+    target.chmod(0o600)
+    os.environ[STORAGE_URL_ENV] = connection.dagster_storage_url()
     os.environ["DAGSTER_HOME"] = str(home)
     return home

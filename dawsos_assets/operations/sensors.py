@@ -6,7 +6,15 @@ import dagster as dg
 from pydantic import Field
 
 from dawsos_assets.database.resource import PortfolioDatabase
-from dawsos_assets.operations.alerts import ALERT_TABLES_SQL, SlackChannel, check_events, deliver, enqueue
+from dawsos_assets.operations.alerts import (
+    ALERT_TABLES_SQL,
+    MAX_ATTEMPTS,
+    SlackChannel,
+    check_events,
+    dead_letters,
+    deliver,
+    enqueue,
+)
 
 
 class SlackAlerts(dg.ConfigurableResource):
@@ -44,10 +52,19 @@ def check_alerts_after_failure(context: dg.RunFailureSensorContext, database: Po
 
 @dg.sensor(name="slack_alert_retries", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def slack_alert_retries(context: dg.SensorEvaluationContext, database: PortfolioDatabase, slack: SlackAlerts):
-    """Delivers alerts that Slack refused or could not take, with backoff, until each is accepted once."""
+    """Delivers alerts that Slack refused or could not take, with backoff, until each is accepted once; says in
+    every tick which messages were given up on (the UI's tick history is where an operator sees them)."""
     with database.connect() as conn:
         result = deliver(conn, slack.destination())
-    return dg.SkipReason(f"alert delivery: {result}")
+        dead = dead_letters(conn)
+    summary = f"alert delivery: {result}"
+    if dead:
+        ids = ", ".join(str(message_id) for message_id, *_ in dead[:20])
+        summary += (f"; {len(dead)} message(s) dead-lettered after {MAX_ATTEMPTS} attempts (dawsos_meta.alert_outbox "
+                    f"ids {ids}; last error: {dead[-1][3]}): fix the Slack setting, then set their dead_at and "
+                    "attempts back to NULL and 0 to send them again")
+        context.log.warning(summary)
+    return dg.SkipReason(summary)
 
 
 @dg.sensor(name="pending_migrations", minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -12,9 +12,12 @@ import psycopg
 
 from dawsos_assets import errors
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.patterns.loader import TEMPLATE, Pattern
+from dawsos_assets.database.inspect import require_standard_names, require_tables
+from dawsos_assets.patterns.loader import TEMPLATE, Pattern, input_problem
 from dawsos_assets.patterns.registry import CapabilityRegistry
 
+# What a pattern reads before its first step: the portfolio and the latest pricing pack.
+DAWSOS_TABLES = ("portfolios", "pricing_packs")
 _WHOLE = re.compile(r"^\{\{\s*([^}]+?)\s*\}\}$")
 _COMPARISON = re.compile(r"^(.+?)\s*(==|!=)\s*(.+)$")
 
@@ -114,24 +117,27 @@ def condition_holds(condition: str | None, scope: dict) -> bool:
 
 
 def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> dict:
-    """Apply defaults, check types; a portfolio id must be a UUID of an existing portfolio."""
+    """Apply defaults and check every value against its declared type and range; a portfolio must exist."""
+    unknown = sorted(set(inputs) - set(pattern.inputs))
+    if unknown:
+        raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id} has no input(s) {errors.shown(unknown)}",
+                          f"inputs are: {', '.join(pattern.inputs)}")
     resolved = {}
     for name, spec in pattern.inputs.items():
-        value = inputs.get(name, spec.get("default"))
+        value = inputs.get(name)
+        if value is None:  # an explicit null means "not given", as it did in DawsOS
+            value = spec.get("default")
         if value is None and spec.get("required"):
             raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id}: input '{name}' is required",
                               f"pass --input {name}=…")
-        if value is not None and spec["type"] == "uuid":
-            try:
-                value = str(uuid.UUID(str(value)))
-            except ValueError:
-                code = errors.INVALID_PORTFOLIO_ID if name == "portfolio_id" else errors.PATTERN_EXECUTION_FAILED
-                raise DawsosError(code, f"{name} '{value}' is not a UUID", "pass the id as printed by the database") from None
-        resolved[name] = value
-    unknown = sorted(set(inputs) - set(pattern.inputs))
-    if unknown:
-        raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id} has no input(s) {unknown}",
-                          f"inputs are: {', '.join(pattern.inputs)}")
+        problem = input_problem(spec, value)
+        if problem:
+            code = errors.INVALID_PORTFOLIO_ID if name == "portfolio_id" else errors.PATTERN_INPUT_INVALID
+            raise DawsosError(code, f"{pattern.id}: input '{name}' {problem}, not {errors.shown(value)}",
+                              f"pass --input {name}=<value> as declared in {pattern.path.name}")
+        resolved[name] = str(uuid.UUID(value)) if value is not None and spec["type"] == "uuid" else value
+    require_tables(conn, DAWSOS_TABLES)
+    require_standard_names(conn)
     if resolved.get("portfolio_id"):
         found = conn.execute("SELECT 1 FROM portfolios WHERE id = %s", (resolved["portfolio_id"],)).fetchone()
         if not found:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import jsonschema
@@ -18,6 +21,7 @@ SCHEMA = json.loads((Path(__file__).parent / "pattern.schema.json").read_text())
 LEGACY_FIELD_NAMES = {"qty", "qty_open", "qty_original", "valuation_date", "flow_date", "trade_date", "realized_pnl",
                       "value_local_legacy"}
 TEMPLATE = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ def parse(path: Path) -> Pattern:
         raise _invalid(path, f"outputs {unknown} are not step keys ({keys})")
     if document["id"] != path.stem:
         raise _invalid(path, f"id '{document['id']}' does not match the file name")
+    for name, spec in document["inputs"].items():
+        problem = input_problem(spec, spec.get("default"))
+        if problem:
+            raise _invalid(path, f"the default of input '{name}' {problem}")
     return Pattern(document["id"], document["name"], document["version"], document["category"], document["inputs"],
                    document["steps"], document["outputs"], path)
 
@@ -90,8 +98,53 @@ def load_all(directory: Path = PATTERNS_DIR) -> dict[str, Pattern]:
 
 
 def load(pattern_id: str, directory: Path = PATTERNS_DIR) -> Pattern:
-    path = directory / f"{pattern_id}.json"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.json")))
-        raise DawsosError(errors.PATTERN_NOT_FOUND, f"there is no pattern '{pattern_id}'", f"use one of: {known}")
-    return parse(path)
+    """Only the name of a file in the pattern folder: never a path, however it is spelled."""
+    known = sorted(p.stem for p in directory.glob("*.json"))
+    if pattern_id not in known:
+        raise DawsosError(errors.PATTERN_NOT_FOUND, f"there is no pattern {errors.shown(pattern_id)}",
+                          f"use one of: {', '.join(known)}")
+    return parse(directory / f"{pattern_id}.json")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe_range(spec: dict) -> str:
+    return f" from {spec['minimum']} to {spec['maximum']}"
+
+
+def input_problem(spec: dict, value) -> str | None:
+    """What is wrong with `value` for an input declared by `spec` (type, range, length), or None. None is fine
+    here: whether a missing value is allowed is the caller's question."""
+    kind = spec["type"]
+    if value is None:
+        return None
+    if kind in ("integer", "number"):
+        wanted = int if kind == "integer" else (int, float)
+        not_finite = isinstance(value, float) and not math.isfinite(value)  # JSON's NaN and Infinity
+        if isinstance(value, bool) or not isinstance(value, wanted) or not_finite:
+            return f"must be {'an integer' if kind == 'integer' else 'a number'}{_describe_range(spec)}"
+        if not spec["minimum"] <= value <= spec["maximum"]:
+            return f"must be{_describe_range(spec)}"
+        return None
+    if kind == "date":
+        if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+            return "must be a date written YYYY-MM-DD"
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return "must be a date that exists (YYYY-MM-DD)"
+        return None
+    if kind == "uuid":
+        return None if isinstance(value, str) and _is_uuid(value) else "must be a UUID"
+    if kind == "string":
+        if not isinstance(value, str) or len(value) > spec["maxLength"]:
+            return f"must be text of at most {spec['maxLength']} characters"
+        return "must not contain NUL characters" if "\x00" in value else None
+    expected = {"boolean": bool, "array": list, "object": dict}[kind]
+    return None if isinstance(value, expected) else f"must be a JSON {kind}"

@@ -41,6 +41,8 @@ MAX_LOTS = 10_000_000
 BOOK_PORTFOLIOS = 6
 LOTS_PER_BULK_PORTFOLIO = 10_000
 PROVIDER_TABLES = ("fundamentals", "news_items", "corporate_actions")
+MAX_PORTFOLIOS = 10_000  # unbounded, a typo ran until killed while holding the seed's locks
+MAX_SEED = 2**32 - 1  # numpy refuses negative seeds; one 32-bit range is plenty and fits every JSON reader of the manifest
 
 
 @dataclass
@@ -60,12 +62,15 @@ class SeedOptions:
         return BOOK_PORTFOLIOS
 
     def validate(self) -> None:
+        if not 0 <= self.seed <= MAX_SEED:
+            raise DawsosError(errors.SEED_ARGUMENT_INVALID, f"--seed {self.seed} is outside 0..{MAX_SEED}",
+                              "pass a non-negative seed below 2**32, e.g. --seed 42")
         if self.lots is not None and not 1 <= self.lots <= MAX_LOTS:
             raise DawsosError(errors.SEED_ARGUMENT_INVALID, f"--lots {self.lots} is outside 1..{MAX_LOTS:,}",
                               "pass a lot count between 1 and 10000000")
-        if self.portfolios is not None and self.portfolios < 1:
-            raise DawsosError(errors.SEED_ARGUMENT_INVALID, f"--portfolios {self.portfolios} must be at least 1",
-                              "defects are injected into generated portfolios; pass --portfolios 1 or more")
+        if self.portfolios is not None and not 1 <= self.portfolios <= MAX_PORTFOLIOS:
+            raise DawsosError(errors.SEED_ARGUMENT_INVALID, f"--portfolios {self.portfolios} is outside 1..{MAX_PORTFOLIOS:,}",
+                              "defects are injected into generated portfolios; pass --portfolios between 1 and 10000")
         variant = self.variant
         if variant.state not in STATES:
             raise DawsosError(errors.SEED_ARGUMENT_INVALID, f"--state {variant.state} is not a known state",
