@@ -3,6 +3,7 @@
 import dagster as dg
 import pytest
 
+from dawsos_assets.database import connection
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.tables.contracts import CONTRACTS
@@ -34,3 +35,14 @@ def test_report_and_metrics_materialize(seeded_url):
     assert report["suites"] == len(CONTRACTS)
     assert report["suites_fully_passing"] == len(CONTRACTS) - 1  # lots: the WARN flag conflicts stay visible
     assert report["data_docs"].startswith("file://") and report["data_docs"].endswith("index.html")
+
+
+def test_foreign_key_coverage_counts_only_validated_keys(seeded_url):
+    from dawsos_assets.tables.inspect_standard import foreign_key_coverage
+
+    MigrationRunner(seeded_url, backup=False).apply(target=15)
+    with connection.connect(seeded_url) as conn:
+        before = foreign_key_coverage(conn)
+        conn.execute("ALTER TABLE lots ADD CONSTRAINT fk_by_hand FOREIGN KEY (security_id) REFERENCES securities (id) NOT VALID")
+        assert foreign_key_coverage(conn) == before  # orphans still there: the key vouches for nothing yet
+        conn.rollback()

@@ -2,10 +2,14 @@
 
 import dagster as dg
 
+from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, defs
+from dawsos_assets.migrations.assets import build_migration_assets
 from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.tables.legacy_assets import legacy_key
 from dawsos_assets.tables.table_assets import table_key
+
+from .test_migrations import scalar
 
 
 def materialized(result) -> dict:
@@ -39,3 +43,20 @@ def test_table_assets_depend_on_the_migrations_that_change_them():
     graph = defs.resolve_asset_graph()
     parents = {key.to_user_string() for key in graph.get(table_key("lots")).parent_keys}
     assert parents == {"legacy/lots", "migrations/014_standardize_quantity_names", "migrations/016_add_missing_foreign_keys"}
+
+
+def _migrate_through_dagster(url: str, run_config: dict | None = None):
+    return dg.materialize(build_migration_assets(), resources={"database": PortfolioDatabase(url=url)},
+                          run_config=run_config or {}, instance=dg.DagsterInstance.ephemeral())
+
+
+def test_orphan_policy_precedence_on_the_dagster_path(databases, monkeypatch):
+    """Run config first, then DAWSOS_ORPHAN_POLICY, then the default: the same precedence as the CLI."""
+    monkeypatch.setenv("DAWSOS_ORPHAN_POLICY", "quarantine")
+    from_environment, from_run_config = databases.seeded(), databases.seeded()
+    lots = scalar(from_environment, "SELECT count(*) FROM lots")
+    assert _migrate_through_dagster(from_environment).success
+    assert scalar(from_environment, "SELECT count(*) FROM lots") == lots - 4  # the orphans were moved out
+    config = {"ops": {"migrations__016_add_missing_foreign_keys": {"config": {"orphan_policy": "placeholder"}}}}
+    assert _migrate_through_dagster(from_run_config, config).success
+    assert scalar(from_run_config, "SELECT count(*) FROM lots") == lots  # relinked, as the run config said

@@ -38,13 +38,15 @@ def columns(conn: psycopg.Connection, schema: str = "public") -> dict[str, list[
     return result
 
 
-def foreign_keys(conn: psycopg.Connection) -> set[tuple[str, str, str]]:
-    """(table, column, parent table) of every single-column foreign key in `public`."""
+def foreign_keys(conn: psycopg.Connection, validated_only: bool = False) -> set[tuple[str, str, str]]:
+    """(table, column, parent table) of every single-column foreign key in `public` (only the validated ones, which
+    are the ones that guarantee existing rows, with `validated_only`)."""
     rows = conn.execute("""
         SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text
           FROM pg_constraint c
           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-         WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND array_length(c.conkey, 1) = 1""")
+         WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND array_length(c.conkey, 1) = 1
+           AND (c.convalidated OR NOT %s)""", (validated_only,))
     return {(t, col, parent) for t, col, parent in rows}
 
 

@@ -8,14 +8,15 @@ from pydantic import Field
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.files import Migration, load_all
-from dawsos_assets.migrations.runner import ORPHAN_POLICIES, MigrationRunner, RunReport
+from dawsos_assets.migrations.runner import ORPHAN_POLICIES, POLICY_ENV, MigrationRunner, RunReport
 from dawsos_assets.tables.legacy_assets import LEGACY_TABLES, legacy_key
 
 MIGRATIONS_GROUP = "migrations"
 
 
 class MigrationConfig(dg.Config):
-    orphan_policy: str = Field(default="placeholder", description=f"One of {', '.join(ORPHAN_POLICIES)}.")
+    orphan_policy: str | None = Field(default=None, description=f"One of {', '.join(ORPHAN_POLICIES)}; unset: "
+                                      f"{POLICY_ENV}, else placeholder (the same precedence as the CLI).")
     backup: bool = Field(default=True, description="pg_dump the touched tables to .dawsos/backups/ first.")
 
 

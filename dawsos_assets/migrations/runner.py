@@ -107,7 +107,10 @@ class MigrationPlan:
 
 class MigrationRunner:
     def __init__(self, url: str | None = None, policy: str | None = None, backup: bool = True,
-                 lock_timeout_ms: int = 500, max_attempts: int = 8, migrations: list[Migration] | None = None):
+                 lock_timeout_ms: int = 500, max_attempts: int = 8, migrations: list[Migration] | None = None,
+                 observer=None):
+        """`observer`, if given, is told when each transaction opens and just before it commits
+        (`opened`/`closing(cursor, migration label, step name, step kind)`): the no-rewrite guard's window."""
         self.url = url or connection.ensure_database()
         self.policy = policy or default_policy()
         if self.policy not in ORPHAN_POLICIES:
@@ -117,6 +120,7 @@ class MigrationRunner:
         self.lock_timeout_ms = lock_timeout_ms
         self.max_attempts = max_attempts
         self.migrations = migrations if migrations is not None else load_all()
+        self.observer = observer
         self.applied_by = f"{getpass.getuser()}@{socket.gethostname()}"
 
     # -- connections, the ledger, the advisory lock ----------------------------------------------------------------
@@ -692,7 +696,11 @@ class MigrationRunner:
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     cur.execute(pgsql.SQL("SET LOCAL lock_timeout = {}").format(pgsql.Literal(f"{self.lock_timeout_ms}ms")))
+                    if self.observer:
+                        self.observer.opened(cur, migration.label, report.name, report.kind)
                     body(cur)
+                    if self.observer:
+                        self.observer.closing(cur, migration.label, report.name, report.kind)
                 blocking = [s for s in report.statements[mark:] if s.lock in WRITE_BLOCKING_LOCKS]
                 if blocking:  # from sending the first write-blocking statement to the end of the commit
                     held = (time.perf_counter() - blocking[0].started) * 1000

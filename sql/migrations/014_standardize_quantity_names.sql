@@ -47,9 +47,23 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER trg_lots_fill_quantities BEFORE INSERT OR UPDATE ON lots FOR EACH ROW EXECUTE FUNCTION dawsos_fill_lot_quantities();
 
--- 007's backfill rule, 10,000 rows per transaction, with the table's own triggers off inside each transaction so
--- updated_at stays as it was (a schema change is not a business update).
--- @up batch backfill_quantities when=function:dawsos_fill_lot_quantities quiet=lots
+-- While 014 fills its columns a row keeps its updated_at (a schema change is not a business update). Triggers of a
+-- timing fire in name order, so this one runs after every other BEFORE UPDATE trigger, and only in the runner's
+-- own session: no lock beyond a row's, and other writers' updates bump updated_at as always.
+-- @up transaction keep_updated_at when=function:dawsos_fill_lot_quantities,column:lots.updated_at,!function:dawsos_keep_updated_at
+CREATE FUNCTION dawsos_keep_updated_at() RETURNS trigger AS $$
+BEGIN
+    IF current_setting('dawsos.keep_updated_at', true) = 'on' THEN
+        NEW.updated_at := OLD.updated_at;
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER zzzz_dawsos_keep_updated_at BEFORE UPDATE ON lots FOR EACH ROW EXECUTE FUNCTION dawsos_keep_updated_at();
+
+-- 007's backfill rule, 10,000 rows per transaction.
+-- @up batch backfill_quantities when=function:dawsos_fill_lot_quantities
+SET LOCAL dawsos.keep_updated_at = 'on';
 UPDATE lots SET quantity_original = quantity,
                 quantity_open = CASE WHEN is_open THEN quantity ELSE 0 END,
                 closed_date = COALESCE(closed_date, CASE WHEN is_open THEN NULL ELSE updated_at::date END)
@@ -83,6 +97,11 @@ CREATE INDEX CONCURRENTLY idx_lots_open_positions ON lots (portfolio_id, securit
 -- @up switch set_not_null when=constraint:lots.chk_lots_quantity_open_not_null
 ALTER TABLE lots ALTER COLUMN quantity_original SET NOT NULL, ALTER COLUMN quantity_open SET NOT NULL;
 ALTER TABLE lots DROP CONSTRAINT chk_lots_quantity_original_not_null, DROP CONSTRAINT chk_lots_quantity_open_not_null;
+
+-- The backfill is over: the trigger that kept updated_at goes (it is put back if 014 is rolled back half-way).
+-- @up switch drop_keep_updated_at when=function:dawsos_keep_updated_at
+DROP TRIGGER zzzz_dawsos_keep_updated_at ON lots;
+DROP FUNCTION dawsos_keep_updated_at();
 
 -- Comments only where the team left none (007 commented its columns; those stay as they are).
 -- @up switch comment_quantity when=!comment:lots.quantity
@@ -123,6 +142,10 @@ SELECT '014_rollback', 'lots', id::text,
 DROP TRIGGER trg_lots_fill_quantities ON lots;
 DROP FUNCTION dawsos_fill_lot_quantities();
 ALTER TABLE lots DROP COLUMN quantity_original, DROP COLUMN quantity_open;
+
+-- @down switch drop_kept_updated_at undoes=keep_updated_at when=function:dawsos_keep_updated_at
+DROP TRIGGER zzzz_dawsos_keep_updated_at ON lots;
+DROP FUNCTION dawsos_keep_updated_at();
 
 -- @down switch drop_closed_date undoes=add_closed_date
 ALTER TABLE lots DROP COLUMN closed_date;

@@ -108,7 +108,7 @@ UPDATE quarantine.row_copies SET audited = TRUE WHERE migration = '016' AND NOT 
 
 -- The plan's option B, as the team's root migration 002d did it: one placeholder security that orphaned rows
 -- point to (theirs, ORPHAN, where it already exists).
--- @up transaction relink_to_unknown_security when=policy:placeholder quiet=lots,transactions
+-- @up transaction relink_to_unknown_security when=policy:placeholder
 INSERT INTO securities (id, symbol, name, security_type, exchange, trading_currency, active)
 SELECT '00000000-0000-0000-0000-000000000000', 'UNKNOWN', 'Unknown security (orphans relinked by migration 016)',
        'equity', 'UNKNOWN', 'USD', FALSE
