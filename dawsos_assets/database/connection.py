@@ -1,8 +1,9 @@
 """The one way this project reaches PostgreSQL.
 
-`DAWSOS_DATABASE_URL` points everything at any PostgreSQL 15+; without it the embedded server under
-`.dawsos/` is started on demand. Application code uses SQLAlchemy 2 over psycopg 3; bulk loads use psycopg's
-COPY directly; Dagster's own storage uses psycopg2 (dagster-postgres needs it, see stack_notes §0).
+`DAWSOS_DATABASE_URL` points everything at any PostgreSQL 15+; without it the embedded server under `.dawsos/` is
+started on demand. Every query goes through psycopg 3 (COPY for bulk loads); SQLAlchemy 2 parses and renders URLs and
+gives pandas its connectable where a DataFrame is read. Dagster's own storage uses psycopg2, which dagster-postgres
+needs.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 import psycopg
-import sqlalchemy as sa
 from pydantic import Field
 
 from dawsos_assets.database import connection
@@ -21,5 +20,3 @@ class PortfolioDatabase(dg.ConfigurableResource):
     def connect(self, **kwargs) -> psycopg.Connection:
         return connection.connect(self.resolved_url(), **kwargs)
 
-    def engine(self) -> sa.Engine:
-        return connection.engine(self.resolved_url())
