@@ -169,6 +169,7 @@ def test_no_channel_keeps_alerts_queued(seeded_url, slack):
         conn.commit()
         assert deliver(conn, SlackChannel())["skipped"] == "no Slack channel configured"
         assert conn.execute("SELECT attempts, delivered_at FROM dawsos_meta.alert_outbox").fetchone() == (0, None)
+        conn.commit()  # delivery commits per message, so it starts outside any transaction
         assert deliver(conn, SlackChannel(webhook_url=slack.url))["delivered"] == 1
     assert slack.accepted() == [{"text": "queued"}]
 

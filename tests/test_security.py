@@ -140,10 +140,11 @@ def test_state_folder_and_its_secrets_are_private(server_admin_url, seeded_url, 
     for folder in ("backups", "reports", "dagster"):
         assert stat.S_IMODE((home / folder).stat().st_mode) == 0o700
 
-    # DAWSOS_DATABASE_URL may carry a password: dagster.yaml names it through the environment only.
-    password = password_of(server)
-    with_password = connection._parse(seeded_url).set(password=password, query={})
-    monkeypatch.setenv(connection.URL_ENV, connection.render(with_password))
+    # DAWSOS_DATABASE_URL may carry a password (the test database's owner's): dagster.yaml names it through the
+    # environment only.
+    password = connection._parse(seeded_url).password
+    assert password
+    monkeypatch.setenv(connection.URL_ENV, seeded_url)
     for name in (STORAGE_URL_ENV, "DAGSTER_HOME"):  # set by prepare_instance(); restored after the test
         monkeypatch.setenv(name, "")
     instance_home = prepare_instance()
