@@ -151,12 +151,12 @@ def _runner(policy: OrphanPolicy | None = None, backup: bool = True):
     return MigrationRunner(policy=policy.value if policy else None, backup=backup)
 
 
-def _print_runs(reports, as_json: bool) -> None:
+def _print_runs(reports, as_json: bool, nothing: str = "nothing to do: every migration is applied") -> None:
     if as_json:
         print(json.dumps([r.as_dict() for r in reports], indent=2, default=str))
         return
     if not reports:
-        console.print("nothing to do: every migration is applied")
+        console.print(nothing)
     for r in reports:
         extra = f", backup {r.backup_path}" if r.backup_path else ""
         orphans = f", quarantined {r.quarantined}" if r.quarantined else ""
@@ -222,7 +222,7 @@ def migrate_apply(to: int | None = typer.Option(None, "--to", min=0, help="Stop 
 def migrate_rollback(to: int = typer.Option(0, "--to", min=0, help="Version to return to; 0 is the legacy database."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Undo applied migrations above --to, newest first; rows set aside come back as they were."""
-    _print_runs(_runner().rollback(to), as_json)
+    _print_runs(_runner().rollback(to), as_json, nothing=f"nothing to roll back above version {to:03d}")
 
 
 @migrate_app.command("restore")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 
+import psycopg
 import pytest
 
 from dawsos_assets.database import connection
@@ -145,21 +146,36 @@ def test_row_level_security_keeps_working_for_the_application_role(databases):
     assert visible(ref.ADMIN_USER_ID, "dawsos_legacy.position_factor_betas") > 0
 
 
-def test_a_function_that_cannot_be_rewritten_safely_is_listed_and_refused_before_any_change(databases):
+def test_a_trigger_function_follows_its_row_and_one_that_cannot_is_refused_before_any_change(databases):
     url = databases.seeded()
-    with connection.connect(url) as conn:  # a trigger function on a renamed `date`: neither rewrite nor search_path fits
+    with connection.connect(url) as conn:  # NEW.date can only mean the triggering row: its text follows the rename
         conn.execute("""CREATE FUNCTION no_future_regimes() RETURNS trigger LANGUAGE plpgsql AS $$
                         BEGIN IF NEW.date > CURRENT_DATE THEN RAISE EXCEPTION 'future'; END IF; RETURN NEW; END $$""")
         conn.execute("CREATE TRIGGER trg_no_future_regimes BEFORE INSERT ON regime_history "
                      "FOR EACH ROW EXECUTE FUNCTION no_future_regimes()")
         conn.commit()
+    MigrationRunner(url, backup=False).apply(target=15)
+    with connection.connect(url) as conn:
+        assert "NEW.asof_date" in conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'no_future_regimes'").fetchone()[0]
+        with pytest.raises(psycopg.errors.RaiseException):
+            conn.execute("INSERT INTO regime_history (asof_date, regime, confidence, indicators_json, zscores_json, "
+                         "regime_scores_json) VALUES (CURRENT_DATE + 1, 'MID_EXPANSION', 0.5, '{}', '{}', '{}')")
+
+    url = databases.seeded()
+    with connection.connect(url) as conn:  # a trigger that also reads the table's `date` itself: a human decides
+        conn.execute("""CREATE FUNCTION one_regime_a_day() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN IF EXISTS (SELECT 1 FROM regime_history WHERE date = NEW.date) THEN RETURN NULL; END IF;
+                        RETURN NEW; END $$""")
+        conn.execute("CREATE TRIGGER trg_one_regime_a_day BEFORE INSERT ON regime_history "
+                     "FOR EACH ROW EXECUTE FUNCTION one_regime_a_day()")
+        conn.commit()
     MigrationRunner(url, backup=False).apply(target=14)
     before = schema_dump(url)
     [plan] = MigrationRunner(url, backup=False).plan(target=15)
-    assert any(s.action == "manual" and "no_future_regimes()" in s.step for s in plan.steps)
+    assert any(s.action == "manual" and "one_regime_a_day()" in s.step for s in plan.steps)
     refused = run_cli("migrate", "apply", "--no-backup", env={connection.URL_ENV: url})
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert refused.stderr.startswith("error MIGRATION_DEPENDENT_UNSAFE") and "no_future_regimes()" in refused.stderr
+    assert refused.stderr.startswith("error MIGRATION_DEPENDENT_UNSAFE") and "one_regime_a_day()" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert schema_dump(url) == before
 

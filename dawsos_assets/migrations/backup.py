@@ -80,7 +80,9 @@ def backup_tables(url: str, migration: Migration, version_before: int, conn: psy
         return None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     target = backup_dir() / f"{stamp}_before_{migration.label}.dump"
-    command = [postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--file", str(target)]
+    # Bounded like every other wait of a migration: a table held by a long transaction fails the backup, not hangs it.
+    command = [postgres_binary("pg_dump"), "--format=custom", "--no-owner", "--lock-wait-timeout=10000",
+               "--file", str(target)]
     for table in tables:
         command += ["--table", f"public.{table}"]
     target_url, environment = connection.client_arguments(url)

@@ -109,6 +109,15 @@ END $$
 """
 
 
+EXPECTED_COLUMNS = {
+    f"{LEDGER_SCHEMA}.ledger": {"version", "name", "checksum", "applied_at", "duration_ms", "applied_by", "details", "status"},
+    f"{LEDGER_SCHEMA}.history": {"version", "name", "direction", "finished_at", "duration_ms", "applied_by", "details"},
+    f"{LEDGER_SCHEMA}.journal": {"id", "version", "step", "inverse", "detail", "recorded_at"},
+    "quarantine.row_copies": {"id", "migration", "source_table", "row_key", "row_data", "reason", "action", "audited",
+                              "quarantined_at", "restored_at"},
+}
+
+
 def record(cur, version: int, step: str, inverse: str | None = None, detail: dict | None = None) -> None:
     """One journal entry; a file step is recorded once however often it runs (batches, resumed runs)."""
     cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "

@@ -62,6 +62,7 @@ class FunctionFix:
 class Dependents:
     functions: list[FunctionFix] = field(default_factory=list)
     follows: list[str] = field(default_factory=list)  # views, policies: stored parsed, follow the rename
+    notes: list[str] = field(default_factory=list)  # what old code will find different, without stopping anything
 
     @property
     def manual(self) -> list[FunctionFix]:
@@ -72,20 +73,19 @@ def _word(name: str) -> re.Pattern:
     return re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])", re.IGNORECASE)
 
 
-def _ambiguous(conn, name: str, argnames: list[str], source: str) -> str | None:
-    """Why a whole-word rewrite of `name` in this function could change something else, or None."""
-    if conn.execute("SELECT EXISTS (SELECT 1 FROM pg_get_keywords() WHERE word = lower(%s)) "
-                    "OR to_regtype(%s) IS NOT NULL", (name, name)).fetchone()[0]:
-        return f"'{name}' is also an SQL keyword or type name"
-    if name.lower() in (a.lower() for a in argnames):
-        return f"'{name}' is also one of its parameters"
-    if re.search(rf"(?im)^\s*{re.escape(name)}\s+[a-z]", source):
-        return f"'{name}' looks declared as a variable"
-    return None
+# Statements a view cannot take in a table's place: a function using them must keep a real table.
+_TABLE_ONLY = re.compile(r"(?i)\b(TRUNCATE|LOCK\s+TABLE|COPY|ALTER\s+TABLE|CREATE\s+(UNIQUE\s+)?INDEX|CLUSTER|VACUUM|"
+                         r"REINDEX|DROP\s+TABLE)\b")
+
+
+def _row_references(source: str, legacy: str) -> tuple[int, int]:
+    """(occurrences of `legacy` as a word, of them written NEW.legacy or OLD.legacy)."""
+    return (len(_word(legacy).findall(source)),
+            len(re.findall(rf"(?i)(?<![\w$])(?:NEW|OLD)\s*\.\s*{re.escape(legacy)}(?![\w$])", source)))
 
 
 _CANDIDATES = """
-SELECT p.oid, p.oid::regprocedure::text, l.lanname, p.prosrc, COALESCE(p.proargnames, '{}'), p.prosqlbody IS NOT NULL,
+SELECT p.oid, p.oid::regprocedure::text, l.lanname, p.prosrc, p.prosqlbody IS NOT NULL,
        p.prorettype = 'trigger'::regtype, COALESCE(p.proconfig, '{}'), pg_has_role(current_user, p.proowner, 'USAGE'),
        pg_get_userbyid(p.proowner),
        ARRAY(SELECT t.tgrelid::regclass::text FROM pg_trigger t WHERE t.tgfoid = p.oid AND NOT t.tgisinternal)
@@ -109,9 +109,28 @@ def _search_path_fix(signature: str, config: list[str]) -> tuple[str, str]:
     return forward, inverse
 
 
+def _trigger_rewrite(conn, oid: int, source: str, used: list[ColumnRename], triggers_on: list[str]) -> str | None:
+    """A trigger function on the renamed table that names the column only as NEW.x / OLD.x: those can only mean
+    the triggering row, so the rewritten text means what the old one did. None if anything else names it."""
+    if not all(r.table in triggers_on for r in used):
+        return None
+    if any(_row_references(source, r.legacy)[0] != _row_references(source, r.legacy)[1] for r in used):
+        return None
+    rewritten = source
+    for r in used:
+        rewritten = re.sub(rf"(?i)(?<![\w$])(NEW|OLD)(\s*\.\s*){re.escape(r.legacy)}(?![\w$])",
+                           lambda m, new=r.standard: f"{m.group(1)}{m.group(2)}{new}", rewritten)
+    definition = conn.execute("SELECT pg_get_functiondef(%s)", (oid,)).fetchone()[0]
+    return definition.replace(source, rewritten, 1)
+
+
 def _fix(conn, row, renames: list[ColumnRename]) -> FunctionFix | None:
-    _oid, signature, language, source, argnames, sql_body, is_trigger, config, owned, owner, triggers_on = row
-    used = [r for r in renames if _uses(source or "", triggers_on, r)]
+    """What happens to one function that uses a column about to be renamed. Its text is never guessed at:
+    a function keeps it and reads the old names through dawsos_legacy (a function-level search_path), except a
+    trigger function, whose NEW.x / OLD.x must follow the row, and what neither fits, which is left to a human."""
+    oid, signature, language, source, sql_body, is_trigger, config, owned, owner, triggers_on = row
+    source = source or ""
+    used = [r for r in renames if _uses(source, triggers_on, r)]
     if not used:
         return None
     names = ", ".join(f"{r.table}.{r.legacy}" for r in used)
@@ -121,21 +140,25 @@ def _fix(conn, row, renames: list[ColumnRename]) -> FunctionFix | None:
         return FunctionFix(signature, "manual", f"uses {names} in {language}, whose text cannot be checked")
     if not owned:
         return FunctionFix(signature, "manual", f"uses {names} but belongs to {owner}; only its owner can change it")
-    doubts = [d for d in (_ambiguous(conn, r.legacy, argnames, source) for r in used) if d]
-    if not doubts:
-        definition = conn.execute("SELECT pg_get_functiondef(%s)", (_oid,)).fetchone()[0]
-        rewritten = source
-        for r in used:
-            rewritten = _word(r.legacy).sub(r.standard, rewritten)
-        return FunctionFix(signature, "rewrite", f"uses {names}: rewritten to the standard names, signature kept",
-                           definition.replace(source, rewritten, 1), definition)
+    if is_trigger:
+        rewritten = _trigger_rewrite(conn, oid, source, used, triggers_on)
+        if rewritten is None:
+            return FunctionFix(signature, "manual", f"trigger function that uses {names} other than as NEW.x / OLD.x "
+                               "of its own table")
+        original = conn.execute("SELECT pg_get_functiondef(%s)", (oid,)).fetchone()[0]
+        return FunctionFix(signature, "rewrite", f"trigger function on {used[0].table}: NEW/OLD.{used[0].legacy} "
+                           f"→ .{used[0].standard}, nothing else touched", rewritten, original)
     qualified = [r.table for r in used if re.search(rf"(?i)\bpublic\s*\.\s*\"?{re.escape(r.table)}\b", source)]
-    if is_trigger or qualified:
-        why = "it is a trigger function" if is_trigger else f"it names public.{qualified[0]} explicitly"
-        return FunctionFix(signature, "manual", f"uses {names}; {doubts[0]}, and {why}")
+    if qualified:
+        return FunctionFix(signature, "manual", f"uses {names} and names public.{qualified[0]} explicitly, which the "
+                           "old names cannot be put in front of")
+    table_only = _TABLE_ONLY.search(source)
+    if table_only:
+        return FunctionFix(signature, "manual", f"uses {names} and runs {table_only.group(1).upper()}, which a view "
+                           "with the old names cannot take in the table's place")
     forward, inverse = _search_path_fix(signature, config)
-    return FunctionFix(signature, "search_path", f"uses {names}; {doubts[0]}, so its text stays and it reads "
-                       f"the old names through {LEGACY_SCHEMA} (search_path)", forward, inverse)
+    return FunctionFix(signature, "search_path", f"uses {names}: its text stays as it is and it reads and writes "
+                       f"the old names through {LEGACY_SCHEMA} (function search_path)", forward, inverse)
 
 
 def _following(conn, renames: list[ColumnRename]) -> list[str]:
@@ -160,7 +183,20 @@ def dependents(conn: psycopg.Connection, renames: list[ColumnRename]) -> Depende
     if not renames:
         return Dependents()
     fixes = [_fix(conn, row, renames) for row in conn.execute(_CANDIDATES, (list(PROJECT_SCHEMAS),)).fetchall()]
-    return Dependents([f for f in fixes if f], _following(conn, renames))
+    return Dependents([f for f in fixes if f], _following(conn, renames), _column_grant_notes(conn, renames))
+
+
+def _column_grant_notes(conn, renames: list[ColumnRename]) -> list[str]:
+    """Roles that may read only some columns of a renamed table: PostgreSQL checks every column a security_invoker
+    view names on the table, so such a role cannot read the dawsos_legacy view; its old code needs a table grant."""
+    tables = sorted({r.table for r in renames})
+    rows = conn.execute("""
+        SELECT DISTINCT c.relname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END
+          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid, aclexplode(a.attacl) x
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s) AND a.attacl IS NOT NULL
+           AND NOT has_table_privilege(x.grantee, c.oid, 'SELECT')""", (tables,)).fetchall() if tables else []
+    return [f"{role} may read only some columns of {table}: its old code cannot read {LEGACY_SCHEMA}.{table} "
+            f"(grant it SELECT on {table}, or move that code to the new names)" for table, role in rows]
 
 
 # -- performing a rename inside the switch transaction ------------------------------------------------------------
@@ -247,11 +283,12 @@ def legacy_view_actions(conn: psycopg.Connection, table: str, aliases: dict[str,
         for c in columns)
     create = sql.SQL("CREATE VIEW {} WITH (security_invoker = true) AS SELECT {} FROM {}").format(
         view, select, sql.Identifier("public", table)).as_string(conn)
-    grants = f"SELECT dawsos_migrations.copy_grants('public.{table}', '{LEGACY_SCHEMA}.{table}')"
+    table_grants = f"SELECT dawsos_migrations.copy_grants('public.{table}', '{LEGACY_SCHEMA}.{table}')"
+    grants = table_grants
     drop = sql.SQL("DROP VIEW {}").format(view).as_string(conn)
     if existing:
         previous = sql.SQL("CREATE VIEW {} WITH (security_invoker = true) AS ").format(view).as_string(conn) + existing[0]
-        actions.append((f"replace view {LEGACY_SCHEMA}.{table}", f"{drop}; {create}; {grants}", f"{drop}; {previous}; {grants}"))
+        actions.append((f"replace view {LEGACY_SCHEMA}.{table}", f"{drop}; {create}; {grants}", f"{drop}; {previous}; {table_grants}"))
     else:
         actions.append((f"create view {LEGACY_SCHEMA}.{table} with the old names", f"{create}; {grants}", drop))
     return actions

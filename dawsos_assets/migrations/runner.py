@@ -8,6 +8,7 @@ target already in place is adopted, and only a form no rule covers is refused �
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -40,6 +41,22 @@ _CIC = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s
 
 def default_policy() -> str:
     return os.environ.get(POLICY_ENV, "placeholder")
+
+
+def _coded(method):
+    """Whatever the server does mid-way (a dropped connection, a cancelled statement), the caller gets one coded
+    error; the journal and the ledger say where the database stands."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except psycopg.Error as exc:
+            diag = getattr(exc, "diag", None)
+            message = (diag.message_primary if diag else None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DawsosError(errors.MIGRATION_SERVER_ERROR, f"migrate {method.__name__}: the server answered: {message[:200]}",
+                              "the transaction in flight was rolled back; `dawsos migrate status` shows where the "
+                              "database stands; rerun when the cause is gone (apply resumes, rollback undoes)") from None
+    return guarded
 
 
 @dataclass
@@ -132,6 +149,11 @@ class MigrationRunner:
         # The table owner is exempt from row-level security unless a table forces it; then a query that would see
         # only some rows fails instead of silently migrating a subset.
         conn.execute("SET row_security = off")
+        # Migrations bound their own waits (lock_timeout); a role's statement_timeout must not cut a validation
+        # scan short. A function's old text is put back while the columns still carry the new names, so bodies
+        # are checked when they run, not when they are created.
+        conn.execute("SET statement_timeout = 0")
+        conn.execute("SET check_function_bodies = off")
         # Autovacuum yields to a waiting lock only when the waiter's deadlock check runs (deadlock_timeout, 1 s by
         # default); checking after 20 ms lets autovacuum step aside before our 500 ms lock_timeout. Superuser-only
         # on managed servers: without it the retries with backoff still outlast an ordinary autovacuum.
@@ -191,7 +213,7 @@ class MigrationRunner:
                     self._create_bookkeeping(conn)
                 yield conn
             finally:
-                if exclusive:
+                if exclusive and not conn.broken and not conn.closed:  # a dropped connection released it already
                     conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
 
     def _create_bookkeeping(self, conn: psycopg.Connection) -> None:
@@ -203,8 +225,23 @@ class MigrationRunner:
                               f"cannot create the bookkeeping schemas ({exc.diag.message_primary})",
                               "run as the role that owns the DawsOS tables and can create schemas in this database "
                               "(GRANT CREATE ON DATABASE … TO that role)") from None
+        except psycopg.Error:
+            self._check_bookkeeping(conn)  # a table of that name that is not ours is the likely cause: say which
+            raise
+        self._check_bookkeeping(conn)
+
+    @staticmethod
+    def _check_bookkeeping(conn: psycopg.Connection) -> None:
+        for table, columns in journal.EXPECTED_COLUMNS.items():
+            present = {c for (c,) in conn.execute("SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                                                  "AND attnum > 0 AND NOT attisdropped", (table,))}
+            if present and not columns <= present:
+                raise DawsosError(errors.MIGRATION_STATE_UNKNOWN,
+                                  f"{table} exists but is not this tool's: it lacks {', '.join(sorted(columns - present))}",
+                                  f"rename or move that table (its schema name is taken), then rerun")
 
     # -- public API --------------------------------------------------------------------------------------------
+    @_coded
     def status(self) -> list[dict]:
         with self._session(exclusive=False) as conn:
             ledger = self.ledger(conn)
@@ -219,6 +256,7 @@ class MigrationRunner:
                          "duration_ms": row["duration_ms"] if row else None})
         return rows
 
+    @_coded
     def plan(self, target: int | None = None) -> list[MigrationPlan]:
         """Per pending migration and step: apply, adopt, create, skip or refuse — and why — before any change."""
         with self._session(exclusive=False) as conn:
@@ -228,6 +266,7 @@ class MigrationRunner:
             return [self._plan_migration(conn, m, "partial" if m.version in started else "pending")
                     for m in self._pending(ledger, target)]
 
+    @_coded
     def apply(self, target: int | None = None, only: int | None = None) -> list[RunReport]:
         """Apply pending migrations up to `target` (or just `only`); an applied `only` reports 'already applied'."""
         with self._session() as conn:
@@ -249,6 +288,7 @@ class MigrationRunner:
                 self._refuse_if_needed(conn, migration)
             return [self._run_up(conn, m) for m in pending]
 
+    @_coded
     def rollback(self, target: int = 0) -> list[RunReport]:
         """Undo what migrations above `target` changed, newest first (target 0: back to the state found).
 
@@ -260,6 +300,7 @@ class MigrationRunner:
             versions = sorted((set(ledger) | started) & self._versions(), reverse=True)
             return [self._run_down(conn, self._find(v), v in ledger) for v in versions if v > target]
 
+    @_coded
     def adopt(self, version: int) -> RunReport:
         """Record a pending migration as done without running it, after a human checked its target by hand."""
         migration = self._find(version)
@@ -268,6 +309,10 @@ class MigrationRunner:
             self._verify(ledger)
             if version in ledger:
                 return RunReport(version, migration.name, "adopt", "already applied")
+            earlier = [m.label for m in self._pending(ledger, version - 1)]
+            if earlier:
+                raise DawsosError(errors.MIGRATION_OUT_OF_ORDER, f"{migration.label} cannot be adopted before "
+                                  f"{', '.join(earlier)}", f"apply them first: dawsos migrate apply --to {version - 1}")
             if journal.entries(conn, version):
                 raise DawsosError(errors.MIGRATION_STATE_UNKNOWN, f"{migration.label} is partly applied",
                                   f"finish it with `dawsos migrate apply` or undo it with `dawsos migrate rollback "
@@ -278,6 +323,7 @@ class MigrationRunner:
                 self._write_history(cur, migration, "adopt", 0.0, {"unmet_target": unmet})
             return RunReport(version, migration.name, "adopt", "adopted")
 
+    @_coded
     def restore(self, dump: Path) -> dict:
         """Put a pre-migration backup back, in one transaction or not at all: the migrations after its version are
         undone, then the backed-up tables are made equal to the dump — rows that differ or are not in it are copied
@@ -289,6 +335,12 @@ class MigrationRunner:
             ledger = self.ledger(conn)
             self._verify(ledger)
             started = journal.started_versions(conn)
+            current = max((v for v, row in ledger.items()), default=0)
+            if current < backup.version_before:
+                raise DawsosError(errors.BACKUP_INVALID, f"{dump.name[:120]} was taken at version {backup.version_before:03d}; "
+                                  f"this database is at {current:03d}; nothing was changed",
+                                  f"apply up to it first (dawsos migrate apply --to {backup.version_before}), or restore "
+                                  "an older backup")
             undo = sorted(v for v in (set(ledger) | started) & self._versions() if v > backup.version_before)
             try:
                 with conn.transaction():
@@ -365,12 +417,35 @@ class MigrationRunner:
             "WHERE i.indrelid = to_regclass(%s) AND i.indisprimary", (f"public.{table}",))]
         matches = pgsql.SQL(" AND ").join(pgsql.SQL("s.{c} = t.{c}").format(c=pgsql.Identifier(c)) for c in key)
         extra = pgsql.SQL("NOT EXISTS (SELECT 1 FROM {stage} s WHERE {matches})").format(stage=stage, matches=matches)
-        copied = conn.execute(pgsql.SQL(
+        copied = self._copy_dependent_rows(conn, table, target, extra, source)
+        copied += conn.execute(pgsql.SQL(
             "INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action) "
             "SELECT 'restore', {table}, t.ctid::text, to_jsonb(t), {reason}, 'copied' FROM {target} t WHERE {extra}").format(
             table=pgsql.Literal(table), reason=pgsql.Literal(f"not in the backup {source}"), target=target,
             extra=extra)).rowcount
         conn.execute(pgsql.SQL("DELETE FROM {target} t WHERE {extra}").format(target=target, extra=extra))
+        return copied
+
+    @staticmethod
+    def _copy_dependent_rows(conn: psycopg.Connection, table: str, target, extra, source: str) -> int:
+        """Rows of other tables that deleting `table`'s extra rows would delete or change through their foreign keys
+        (ON DELETE CASCADE, SET NULL, SET DEFAULT) are copied to quarantine first."""
+        copied = 0
+        for child, parent_columns, child_columns in conn.execute("""
+                SELECT c.conrelid::regclass::text,
+                       ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.confrelid AND attnum = ANY(c.confkey)),
+                       ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = ANY(c.conkey))
+                  FROM pg_constraint c
+                 WHERE c.contype = 'f' AND c.confrelid = to_regclass(%s) AND c.confdeltype IN ('c', 'n', 'd')""",
+                                                                 (f"public.{table}",)).fetchall():
+            joined = pgsql.SQL(" AND ").join(pgsql.SQL("k.{} = t.{}").format(pgsql.Identifier(c), pgsql.Identifier(p))
+                                             for c, p in zip(child_columns, parent_columns))
+            copied += conn.execute(pgsql.SQL(
+                "INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action) "
+                "SELECT 'restore', {child}, k.ctid::text, to_jsonb(k), {reason}, 'copied' FROM {child_table} k "
+                "WHERE EXISTS (SELECT 1 FROM {target} t WHERE {joined} AND {extra})").format(
+                child=pgsql.Literal(child), child_table=pgsql.SQL(child), target=target, joined=joined, extra=extra,
+                reason=pgsql.Literal(f"its {table} row is not in the backup {source}; the delete reaches it"))).rowcount
         return copied
 
     def _versions(self) -> set[int]:
@@ -387,13 +462,32 @@ class MigrationRunner:
                           "see `dawsos migrate status` for the known migrations")
 
     # -- planning ----------------------------------------------------------------------------------------------
-    def _refusal(self, conn: psycopg.Connection, migration: Migration) -> str | None:
+    def _refusal(self, conn: psycopg.Connection, migration: Migration) -> tuple[str, str | None] | None:
+        """The first refuse step whose query answers: (reason, the way out if the step names one)."""
         for step in migration.steps_for("up"):
             if step.kind == "refuse" and not catalog.failing(conn, step.conditions, self.policy):
                 row = conn.execute(step.statements[0]).fetchone()
                 if row:
-                    return f"{migration.label}: {row[0]}"
+                    return f"{migration.label}: {row[0]}", (row[1] if len(row) > 1 else None)
         return None
+
+    def _unworkable_tables(self, conn: psycopg.Connection, migration: Migration) -> None:
+        """Tables the migration touches that its role may not change, or whose rows it would see only in part."""
+        rows = conn.execute("""
+            SELECT c.relname, NOT pg_has_role(current_user, c.relowner, 'USAGE'), c.relforcerowsecurity,
+                   pg_get_userbyid(c.relowner)
+              FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY(%s)""",
+                            (migration.touches,)).fetchall()
+        foreign = [f"{name} (owned by {owner})" for name, not_owned, _force, owner in rows if not_owned]
+        if foreign:
+            raise DawsosError(errors.MIGRATION_PRIVILEGE_MISSING, f"{migration.label} changes {', '.join(foreign)}, which "
+                              "this role does not own", "run it as the role that owns the DawsOS tables, or have the "
+                              "owner ALTER TABLE … OWNER TO this role")
+        forced = [name for name, _not_owned, force, _owner in rows if force]
+        if forced:
+            raise DawsosError(errors.MIGRATION_STATE_UNKNOWN, f"{migration.label}: {', '.join(forced)} forces row-level "
+                              "security on its owner, so a migration would see only some of its rows",
+                              "ALTER TABLE … NO FORCE ROW LEVEL SECURITY for the migration, then FORCE it again")
 
     def _refuse_if_needed(self, conn: psycopg.Connection, migration: Migration) -> None:
         recorded = journal.recorded_policy(conn, migration.version)
@@ -402,9 +496,11 @@ class MigrationRunner:
                               f"{migration.label} was started with orphan policy '{recorded}', not '{self.policy}'",
                               f"resume it with --policy {recorded}, or undo it first with "
                               f"`dawsos migrate rollback --to {migration.version - 1}`")
+        self._unworkable_tables(conn, migration)
         refusal = self._refusal(conn, migration)
         if refusal:
-            raise DawsosError(errors.MIGRATION_STATE_UNKNOWN, refusal,
+            reason, way_out = refusal
+            raise DawsosError(errors.MIGRATION_STATE_UNKNOWN, reason, way_out or
                               f"check the object by hand; if it already is what {migration.label} makes, "
                               f"`dawsos migrate adopt {migration.version}` records it as done")
         states = {r: renames.assess(conn, r) for r in migration.renames}
@@ -437,6 +533,8 @@ class MigrationRunner:
                                           [{"sql": fix.forward}] if fix.forward else []))
         for what in deps.follows:
             plan.steps.append(PlannedStep(what.split(" (")[0], "switch", "follows", what, []))
+        for note in deps.notes:
+            plan.steps.append(PlannedStep("note", "switch", "note", note, []))
         if plan.action != "refuse" and (to_rename or any(s.action in ("apply", "create") and s.kind != "require_none"
                                                          for s in plan.steps)):
             plan.action = "apply"
@@ -644,8 +742,12 @@ class MigrationRunner:
         step_report = StepReport("rollback", "switch")
         entries = journal.entries(conn, migration.version)
 
+        # An inverse may ask to run before or after all the others: a key the migration validated is dropped first and
+        # put back NOT VALID last, once the rows it guards are back as they were.
+        ordered = sorted(reversed(entries), key=lambda e: {"first": 0, "last": 2}.get(e[3].get("phase"), 1))
+
         def body(cur):
-            for _id, step_name, inverse, detail in reversed(entries):
+            for _id, step_name, inverse, detail in ordered:
                 if step_name == POLICY_STEP:
                     continue
                 if inverse is not None:

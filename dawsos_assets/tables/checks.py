@@ -181,12 +181,15 @@ def check_column_names(table: str, contract: type[Contract], present: dict[str, 
         elif present[name] not in PG_FAMILIES[column.metadata["pg"]]:
             problems.append({"column": name, "problem": f"type {present[name]}, expected {column.metadata['pg']}"})
     for name in present:
-        if name not in schema.columns:
-            hint = f"legacy name of {legacy[name]}" if name in legacy else "not in the contract"
-            problems.append({"column": name, "problem": f"unexpected column ({hint})"})
+        if name in legacy:
+            problems.append({"column": name, "problem": f"unexpected column (legacy name of {legacy[name]})"})
+    # A column the team added that the standard does not know is theirs to keep: reported, not failed.
+    extra = [name for name in present if name not in schema.columns and name not in legacy]
     return CheckOutcome(table, COLUMN_NAMES, ERROR, not problems, len(problems),
-                        "column names and types match the contract" if not problems else
-                        f"{len(problems)} column(s) differ from the contract", problems)
+                        ("column names and types match the contract" if not problems else
+                         f"{len(problems)} column(s) differ from the contract")
+                        + (f"; also present, not in the contract: {', '.join(extra)}" if extra else ""),
+                        problems, details={"extra_columns": extra} if extra else {})
 
 
 def _any_violation(rules: list[Rule]) -> str:

@@ -14,6 +14,20 @@
 -- transactions.security_id gets ON DELETE RESTRICT, not the plan's SET NULL: deleting a security must not silently
 -- erase which security a trade was in. NULL stays legal there for fees.
 
+-- A key on these columns that points somewhere else is no form of DawsOS: a human decides which reference is right.
+-- @up refuse key_to_another_table when=table:lots
+SELECT format('%s.%s already has a foreign key %s to %s, not to %s', conrelid::regclass, a.attname, conname,
+              confrelid::regclass, expected),
+       'drop or fix that key by hand, then rerun'
+  FROM pg_constraint c
+  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+  JOIN (VALUES ('lots', 'security_id', 'securities'), ('transactions', 'security_id', 'securities'),
+               ('position_factor_betas', 'security_id', 'securities'),
+               ('position_factor_betas', 'portfolio_id', 'portfolios')) AS k (tab, col, expected)
+    ON c.conrelid = to_regclass('public.' || k.tab) AND a.attname = k.col
+ WHERE c.contype = 'f' AND c.confrelid <> to_regclass('public.' || k.expected)
+ LIMIT 1;
+
 -- @up require_none no_orphaned_lots when=policy:fail
 SELECT 'lots', id, security_id FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id)
 UNION ALL
@@ -24,6 +38,21 @@ SELECT 'transactions', id, security_id FROM transactions t
 SELECT 'position_factor_betas', portfolio_id, security_id FROM position_factor_betas b
  WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id)
     OR NOT EXISTS (SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id);
+
+-- A key someone added NOT VALID by hand is validated below, which cannot be undone by itself: the journal keeps its
+-- definition, and a rollback puts it back NOT VALID once the rows it guards are back as they were.
+-- @up transaction note_unvalidated_keys when=!policy:fail
+INSERT INTO dawsos_migrations.journal (version, step, inverse, detail)
+SELECT 16, 'unvalidated key ' || c.conname || ' ' || undo.phase, undo.statement,
+       jsonb_build_object('phase', undo.phase, 'description', undo.phase || ': ' || c.conname || ' back NOT VALID')
+  FROM pg_constraint c,
+       LATERAL (VALUES ('first', format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', c.conrelid::regclass, c.conname)),
+                       ('last', format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
+                                       pg_get_constraintdef(c.oid)))) AS undo (phase, statement)
+ WHERE c.contype = 'f' AND NOT c.convalidated AND c.connamespace = 'public'::regnamespace
+   AND c.conrelid::regclass::text IN ('lots', 'transactions', 'position_factor_betas')
+   AND NOT EXISTS (SELECT 1 FROM dawsos_migrations.journal j WHERE j.version = 16
+                   AND (j.step LIKE 'unvalidated key ' || c.conname || ' %' OR j.step LIKE 'fk\_%'));  -- ours are not theirs
 
 -- The team's root migration 003 dropped audit_log; its root 010 restored it in this shape (no key to users).
 -- @up transaction create_audit_log when=!table:audit_log,!policy:fail does=create

@@ -21,21 +21,36 @@ SELECT 'position_factor_betas is in neither the long (factor_name, beta), the wi
 -- @up refuse shocks_in_no_known_form when=table:scenario_shocks,!column:scenario_shocks.shock_type,!column:scenario_shocks.shock_definition
 SELECT 'scenario_shocks is in neither the flat (shock_type, real_rates_bps, …), the JSONB (shock_definition) nor the unified form';
 
--- A table moved aside takes its views and policies with it: they would silently keep reading the old copy.
+-- A table moved aside takes along whatever is bound to it (views, policies, other tables' keys, SQL-standard function
+-- bodies): they would silently keep reading the old copy.
 -- @up refuse betas_with_dependents when=table:position_factor_betas,!columns:position_factor_betas.factor_name+asof_date+beta
-SELECT string_agg(DISTINCT what, '; ') || ' depend on position_factor_betas, which 017 replaces; recreate them on the unified table by hand'
+SELECT string_agg(DISTINCT what, '; ') || ' depend on position_factor_betas, which 017 moves aside for the unified table',
+       'drop those objects (keep their definitions), rerun apply, then recreate them on the unified table'
   FROM (SELECT 'view ' || r.ev_class::regclass::text AS what FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
          WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = 'position_factor_betas'::regclass AND r.ev_class <> d.refobjid
         UNION ALL
-        SELECT 'policy ' || polname FROM pg_policy WHERE polrelid = 'position_factor_betas'::regclass) AS dependents
+        SELECT 'policy ' || polname FROM pg_policy WHERE polrelid = 'position_factor_betas'::regclass
+        UNION ALL
+        SELECT 'foreign key ' || conname || ' of ' || conrelid::regclass::text FROM pg_constraint
+         WHERE contype = 'f' AND confrelid = 'position_factor_betas'::regclass AND conrelid <> confrelid
+        UNION ALL
+        SELECT 'function ' || d.objid::regprocedure::text FROM pg_depend d
+         WHERE d.classid = 'pg_proc'::regclass AND d.refobjid = 'position_factor_betas'::regclass) AS dependents
 HAVING count(*) > 0;
 
 -- @up refuse shocks_with_dependents when=table:scenario_shocks,!columns:scenario_shocks.shock_type+extra_shocks
-SELECT string_agg(DISTINCT what, '; ') || ' depend on scenario_shocks, which 017 replaces; recreate them on the unified table by hand'
+SELECT string_agg(DISTINCT what, '; ') || ' depend on scenario_shocks, which 017 moves aside for the unified table',
+       'drop those objects (keep their definitions), rerun apply, then recreate them on the unified table'
   FROM (SELECT 'view ' || r.ev_class::regclass::text AS what FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
          WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = 'scenario_shocks'::regclass AND r.ev_class <> d.refobjid
         UNION ALL
-        SELECT 'policy ' || polname FROM pg_policy WHERE polrelid = 'scenario_shocks'::regclass) AS dependents
+        SELECT 'policy ' || polname FROM pg_policy WHERE polrelid = 'scenario_shocks'::regclass
+        UNION ALL
+        SELECT 'foreign key ' || conname || ' of ' || conrelid::regclass::text FROM pg_constraint
+         WHERE contype = 'f' AND confrelid = 'scenario_shocks'::regclass AND conrelid <> confrelid
+        UNION ALL
+        SELECT 'function ' || d.objid::regprocedure::text FROM pg_depend d
+         WHERE d.classid = 'pg_proc'::regclass AND d.refobjid = 'scenario_shocks'::regclass) AS dependents
 HAVING count(*) > 0;
 
 -- @up switch move_long_betas when=column:position_factor_betas.factor_name,!column:position_factor_betas.asof_date

@@ -10,8 +10,9 @@
 -- the changed rows are copied to quarantine first, and a unique number keeps the collision from coming back.
 -- Where there is no such ledger there is nothing to repair. (This project's own ledger is dawsos_migrations.ledger.)
 
--- @up refuse ledger_in_unknown_form when=table:migration_history,!columns:migration_history.migration_name+migration_number
-SELECT 'migration_history has no migration_name and migration_number columns to repair';
+-- @up refuse ledger_in_unknown_form when=table:migration_history,!columns:migration_history.id+migration_name+migration_number+executed_at
+SELECT 'migration_history lacks one of the columns the repair reads (id, migration_name, migration_number, executed_at)',
+       'repair its numbers by hand, or `dawsos migrate adopt 18` once they are unique';
 
 -- @up transaction copy_rows when=table:migration_history,!constraint:migration_history.uq_migration_history_number
 INSERT INTO quarantine.row_copies (migration, source_table, row_key, row_data, reason, action)

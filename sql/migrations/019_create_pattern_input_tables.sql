@@ -83,6 +83,11 @@ CREATE TABLE rating_rubrics (
 );
 CREATE TRIGGER trg_rating_rubrics_updated_at BEFORE UPDATE ON rating_rubrics
     FOR EACH ROW EXECUTE FUNCTION dawsos_migrations.set_updated_at();
+-- As DawsOS defined it: everyone reads the weights, only the system user (app.user_id 0…0) writes them.
+ALTER TABLE rating_rubrics ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rating_rubrics_read_all ON rating_rubrics FOR SELECT USING (true);
+CREATE POLICY rating_rubrics_system_write ON rating_rubrics FOR ALL
+    USING (current_setting('app.user_id', true)::uuid = '00000000-0000-0000-0000-000000000000');
 SELECT dawsos_migrations.copy_grants('public.securities', 'public.rating_rubrics');
 
 -- @up switch record
