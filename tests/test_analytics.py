@@ -273,3 +273,21 @@ def test_external_flows_inside_the_window_count_at_the_end_of_their_day(migrated
     assert abs(twr - (values[-1] / values[-253] - 1)) > 0.1  # and the deposit is not return
     nav = result.data["historical_nav"]
     assert nav["total_return_pct"] == pytest.approx(100 * (values[-1] / values[-253] - 1), abs=1e-3)
+
+
+def test_factor_changes_are_null_from_one_snapshot_and_measured_from_two(databases):
+    """Migration 017 dates long-form betas by the pack they were computed for: one snapshot, no change to report."""
+    url = databases.migrated()
+    with connection.connect(url) as conn:
+        assert conn.execute("SELECT count(DISTINCT asof_date) FROM position_factor_betas").fetchone()[0] == 1
+        assert conn.execute("SELECT max(asof_date) FROM position_factor_betas").fetchone()[0] == \
+            conn.execute("SELECT max(asof_date) FROM pricing_packs").fetchone()[0]
+    single = run(url, "macro_trend_monitor", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
+    assert set(single.data["factor_history"]["changes"].values()) == {None}
+    with connection.connect(url) as conn:  # an earlier snapshot, every beta 0.1 lower
+        conn.execute("INSERT INTO position_factor_betas (portfolio_id, security_id, symbol, asof_date, factor_name, beta) "
+                     "SELECT portfolio_id, security_id, symbol, asof_date - 28, factor_name, beta - 0.1 "
+                     "FROM position_factor_betas WHERE portfolio_id = %s", (ref.ALPHA_PORTFOLIO_ID,))
+        conn.commit()
+    changes = run(url, "macro_trend_monitor", portfolio_id=ref.ALPHA_PORTFOLIO_ID).data["factor_history"]["changes"]
+    assert changes and all(abs(c - 0.1) < 1e-9 for c in changes.values())

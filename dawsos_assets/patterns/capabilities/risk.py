@@ -76,7 +76,10 @@ def factor_exposure_history(conn, ctx, warnings, portfolio_id: str, lookback_wee
         warnings.append("position_factor_betas holds no betas for this portfolio: no factor history")
     elif len(dates) < 2:
         warnings.append("betas exist for one date only: no change to report")
-    changes = {f: history[dates[-1]].get(f, 0) - history[dates[0]].get(f, 0) for f in history[dates[-1]]} if dates else {}
+    # One snapshot has no change: null, not zero (the legacy long form keeps one beta per position and factor).
+    changes = {f: (history[dates[-1]][f] - history[dates[0]][f]
+                   if len(dates) > 1 and history[dates[0]].get(f) is not None else None)
+               for f in history[dates[-1]]} if dates else {}
     return {"history": [{"asof_date": d, "betas": history[d]} for d in dates],
             **{f"{f}_betas": [history[d].get(f) for d in dates] for f in ("real_rates", "inflation", "credit_spreads", "fx_usd", "equity_market")},
             "changes": changes}
