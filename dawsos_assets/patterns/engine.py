@@ -163,6 +163,11 @@ class PatternEngine:
     def __init__(self, registry: CapabilityRegistry):
         self.registry = registry
 
+    def reads(self, pattern: Pattern) -> list[str]:
+        """The DawsOS tables a run of `pattern` may query: its capabilities' and the engine's own."""
+        capabilities = [self.registry.resolve(s["capability"]) for s in pattern.steps if self.registry.knows(s["capability"])]
+        return sorted(set(DAWSOS_TABLES).union(*(c.reads for c in capabilities)))
+
     def refused(self, pattern: Pattern) -> list[str]:
         """The pattern's capabilities that no agent registers: the engine refuses to run it while any is left."""
         return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]
