@@ -5,7 +5,7 @@ import warnings
 
 import dagster as dg
 
-# Beta features relied on, on purpose (README, "Dagster features in beta"): a backfill of every portfolio as one
+# Beta features relied on, on purpose: a backfill of every portfolio as one
 # run, and one op observing all legacy tables. Their warnings would otherwise open every process's output.
 warnings.filterwarnings("ignore", category=dg.BetaWarning,
                         message=r"(Parameter `backfill_policy` of function `asset`|Function `multi_observable_source_asset`)")

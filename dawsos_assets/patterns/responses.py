@@ -10,6 +10,7 @@ over a whole table (weights sum to 1) is computed per table."""
 
 from __future__ import annotations
 
+import ast
 import os
 from collections import defaultdict
 
@@ -275,6 +276,14 @@ def _message(path: str, failure) -> str:
     return f"{path}: {failure.column or 'table'}: {failure.check} failed for {failure.failure_case}"
 
 
+def _row_index(index) -> tuple | None:
+    """The (table, row) of a failing row; None for a failure of the whole frame (a missing column). pandera
+    reports a MultiIndex entry as a tuple or as its text, "(0, 3)", depending on the check."""
+    if isinstance(index, str) and index.startswith("("):
+        index = ast.literal_eval(index)
+    return index if isinstance(index, tuple) else None
+
+
 def _frame(tables: list[list[dict]]) -> pd.DataFrame:
     """The rows of several tables in one frame, indexed by (table number, row number)."""
     frame = pd.DataFrame([row for rows in tables for row in rows])
@@ -294,7 +303,8 @@ def tables_failures(path: str, tables: list[list[dict]], contract: type[Row]) ->
             contract.validate(_frame([tables[n] for n in numbers]), lazy=True)
         except pa.errors.SchemaErrors as err:
             for failure in err.failure_cases.itertuples():
-                owners = [numbers[failure.index[TABLE_LEVEL]]] if isinstance(failure.index, tuple) else numbers
+                row = _row_index(failure.index)
+                owners = [numbers[row[TABLE_LEVEL]]] if row else numbers
                 for owner in owners:
                     failures[owner].append(_message(path, failure))
     return failures
