@@ -306,6 +306,28 @@ def patterns_run(pattern: str = typer.Argument(..., help="Pattern id, e.g. portf
     console.print(f"{result.pattern} at {result.context.pricing_pack_id} in {result.duration_ms:.0f} ms")
 
 
+portfolios_app = typer.Typer(help="The portfolios, as the pattern assets' partitions name them.", no_args_is_help=True)
+app.add_typer(portfolios_app, name="portfolios")
+
+
+@portfolios_app.command("list")
+def portfolios_list(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {partition, id}.")) -> None:
+    """Print each portfolio's partition key (its name, as the web UI shows it) and its id."""
+    from dawsos_assets.database.inspect import require_tables
+    from dawsos_assets.patterns.portfolios import portfolio_keys
+
+    with connection.connect() as conn:
+        require_tables(conn, ("portfolios",))
+        keys = portfolio_keys(conn)
+    if as_json:
+        print(json.dumps([{"partition": key, "id": pid} for key, pid in keys.items()], indent=2))
+        return
+    width = max((len(key) for key in keys), default=0)
+    for key, pid in keys.items():
+        console.print(f"{key:<{width}}  {pid}", markup=False, highlight=False)
+    console.print(f"{len(keys)} portfolio(s)", highlight=False)
+
+
 @app.command()
 def demo() -> None:
     """Start the database, seed it if empty, and show the legacy state and its defects."""

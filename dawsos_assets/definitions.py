@@ -1,8 +1,14 @@
 """Everything Dagster loads: one place that wires the domains together."""
 
 import os
+import warnings
 
 import dagster as dg
+
+# Beta features relied on, on purpose: a backfill of every portfolio as one
+# run, and one op observing all legacy tables. Their warnings would otherwise open every process's output.
+warnings.filterwarnings("ignore", category=dg.BetaWarning,
+                        message=r"(Parameter `backfill_policy` of function `asset`|Function `multi_observable_source_asset`)")
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import build_migration_assets
@@ -15,7 +21,7 @@ from dawsos_assets.operations.jobs import (  # noqa: F401  (names re-exported fo
     PATTERNS_JOB,
     TABLES_AND_CHECKS_JOB,
 )
-from dawsos_assets.operations.schedules import nightly, patterns_after_tables, weekly_data_quality
+from dawsos_assets.operations.schedules import nightly, patterns_follow_tables, weekly_data_quality
 from dawsos_assets.operations.sensors import (
     SlackAlerts,
     check_alerts_after_failure,
@@ -46,7 +52,7 @@ defs = dg.Definitions(
     asset_checks=build_all_table_checks(),
     jobs=JOBS,
     schedules=[nightly, weekly_data_quality],
-    sensors=[portfolio_partitions, patterns_after_tables, check_alerts_after_success, check_alerts_after_failure,
+    sensors=[portfolio_partitions, patterns_follow_tables, check_alerts_after_success, check_alerts_after_failure,
              slack_alert_retries, pending_migrations],
     resources={
         "database": PortfolioDatabase(),

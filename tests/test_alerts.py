@@ -13,7 +13,7 @@ from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
 from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.operations.alerts import SlackChannel, check_events, deliver, message
-from dawsos_assets.operations.schedules import nightly, patterns_after_tables, weekly_data_quality
+from dawsos_assets.operations.schedules import nightly, weekly_data_quality
 from dawsos_assets.operations.sensors import (
     SlackAlerts,
     check_alerts_after_failure,
@@ -180,18 +180,6 @@ def test_nightly_and_weekly_schedules(seeded_url):
     assert nightly.job_name == TABLES_AND_CHECKS_JOB
     assert nightly.cron_schedule == "5 0 * * *" and weekly_data_quality.cron_schedule == "0 6 * * 1"
     assert all(s.job_name != "apply_migrations" for s in (nightly, weekly_data_quality))  # never scheduled
-
-
-def test_patterns_follow_a_successful_tables_run(seeded_url):
-    MigrationRunner(seeded_url, backup=False).apply()
-    with dg.instance_for_test() as instance:
-        run = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(instance=instance, run_config=QUIET)
-        context = dg.build_run_status_sensor_context(
-            sensor_name=patterns_after_tables.name, dagster_instance=instance, dagster_run=run.dagster_run,
-            dagster_event=success_event(run), resources={"database": PortfolioDatabase(url=seeded_url)})
-        result = patterns_after_tables(context)
-    assert len(result.run_requests) == 8 and {r.partition_key for r in result.run_requests}
-    assert result.dynamic_partitions_requests[0].partition_keys
 
 
 def test_pending_migrations_are_reported_not_applied(seeded_url, slack):

@@ -13,7 +13,7 @@ from dawsos_assets.errors import DawsosError
 from dawsos_assets.patterns.engine import PatternEngine, condition_holds, resolve
 from dawsos_assets.patterns.loader import PATTERNS_DIR, load, load_all, parse
 from dawsos_assets.patterns.registry import CapabilityRegistry, default_registry
-from dawsos_assets.patterns.responses import TABLES, response_failures, table_failures, tables
+from dawsos_assets.patterns.responses import TABLES, response_failures, responses_failures, table_failures, tables
 from dawsos_assets.patterns.ui_registry import data_path_failures, data_path_value, data_paths
 
 
@@ -199,6 +199,20 @@ def test_contracts_catch_bad_values_and_legacy_names(demo_outputs):
     assert any("BUY has a positive quantity" in f for f in failures)
     legacy = _at(demo_outputs["portfolio_overview"].data, "valued_positions.qty", 2)
     assert "legacy field name 'qty' in the output" in response_failures("portfolio_overview", legacy)
+
+
+def test_outputs_validated_together_keep_their_failures_apart(demo_outputs):
+    """Many portfolios' outputs go through one pandera call per contract; each failure is still the one output's:
+    a negative market value in the second output and an overweight position in the third fail only those."""
+    data = demo_outputs["portfolio_overview"].data
+    positions = data["valued_positions"]["positions"]
+    negative = _at(data, "valued_positions.positions", [{**positions[0], "market_value": -1.0}] + positions[1:])
+    heavy = _at(data, "valued_positions.positions", [{**positions[0], "weight": positions[0]["weight"] + 0.01}]
+                + positions[1:])
+    failures = responses_failures("portfolio_overview", [data, negative, heavy, data])
+    assert failures[0] == failures[3] == []
+    assert failures[1] and all("market_value" in f for f in failures[1])
+    assert failures[2] and all("weights of the valued positions sum to 1" in f for f in failures[2])
 
 
 def test_every_ui_data_path_has_a_type_fields_and_an_emptiness_rule(demo_outputs):

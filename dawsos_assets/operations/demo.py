@@ -50,7 +50,7 @@ def run_demo(console: Console) -> dict:
     console.print("[bold]5. Table checks, holdings and metrics[/] (job tables_and_checks)")
     summary["checks"] = run_checks_job(console)
     if summary["checks"]["success"]:
-        console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run per portfolio partition)")
+        console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run over every portfolio partition)")
         summary["patterns"] = run_patterns(console)
     else:  # the patterns read these tables: corrupt inputs give no pattern output
         console.print("[bold]6. Patterns[/]: not run, a blocking table check failed (see above)")
@@ -100,28 +100,29 @@ def run_checks_job(console: Console) -> dict:
 
 def run_patterns(console: Console) -> dict:
     from dawsos_assets.definitions import PATTERNS_JOB, defs
-    from dawsos_assets.patterns.assets import PORTFOLIOS
+    from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 
     with connection.connect() as conn:
-        portfolios = [(str(i), n) for i, n in conn.execute("SELECT id, name FROM portfolios ORDER BY name")]
+        portfolios = portfolio_keys(conn)
         stored = _stored_outputs(conn)
-    pattern_count = len(load_all())
-    timings = {}
+    if all(stored.get(pid, 0) >= len(load_all()) for pid in portfolios.values()):
+        console.print("  reusing the outputs stored for the latest pricing pack for every portfolio")
+        return {}
+    timings, published = {}, {key: 0 for key in portfolios}
     with dg.DagsterInstance.get() as instance:
-        known = set(instance.get_dynamic_partitions(PORTFOLIOS.name))
-        instance.add_dynamic_partitions(PORTFOLIOS.name, [i for i, _ in portfolios if i not in known])
-        for portfolio_id, name in portfolios:
-            if stored.get(portfolio_id, 0) >= pattern_count:
-                console.print(f"  {name:<28} reusing the outputs stored for the latest pricing pack")
-                continue
-            result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
-                instance=instance, partition_key=portfolio_id, run_config=QUIET, raise_on_error=False)
-            for event in result.get_asset_materialization_events():
-                duration = event.materialization.metadata.get("duration_ms")  # none for a refused pattern
-                if duration is not None:
-                    timings.setdefault(event.asset_key.path[-1], []).append(duration.value)
-            failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
-            console.print(f"  {name:<28} {'ok' if result.success and not failed else 'FAILED ' + ', '.join(failed)}")
+        _partitions_in_step(instance, PORTFOLIOS.name, list(portfolios))
+        keys = instance.get_dynamic_partitions(PORTFOLIOS.name)
+        # one run over every portfolio partition, as a backfill runs it (BackfillPolicy.single_run)
+        result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False,
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        published[event.partition] += bool(metadata["published"].value)
+        if "duration_ms" in metadata:  # none for a refused pattern
+            timings.setdefault(event.asset_key.path[-1], []).append(metadata["duration_ms"].value)
+    for key, count in published.items():
+        console.print(f"  {key:<28} {count} of {len(load_all())} patterns published", markup=False, highlight=False)
     if not timings:
         return {}
     table = Table(title="Pattern timings across portfolios (engine time, ms)", title_justify="left")
@@ -132,6 +133,14 @@ def run_patterns(console: Console) -> dict:
         table.add_row(pattern, str(len(values)), f"{values[len(values) // 2]:.1f}", f"{values[-1]:.1f}")
     console.print(table)
     return {p: {"portfolios": len(v), "max_ms": max(v)} for p, v in timings.items()}
+
+
+def _partitions_in_step(instance, name: str, keys: list[str]) -> None:
+    """What the sensor portfolio_partitions does every minute, done now: one partition per portfolio."""
+    known = set(instance.get_dynamic_partitions(name))
+    for stale in known - set(keys):
+        instance.delete_dynamic_partition(name, stale)
+    instance.add_dynamic_partitions(name, [key for key in keys if key not in known])
 
 
 def _stored_outputs(conn) -> dict[str, int]:

@@ -1,33 +1,45 @@
 """One asset per pattern (group `patterns`), partitioned by portfolio, published by write-audit-publish.
 
-Each materialization computes the result, audits it with three blocking checks (the response contract, the UI's
-dataPaths, capability routing) and only then publishes it to analytics.pattern_outputs, the table the UI reads.
-A result that fails a check, or a pattern the engine refuses to run, goes to analytics.pattern_rejects instead,
-with the failures, for inspection. The partitions follow the portfolios table through a sensor.
+A run covers any number of portfolio partitions (BackfillPolicy.single_run: a backfill of every portfolio is one
+run, and each pattern's step loops the engine over them on one connection). For each portfolio the result is
+computed, audited with three blocking checks (the response contract, the UI's dataPaths, capability routing) and
+only then published to analytics.pattern_outputs, the table the UI reads. A result that fails a check, or that the
+engine could not compute for that portfolio, goes to analytics.pattern_rejects instead, with the failures. The
+step commits once, after every portfolio: a batch is published whole or not at all.
 """
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
+from dawsos_assets import errors
 from dawsos_assets.database.legacy import SQL_DIR
-from dawsos_assets.database.resource import PortfolioDatabase
+from dawsos_assets.database.resource import DATABASE_RETRY, PortfolioDatabase, retry_only_transient
+from dawsos_assets.errors import DawsosError
+from dawsos_assets.patterns import portfolios
 from dawsos_assets.patterns.conventions import conventions_for
 from dawsos_assets.patterns.engine import PatternEngine, PatternResult
 from dawsos_assets.patterns.loader import Pattern, load_all
+from dawsos_assets.patterns.portfolios import PORTFOLIOS
 from dawsos_assets.patterns.registry import default_registry
-from dawsos_assets.patterns.responses import response_failures
+from dawsos_assets.patterns.responses import responses_failures
 from dawsos_assets.patterns.ui_registry import data_path_failures
 from dawsos_assets.tables.table_assets import table_key
 
 PATTERNS_GROUP = "patterns"
-PORTFOLIOS = dg.DynamicPartitionsDefinition(name="portfolios")
+OWNERS = ["team:portfolio-analytics"]
 RESPONSE_CONTRACT, UI_DATA_PATHS, CAPABILITY_ROUTING = "response_contract", "ui_data_paths", "capability_routing"
-# What the capabilities read; a failing blocking check on any of these stops the patterns.
-INPUT_TABLES = ["lots", "transactions", "portfolios", "securities", "prices", "fx_rates", "pricing_packs",
-                "portfolio_daily_values", "position_factor_betas", "scenario_shocks", "macro_indicators",
-                "regime_history", "cycle_phases", "fundamentals", "news_items", "corporate_actions"]
+CHECK_RULES = {
+    RESPONSE_CONTRACT: "Every table (list of rows) in the output has a contract in patterns/responses.py and meets it "
+                       "(types, ranges, allowed values, weights summing to 1); no legacy field name appears anywhere.",
+    UI_DATA_PATHS: "Each dataPath a DawsOS panel reads resolves to the JSON type it renders, with the fields it reads; "
+                   "it is empty only where the registry calls that normal or the trace explains it.",
+    CAPABILITY_ROUTING: "Every capability of the pattern is registered by an agent (directly or through the plan's "
+                        "consolidation map); a pattern with a refused capability is not run.",
+}
+SAMPLE_PORTFOLIOS = 20  # failing portfolios listed in a check's metadata
 PUBLISH_SQL = """
 INSERT INTO analytics.pattern_outputs (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, run_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -41,47 +53,68 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
 NOT_EVALUATED = "not evaluated: the engine refused to run the pattern"
 
 
-@dataclass(frozen=True)
-class Audit:
-    """The three blocking checks of one result: check name -> failures (an empty list passes)."""
+@dataclass
+class Outcome:
+    """One portfolio's result and its audit: check name -> failures (an empty list passes)."""
 
-    failures: dict[str, list[str]]
+    portfolio_id: str
+    result: PatternResult | None
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    stored_in: str = ""
 
     @property
     def passed(self) -> bool:
         return not any(self.failures.values())
 
-    def check_results(self) -> list[dg.AssetCheckResult]:
-        return [dg.AssetCheckResult(check_name=name, passed=not failures,
-                                    metadata={"refused" if name == CAPABILITY_ROUTING else "failures":
-                                              dg.MetadataValue.json(failures)})
-                for name, failures in self.failures.items()]
+
+def audit(pattern: Pattern, outcomes: list[Outcome], refused: list[str]) -> None:
+    """Fill in each outcome's failures; the response contracts are validated for all outcomes at once."""
+    computed = [o for o in outcomes if o.result is not None]
+    contracts = responses_failures(pattern.id, [o.result.data for o in computed])
+    for outcome, contract_failures in zip(computed, contracts):
+        outcome.failures = {RESPONSE_CONTRACT: contract_failures,
+                            UI_DATA_PATHS: data_path_failures(pattern.id, outcome.result.data,
+                                                              outcome.result.explained_steps),
+                            CAPABILITY_ROUTING: refused}
+    for outcome in (o for o in outcomes if o.result is None):
+        reason = outcome.failures.pop("engine", [NOT_EVALUATED])
+        outcome.failures = {RESPONSE_CONTRACT: reason, UI_DATA_PATHS: reason, CAPABILITY_ROUTING: refused}
 
 
-def audit(pattern: Pattern, result: PatternResult | None, refused: list[str]) -> Audit:
-    if result is None:
-        return Audit({RESPONSE_CONTRACT: [NOT_EVALUATED], UI_DATA_PATHS: [NOT_EVALUATED], CAPABILITY_ROUTING: refused})
-    return Audit({RESPONSE_CONTRACT: response_failures(pattern.id, result.data),
-                  UI_DATA_PATHS: data_path_failures(pattern.id, result.data, result.explained_steps),
-                  CAPABILITY_ROUTING: refused})
+def check_results(outcomes: dict[str, Outcome]) -> list[dg.AssetCheckResult]:
+    """One result per check for the whole batch: it passes when every portfolio passed it."""
+    results = []
+    for name in (RESPONSE_CONTRACT, UI_DATA_PATHS, CAPABILITY_ROUTING):
+        failing = {key: o.failures[name] for key, o in outcomes.items() if o.failures[name]}
+        metadata = {"portfolios": dg.MetadataValue.int(len(outcomes)),
+                    "failing_portfolios": dg.MetadataValue.int(len(failing))}
+        if name == CAPABILITY_ROUTING:
+            metadata["refused"] = dg.MetadataValue.json(next(iter(failing.values()), []))
+        else:
+            metadata["failures"] = dg.MetadataValue.json(dict(list(failing.items())[:SAMPLE_PORTFOLIOS]))
+        results.append(dg.AssetCheckResult(check_name=name, passed=not failing, metadata=metadata,
+                                           description=f"{len(failing)} of {len(outcomes)} portfolio(s) failing"))
+    return results
 
 
-def _store(conn, pattern: Pattern, portfolio_id: str, result: PatternResult | None, checks: Audit, run_id: str) -> str:
+def _store(conn, pattern: Pattern, outcome: Outcome, run_id: str) -> str:
     """Publish a result that passed every check; keep anything else aside. Returns where it went."""
+    result = outcome.result
     context = result.context if result else None
-    row = (pattern.id, portfolio_id, context and context.pricing_pack_id, context and context.asof_date,
+    row = (pattern.id, outcome.portfolio_id, context and context.pricing_pack_id, context and context.asof_date,
            result and json.dumps(result.data, default=str),
            result and json.dumps([vars(t) for t in result.trace], default=str))
-    if checks.passed:
+    if outcome.passed:
         conn.execute(PUBLISH_SQL, (*row, run_id))
         return "analytics.pattern_outputs"
-    rejected = conn.execute(REJECT_SQL, (*row, json.dumps(checks.failures), run_id)).fetchone()[0]
+    rejected = conn.execute(REJECT_SQL, (*row, json.dumps(outcome.failures), run_id)).fetchone()[0]
     return f"analytics.pattern_rejects id {rejected}"
 
 
-def _metadata(result: PatternResult | None, stored_in: str, conventions: dict[str, str]) -> dict:
-    metadata = {"published": stored_in == "analytics.pattern_outputs", "stored_in": stored_in,
-                "conventions": dg.MetadataValue.json(conventions)}
+def _metadata(outcome: Outcome) -> dict:
+    result = outcome.result
+    metadata = {"portfolio_id": outcome.portfolio_id, "published": outcome.stored_in == "analytics.pattern_outputs",
+                "stored_in": outcome.stored_in}
     if result is None:
         return metadata
     preview = json.dumps(result.data, default=str, indent=1)
@@ -94,43 +127,93 @@ def _metadata(result: PatternResult | None, stored_in: str, conventions: dict[st
             "preview": dg.MetadataValue.md(f"```json\n{preview[:4000]}\n```")}
 
 
+def _compute(conn, engine: PatternEngine, pattern: Pattern, portfolio_id: str, refused: list[str]) -> Outcome:
+    """One portfolio's result. A step failing for this portfolio (its data) rejects this result only; an error
+    that concerns the whole database (not migrated, no pricing pack) stops the batch."""
+    if refused:
+        return Outcome(portfolio_id, None)
+    inputs = {"portfolio_id": portfolio_id} if "portfolio_id" in pattern.inputs else {}
+    try:
+        return Outcome(portfolio_id, engine.run(conn, pattern, inputs))
+    except DawsosError as exc:
+        if exc.code != errors.PATTERN_EXECUTION_FAILED:
+            raise
+        return Outcome(portfolio_id, None, {"engine": [exc.one_line()]})
+
+
+def run_batch(conn, engine: PatternEngine, pattern: Pattern, portfolio_ids: dict[str, str], run_id: str) -> dict[str, Outcome]:
+    """Compute, audit and store the pattern for every portfolio (partition key -> id); commit once."""
+    conn.execute((SQL_DIR / "analytics" / "pattern_outputs.sql").read_text())
+    refused = engine.refused(pattern)
+    outcomes = {key: _compute(conn, engine, pattern, pid, refused) for key, pid in portfolio_ids.items()}
+    audit(pattern, list(outcomes.values()), refused)
+    for outcome in outcomes.values():
+        outcome.stored_in = _store(conn, pattern, outcome, run_id)
+    conn.commit()
+    return outcomes
+
+
 def pattern_key(pattern_id: str) -> dg.AssetKey:
     return dg.AssetKey(["patterns", pattern_id])
 
 
-def build_pattern_asset(pattern: Pattern) -> dg.AssetsDefinition:
+def code_version(pattern: Pattern) -> str:
+    """The pattern file is the pattern's code: a changed file marks every partition as needing a new run."""
+    return hashlib.sha256(pattern.path.read_bytes()).hexdigest()[:16]
+
+
+# Patterns follow their tables: when a table they read has new data (a new data version, not merely a new
+# materialization) or a portfolio is new, once every blocking check on those tables passed. Never while a table
+# is missing or being written.
+FOLLOW_TABLES = (
+    (dg.AutomationCondition.newly_missing()
+     | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.data_version_changed())
+     | dg.AutomationCondition.code_version_changed()).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("follow tables once their blocking checks passed")
+
+
+def build_pattern_asset(pattern: Pattern, engine: PatternEngine | None = None) -> dg.AssetsDefinition:
+    engine = engine or PatternEngine(default_registry())
     key = pattern_key(pattern.id)
-    specs = [dg.AssetCheckSpec(name, asset=key, blocking=True) for name in (RESPONSE_CONTRACT, UI_DATA_PATHS, CAPABILITY_ROUTING)]
+    specs = [dg.AssetCheckSpec(name, asset=key, blocking=True, description=rules) for name, rules in CHECK_RULES.items()]
 
     @dg.asset(key=key, group_name=PATTERNS_GROUP, partitions_def=PORTFOLIOS, kinds={"python", "postgres"},
-              deps=[table_key(t) for t in INPUT_TABLES], check_specs=specs, pool="portfolio_database",
+              deps=[table_key(t) for t in engine.reads(pattern)], check_specs=specs, pool="portfolio_database",
+              backfill_policy=dg.BackfillPolicy.single_run(), code_version=code_version(pattern), owners=OWNERS,
+              tags={"domain": "patterns", "category": pattern.category}, retry_policy=DATABASE_RETRY,
+              automation_condition=FOLLOW_TABLES,
+              metadata={"pattern_file": dg.MetadataValue.path(f"dawsos_assets/patterns/definitions/{pattern.path.name}")},
               description=f"{pattern.name} (v{pattern.version}, {pattern.category}): "
                           f"{', '.join(s['capability'] for s in pattern.steps)}.")
+    @retry_only_transient
     def pattern_output(context: dg.AssetExecutionContext, database: PortfolioDatabase) -> dg.MaterializeResult:
-        engine = PatternEngine(default_registry())
-        refused = engine.refused(pattern)
-        inputs = {"portfolio_id": context.partition_key} if "portfolio_id" in pattern.inputs else {}
         with database.connect() as conn:
-            conn.execute((SQL_DIR / "analytics" / "pattern_outputs.sql").read_text())
-            result = None if refused else engine.run(conn, pattern, inputs)
-            checks = audit(pattern, result, refused)
-            stored_in = _store(conn, pattern, context.partition_key, result, checks, context.run_id)
-            conn.commit()
-        return dg.MaterializeResult(metadata=_metadata(result, stored_in, conventions_for(pattern, engine.registry)),
-                                    check_results=checks.check_results())
+            outcomes = run_batch(conn, engine, pattern, portfolios.resolve(conn, context.partition_keys), context.run_id)
+        for partition, outcome in outcomes.items():
+            context.add_asset_metadata(_metadata(outcome), partition_key=partition)
+        published = sum(o.passed for o in outcomes.values())
+        context.log.info(f"{pattern.id}: {published} of {len(outcomes)} portfolio(s) published")
+        return dg.MaterializeResult(
+            metadata={"conventions": dg.MetadataValue.json(conventions_for(pattern, engine.registry))},
+            check_results=check_results(outcomes))
 
     return pattern_output
 
 
 def build_pattern_assets() -> list[dg.AssetsDefinition]:
-    return [build_pattern_asset(p) for p in load_all().values()]
+    engine = PatternEngine(default_registry())
+    return [build_pattern_asset(p, engine) for p in load_all().values()]
 
 
 @dg.sensor(name="portfolio_partitions", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
 def portfolio_partitions(context: dg.SensorEvaluationContext, database: PortfolioDatabase) -> dg.SensorResult:
-    """Keeps the pattern partitions in step with the portfolios table."""
+    """Keeps the pattern partitions in step with the portfolios table: one partition per portfolio, named after it."""
     with database.connect() as conn:
-        current = {str(r[0]) for r in conn.execute("SELECT id FROM portfolios")}
+        current = set(portfolios.portfolio_keys(conn))
     known = set(context.instance.get_dynamic_partitions(PORTFOLIOS.name))
     requests = []
     if current - known:

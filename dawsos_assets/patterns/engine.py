@@ -163,6 +163,17 @@ class PatternEngine:
     def __init__(self, registry: CapabilityRegistry):
         self.registry = registry
 
+    @staticmethod
+    def own_reads(pattern: Pattern) -> set[str]:
+        """What the engine itself queries: the latest pricing pack, and the portfolio when the pattern takes one."""
+        return {"pricing_packs", *(("portfolios",) if "portfolio_id" in pattern.inputs else ())}
+
+    def reads(self, pattern: Pattern) -> list[str]:
+        """The DawsOS tables a run of `pattern` may query: the engine's own and those of every capability it may
+        run (a step skipped by its condition reads nothing on that run)."""
+        capabilities = [self.registry.resolve(s["capability"]) for s in pattern.steps if self.registry.knows(s["capability"])]
+        return sorted(self.own_reads(pattern).union(*(c.reads for c in capabilities)))
+
     def refused(self, pattern: Pattern) -> list[str]:
         """The pattern's capabilities that no agent registers: the engine refuses to run it while any is left."""
         return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]

@@ -33,15 +33,16 @@ class Capability:
     name: str
     agent: str
     function: Callable
+    reads: tuple[str, ...] = ()  # the DawsOS tables it queries: the pattern assets' lineage (a test measures them)
 
 
 class CapabilityRegistry:
     def __init__(self):
         self._capabilities: dict[str, Capability] = {}
 
-    def register(self, name: str, agent: str):
+    def register(self, name: str, agent: str, reads: tuple[str, ...] = ()):
         def decorate(function: Callable) -> Callable:
-            self._capabilities[name] = Capability(name, agent, function)
+            self._capabilities[name] = Capability(name, agent, function, reads)
             return function
         return decorate
 

@@ -21,7 +21,7 @@ def _position(conn, ctx, warnings, portfolio_id: str, security_id: str | None) -
     return max(positions, key=lambda p: p["market_value"] or 0)  # no security given: the largest holding
 
 
-@REGISTRY.register("get_position_details", "financial_analyst")
+@REGISTRY.register("get_position_details", "financial_analyst", reads=("fx_rates", "lots", "prices", "securities"))
 def position_details(conn, ctx, warnings, portfolio_id: str, security_id: str | None, pack_id: str) -> dict:
     position = _position(conn, ctx, warnings, portfolio_id, security_id)
     if position is None:
@@ -39,7 +39,7 @@ def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series
     return closes.pct_change().dropna()
 
 
-@REGISTRY.register("compute_position_return", "financial_analyst")
+@REGISTRY.register("compute_position_return", "financial_analyst", reads=("prices",))
 def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
     returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
     stats = performance(returns)
@@ -50,7 +50,8 @@ def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pa
             "daily_returns": [round(r, 8) for r in returns.tolist()], "labels": [d.date().isoformat() for d in returns.index]}
 
 
-@REGISTRY.register("compute_position_risk", "financial_analyst")
+@REGISTRY.register("compute_position_risk", "financial_analyst",
+                   reads=("fx_rates", "lots", "portfolio_daily_values", "prices", "securities"))
 def position_risk(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
     position_returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
     portfolio_returns = daily_returns(daily_values(conn, portfolio_id, ctx.asof_date, lookback_days))
@@ -68,7 +69,7 @@ def position_risk(conn, ctx, warnings, portfolio_id: str, security_id: str, pack
             "observations": len(joined)}
 
 
-@REGISTRY.register("get_transaction_history", "financial_analyst")
+@REGISTRY.register("get_transaction_history", "financial_analyst", reads=("transactions",))
 def transaction_history(conn, ctx, warnings, portfolio_id: str, security_id: str, limit: int = 50) -> dict:
     rows = conn.execute("SELECT transaction_date, transaction_type, quantity, price, amount, fee, commission, currency "
                         "FROM transactions WHERE portfolio_id = %s AND security_id = %s ORDER BY transaction_date DESC LIMIT %s",
@@ -79,7 +80,7 @@ def transaction_history(conn, ctx, warnings, portfolio_id: str, security_id: str
                               "fee": float(r[5] or 0), "commission": float(r[6] or 0), "currency": r[7]} for r in rows]}
 
 
-@REGISTRY.register("get_security_fundamentals", "financial_analyst")
+@REGISTRY.register("get_security_fundamentals", "financial_analyst", reads=("fundamentals", "securities"))
 def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
     row = conn.execute("SELECT s.symbol, s.sector, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe FROM securities s "
                        "LEFT JOIN fundamentals f ON f.security_id = s.id WHERE s.id = %s ORDER BY f.asof_date DESC LIMIT 1",
@@ -90,7 +91,7 @@ def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
     return dict(zip(["symbol", "sector", "market_cap", "pe_ratio", "dividend_yield", "roe"], values))
 
 
-@REGISTRY.register("get_comparable_positions", "financial_analyst")
+@REGISTRY.register("get_comparable_positions", "financial_analyst", reads=("fundamentals", "prices", "securities"))
 def comparable_positions(conn, ctx, warnings, security_id: str, sector: str | None, limit: int = 5) -> dict:
     """Other securities of the same sector with their latest fundamentals and pack price, largest first."""
     if not sector:

@@ -58,7 +58,8 @@ def held_returns(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_
     return start, held
 
 
-@REGISTRY.register("attribution.currency", "financial_analyst")
+@REGISTRY.register("attribution.currency", "financial_analyst",
+                   reads=("fx_rates", "lots", "prices", "pricing_packs", "securities"))
 def currency_attribution(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     """Local, FX and interaction returns weighted by start value (DawsOS never filled the weights); together they
     are the base-currency return of the holdings."""
@@ -95,7 +96,8 @@ def _holding(conn, ctx, warnings, portfolio_id, security_id, pack_id, lookback_d
     return start, mine, mine.start_value / total_start, sum(h.start_value / total_start * h.total for h in held)
 
 
-@REGISTRY.register("compute_portfolio_contribution", "financial_analyst")
+@REGISTRY.register("compute_portfolio_contribution", "financial_analyst",
+                   reads=("fx_rates", "lots", "prices", "pricing_packs", "securities"))
 def portfolio_contribution(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str,
                            lookback_days: int = TRADING_DAYS) -> dict:
     """The holding's contribution to the holdings' return: start weight x its base-currency return (DawsOS
@@ -108,7 +110,8 @@ def portfolio_contribution(conn, ctx, warnings, portfolio_id: str, security_id: 
             "pct_of_portfolio_return": contribution / portfolio_return if mine and portfolio_return else None}
 
 
-@REGISTRY.register("compute_position_currency_attribution", "financial_analyst")
+@REGISTRY.register("compute_position_currency_attribution", "financial_analyst",
+                   reads=("fx_rates", "lots", "prices", "pricing_packs", "securities"))
 def position_currency_attribution(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str,
                                   lookback_days: int = TRADING_DAYS) -> dict:
     """The holding's local, FX and interaction returns, and each weighted by its start weight: its share of

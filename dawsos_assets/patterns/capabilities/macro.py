@@ -74,7 +74,7 @@ def _score(z: float, low, high, weight: float) -> float:
     return weight * 2 ** (-distance)
 
 
-@REGISTRY.register("macro.detect_regime", "macro_hound")
+@REGISTRY.register("macro.detect_regime", "macro_hound", reads=("macro_indicators",))
 def detect_regime(conn, ctx, warnings, asof_date: str | None = None) -> dict:
     """Regime scores from the core indicators' z-scores (facts §9.7); an indicator without a z-score is left
     out of every regime's score (its weight with it), never counted as z = 0."""
@@ -101,7 +101,7 @@ def detect_regime(conn, ctx, warnings, asof_date: str | None = None) -> dict:
             "regime_scores": regime_scores, "probabilities": probabilities, "indicators_used": used}
 
 
-@REGISTRY.register("macro.get_indicators", "macro_hound")
+@REGISTRY.register("macro.get_indicators", "macro_hound", reads=("macro_indicators",))
 def get_indicators(conn, ctx, warnings, asof_date: str | None = None) -> dict:
     rows = conn.execute("""SELECT DISTINCT ON (indicator_id) indicator_id, indicator_name, asof_date, value, units
                              FROM macro_indicators WHERE asof_date <= %s ORDER BY indicator_id, asof_date DESC""",
@@ -110,7 +110,7 @@ def get_indicators(conn, ctx, warnings, asof_date: str | None = None) -> dict:
             "indicators": {r[0]: {"name": r[1], "asof_date": r[2].isoformat(), "value": float(r[3]), "units": r[4]} for r in rows}}
 
 
-@REGISTRY.register("macro.get_regime_history", "macro_hound")
+@REGISTRY.register("macro.get_regime_history", "macro_hound", reads=("regime_history",))
 def get_regime_history(conn, ctx, warnings, lookback_weeks: int = 4) -> dict:
     rows = conn.execute("SELECT asof_date, regime, confidence, regime_scores_json FROM regime_history "
                         "WHERE asof_date > %s AND asof_date <= %s ORDER BY asof_date",
@@ -200,17 +200,17 @@ def _cycle(conn, ctx, warnings, cycle_type: str, phases: dict) -> dict:
     return detect_phase(cycle_type, phases, values, ctx)
 
 
-@REGISTRY.register("cycles.compute_short_term", "macro_hound")
+@REGISTRY.register("cycles.compute_short_term", "macro_hound", reads=("macro_indicators",))
 def short_term_cycle(conn, ctx, warnings) -> dict:
     return _cycle(conn, ctx, warnings, "STDC", STDC_PHASES)
 
 
-@REGISTRY.register("cycles.compute_long_term", "macro_hound")
+@REGISTRY.register("cycles.compute_long_term", "macro_hound", reads=("macro_indicators",))
 def long_term_cycle(conn, ctx, warnings) -> dict:
     return _cycle(conn, ctx, warnings, "LTDC", LTDC_PHASES)
 
 
-@REGISTRY.register("cycles.compute_empire", "macro_hound")
+@REGISTRY.register("cycles.compute_empire", "macro_hound", reads=("macro_indicators",))
 def empire_cycle(conn, ctx, warnings) -> dict:
     return _cycle(conn, ctx, warnings, "EMPIRE", EMPIRE_PHASES)
 

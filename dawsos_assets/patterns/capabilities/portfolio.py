@@ -20,7 +20,7 @@ def _f(value) -> float | None:
     return float(value) if isinstance(value, (Decimal, int, float)) and value is not None else None
 
 
-@REGISTRY.register("ledger.positions", "financial_analyst")
+@REGISTRY.register("ledger.positions", "financial_analyst", reads=("lots", "securities"))
 def ledger_positions(conn, ctx, warnings, portfolio_id: str) -> dict:
     """Open positions aggregated per security (DawsOS returned one row per lot)."""
     rows = conn.execute("""
@@ -48,7 +48,7 @@ def fx_rate(conn, base: str, quote: str, pack_id: str) -> float | None:
     return 1 / float(row[0]) if row else None
 
 
-@REGISTRY.register("pricing.apply_pack", "financial_analyst")
+@REGISTRY.register("pricing.apply_pack", "financial_analyst", reads=("fx_rates", "prices"))
 def apply_pack(conn, ctx, warnings, positions: list, pack_id: str, portfolio_id: str | None = None) -> dict:
     """Value each position at the pack's close, converted to the portfolio's base currency."""
     closes = dict(conn.execute("SELECT security_id::text, close FROM prices WHERE pricing_pack_id = %s "
@@ -115,7 +115,8 @@ PERFORMANCE_KEYS = ["twr_1d", "twr_mtd", "twr_ytd", "twr_1y", "twr_1y_annualized
                     "sortino_ratio", "max_drawdown", "current_drawdown", "alpha", "beta"]
 
 
-@REGISTRY.register("metrics.compute_twr", "financial_analyst")
+@REGISTRY.register("metrics.compute_twr", "financial_analyst",
+                   reads=("portfolio_daily_values", "portfolios", "prices", "securities"))
 def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     """Time-weighted return, volatility, Sharpe, Sortino and drawdowns from daily values (DawsOS only read a
     nightly row and filled gaps with 0.15 / 0.5 / -0.25). The window is the last `lookback_days` daily returns."""
@@ -172,7 +173,7 @@ def sector_allocation(conn, ctx, warnings, valued_positions: dict) -> dict:
             "currency": valued_positions["currency"]}
 
 
-@REGISTRY.register("portfolio.historical_nav", "financial_analyst")
+@REGISTRY.register("portfolio.historical_nav", "financial_analyst", reads=("portfolio_daily_values",))
 def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     frame = daily_values(conn, portfolio_id, ctx.asof_date, lookback_days)
     if frame.empty:

@@ -58,7 +58,7 @@ def _security_ids(conn, security_id: str | None, portfolio_id: str | None) -> li
     return [r[0] for r in rows]
 
 
-@REGISTRY.register("fundamentals.load", "data_harvester")
+@REGISTRY.register("fundamentals.load", "data_harvester", reads=("fundamentals", "lots", "securities"))
 def load_fundamentals(conn, ctx, warnings, security_id: str | None = None, portfolio_id: str | None = None) -> dict:
     """Latest fundamentals of one security, or of every holding when only a portfolio is given."""
     out = {}
@@ -104,17 +104,17 @@ def _rate(kind: str, fundamentals: dict, warnings: list, weights: dict[str, floa
             "weights": rule["weights"]}
 
 
-@REGISTRY.register("financial_analyst.dividend_safety", "financial_analyst")
+@REGISTRY.register("financial_analyst.dividend_safety", "financial_analyst", reads=("rating_rubrics",))
 def dividend_safety(conn, ctx, warnings, fundamentals: dict) -> dict:
     return _rate("dividend_safety", fundamentals, warnings, rubric_weights(conn, "dividend_safety", warnings))
 
 
-@REGISTRY.register("financial_analyst.moat_strength", "financial_analyst")
+@REGISTRY.register("financial_analyst.moat_strength", "financial_analyst", reads=("rating_rubrics",))
 def moat_strength(conn, ctx, warnings, fundamentals: dict) -> dict:
     return _rate("moat_strength", fundamentals, warnings, rubric_weights(conn, "moat_strength", warnings))
 
 
-@REGISTRY.register("financial_analyst.resilience", "financial_analyst")
+@REGISTRY.register("financial_analyst.resilience", "financial_analyst", reads=("rating_rubrics",))
 def resilience(conn, ctx, warnings, fundamentals: dict) -> dict:
     return _rate("resilience", fundamentals, warnings, rubric_weights(conn, "resilience", warnings))
 
@@ -125,7 +125,8 @@ def _grade(score: float | None) -> str | None:
     return "A" if score >= 90 else "B" if score >= 80 else "C" if score >= 70 else "D" if score >= 60 else "F"
 
 
-@REGISTRY.register("financial_analyst.aggregate_ratings", "financial_analyst")
+@REGISTRY.register("financial_analyst.aggregate_ratings", "financial_analyst",
+                   reads=("fundamentals", "lots", "rating_rubrics", "securities"))
 def aggregate_ratings(conn, ctx, warnings, dividend_safety: dict | None = None, moat_strength: dict | None = None,
                       resilience: dict | None = None, positions: list | None = None) -> dict:
     """0-100 = 10 x (0.40 moat + 0.30 dividend + 0.30 resilience); with positions, a market-value-weighted mean."""
@@ -161,7 +162,7 @@ def explain(conn, ctx, warnings, topic: str, data: dict) -> dict:
     return {"text": text, "confidence": None, "sources": ["fundamentals", "rating rubrics"], "generator": "template"}
 
 
-@REGISTRY.register("news.search", "data_harvester")
+@REGISTRY.register("news.search", "data_harvester", reads=("news_items",))
 def news_search(conn, ctx, warnings, entities: list, lookback_hours: int = 720) -> dict:
     symbols = [e["symbol"] for e in entities or []]
     since = ctx.asof_date - timedelta(hours=lookback_hours)
@@ -197,7 +198,7 @@ def news_impact(conn, ctx, warnings, news_items: dict, positions: dict, min_thre
             "entity_mentions": [{"entity": e, "mention_count": n} for e, n in sorted(mentions.items(), key=lambda kv: -kv[1])]}
 
 
-@REGISTRY.register("corporate_actions.upcoming", "data_harvester")
+@REGISTRY.register("corporate_actions.upcoming", "data_harvester", reads=("corporate_actions", "lots"))
 def upcoming_actions(conn, ctx, warnings, portfolio_id: str, days_ahead: int = 90) -> dict:
     rows = conn.execute("""SELECT ca.security_id::text, ca.symbol, ca.action_type, ca.action_date, ca.amount, ca.split_ratio, ca.currency
                              FROM corporate_actions ca
@@ -211,7 +212,7 @@ def upcoming_actions(conn, ctx, warnings, portfolio_id: str, days_ahead: int = 9
                          "split_ratio": _num(r[5]), "currency": r[6]} for r in rows], "days_ahead": days_ahead}
 
 
-@REGISTRY.register("corporate_actions.calculate_impact", "data_harvester")
+@REGISTRY.register("corporate_actions.calculate_impact", "data_harvester", reads=("fx_rates",))
 def actions_impact(conn, ctx, warnings, actions: list, holdings: list) -> dict:
     """Dividend impact = amount x shares held, in the action's currency and converted to the base currency at
     the pack (DawsOS read `qty` after the rename and computed 0). Without a rate the total is null, not partial."""

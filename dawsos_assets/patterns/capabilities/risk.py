@@ -43,7 +43,8 @@ def position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
     return betas
 
 
-@REGISTRY.register("risk.compute_factor_exposures", "financial_analyst")
+@REGISTRY.register("risk.compute_factor_exposures", "financial_analyst",
+                   reads=("fx_rates", "lots", "position_factor_betas", "prices", "securities"))
 def factor_exposures(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> dict:
     """Market-value-weighted factor betas of the portfolio (DawsOS returned hard-coded numbers)."""
     valued = valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
@@ -64,7 +65,7 @@ def factor_exposures(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> di
             "method": "market-value-weighted position betas"}
 
 
-@REGISTRY.register("risk.get_factor_exposure_history", "financial_analyst")
+@REGISTRY.register("risk.get_factor_exposure_history", "financial_analyst", reads=("position_factor_betas",))
 def factor_exposure_history(conn, ctx, warnings, portfolio_id: str, lookback_weeks: int = 4) -> dict:
     rows = conn.execute("SELECT asof_date, factor_name, avg(beta) FROM position_factor_betas WHERE portfolio_id = %s "
                         "GROUP BY 1, 2 ORDER BY 1", (portfolio_id,)).fetchall()
@@ -185,13 +186,14 @@ def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict)
             "factor_contributions": contributions, "positions_impacted": sum(1 for r in covered if r["delta_value"])}
 
 
-@REGISTRY.register("macro.run_scenario", "macro_hound")
+@REGISTRY.register("macro.run_scenario", "macro_hound", reads=("position_factor_betas", "scenario_shocks"))
 def run_scenario(conn, ctx, warnings, portfolio_id: str, pack_id: str, scenario_id: str, valued: dict | None = None) -> dict:
     valued = valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
     return scenario_stress(conn, ctx, warnings, portfolio_id, valued, scenario_id)
 
 
-@REGISTRY.register("macro.compute_dar", "macro_hound")
+@REGISTRY.register("macro.compute_dar", "macro_hound",
+                   reads=("fx_rates", "lots", "position_factor_betas", "prices", "scenario_shocks", "securities"))
 def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence: float = 0.95) -> dict:
     """Drawdown-at-risk: the loss at the (1 - confidence) quantile of all scenario outcomes, i.e. the tail (DawsOS
     took the confidence-th percentile of drawdowns sorted ascending, a near-best outcome)."""
@@ -220,17 +222,19 @@ def _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, shock_type
     return scenario_stress(conn, ctx, warnings, portfolio_id, valued, shock_type)
 
 
-@REGISTRY.register("scenarios.deleveraging_money_printing", "macro_hound")
+@REGISTRY.register("scenarios.deleveraging_money_printing", "macro_hound",
+                   reads=("position_factor_betas", "scenario_shocks"))
 def money_printing(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued: dict | None = None) -> dict:
     return _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, "dalio_money_printing_deleveraging")
 
 
-@REGISTRY.register("scenarios.deleveraging_austerity", "macro_hound")
+@REGISTRY.register("scenarios.deleveraging_austerity", "macro_hound",
+                   reads=("position_factor_betas", "scenario_shocks"))
 def austerity(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued: dict | None = None) -> dict:
     return _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, "dalio_austerity_deleveraging")
 
 
-@REGISTRY.register("scenarios.deleveraging_default", "macro_hound")
+@REGISTRY.register("scenarios.deleveraging_default", "macro_hound", reads=("position_factor_betas", "scenario_shocks"))
 def default_deleveraging(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued: dict | None = None) -> dict:
     return _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, "dalio_default_deleveraging")
 

@@ -1,0 +1,268 @@
+"""The path users run every night, through the daemon, against the same work in-process, for N portfolios.
+
+For each N (100 and 1,000 by default), on a database of its own (the demo seed, migrated, with provider feeds, and
+N - 8 more portfolios, each a copy of one of the 8 seeded books: lots, transactions, daily values, factor betas):
+
+  nightly   (a) `tables_and_checks` submitted through GraphQL to `dawsos ui` (dagster dev: the run queue, the daemon,
+                the run launcher and a run worker process), timed from submission to the end of the run, against
+            (b) the same job with execute_in_process in this process (after one untimed warm-up run);
+  patterns  (a) the 13 pattern assets for every portfolio: one run of the `patterns` job over the whole partition
+                range (the run a backfill launches under BackfillPolicy.single_run), submitted the same way, against
+            (b) the engine loop those assets run (compute, audit, publish), for the same portfolios, without Dagster.
+
+Everything runs in its own DAWSOS_HOME (its own embedded PostgreSQL, Dagster instance and storage), so the bench
+never touches the developer's runs or partitions. The automation sensor is stopped while the bench runs (it would
+otherwise start the patterns itself after the nightly run). Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_HOME = "/var/tmp/dawsos-bench-pipeline"
+SEEDED_BOOKS = 8  # the demo portfolio, Test Portfolio Alpha and 6 generated books
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+RUN_DONE = ("SUCCESS", "FAILURE", "CANCELED")
+# Tables keyed by portfolio that the patterns read; a copy gets new ids where a key or a reference needs one.
+CLONED = {
+    "lots": {"id": "md5(c.id::text || x.id::text)::uuid"},
+    "transactions": {"id": "md5(c.id::text || x.id::text)::uuid",
+                     "lot_id": "CASE WHEN x.lot_id IS NULL THEN NULL ELSE md5(c.id::text || x.lot_id::text)::uuid END"},
+    "portfolio_daily_values": {},
+    "position_factor_betas": {"id": "md5(c.id::text || x.id::text)::uuid"},
+}
+
+
+def copy_books(conn, copies: int) -> None:
+    """`copies` more portfolios, copy k of seeded book k mod 8 (in name order), named '<book> #k'."""
+    conn.execute("""
+        CREATE TEMP TABLE copies AS
+        SELECT md5('bench-portfolio:' || i)::uuid AS id, b.id AS source, b.name || ' #' || lpad(i::text, 4, '0') AS name
+          FROM generate_series(1, %s) i
+          JOIN (SELECT id, name, row_number() OVER (ORDER BY name) - 1 AS k FROM portfolios) b ON b.k = i %% %s""",
+                 (copies, SEEDED_BOOKS))
+    conn.execute("""INSERT INTO portfolios (id, user_id, name, description, base_currency, benchmark_id)
+                    SELECT c.id, p.user_id, c.name, 'bench copy of ' || p.name, p.base_currency, p.benchmark_id
+                      FROM copies c JOIN portfolios p ON p.id = c.source""")
+    for table, replaced in CLONED.items():
+        columns = [c for (c,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
+            "ORDER BY ordinal_position", (table,))]
+        values = [replaced.get(c, "c.id" if c == "portfolio_id" else f"x.{c}") for c in columns]
+        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
+                     f"FROM copies c JOIN {table} x ON x.portfolio_id = c.source")
+
+
+def prepare_database(portfolios: int) -> str:
+    from dawsos_assets.database import connection
+    from dawsos_assets.database.seed.loader import SeedOptions, load_provider_data, seed_database
+    from dawsos_assets.migrations.runner import MigrationRunner
+
+    name = f"bench_pipeline_{portfolios}"
+    with connection.connect(connection.database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = connection.database_url(name)
+    with connection.connect(url) as conn:
+        seed_database(conn, SeedOptions(progress=False))
+    MigrationRunner(url, backup=False).apply()
+    with connection.connect(url) as conn:
+        load_provider_data(conn)
+        copy_books(conn, portfolios - SEEDED_BOOKS)
+        conn.commit()
+    with connection.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return url
+
+
+def fresh_instance() -> None:
+    """An empty Dagster storage for this N: no runs, partitions or sensor cursors of the previous one."""
+    from dawsos_assets.database import connection
+    from dawsos_assets.operations.instance import prepare_instance
+
+    with connection.connect(connection.database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {connection.DAGSTER_DATABASE} WITH (FORCE)")
+    prepare_instance()
+
+
+def in_process(url: str) -> dict:
+    """(b): the nightly job with execute_in_process, then the patterns' engine loop without Dagster."""
+    import dagster as dg
+
+    from dawsos_assets.database import connection
+    from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
+    from dawsos_assets.patterns.assets import run_batch
+    from dawsos_assets.patterns.engine import PatternEngine
+    from dawsos_assets.patterns.loader import load_all
+    from dawsos_assets.patterns.portfolios import portfolio_keys
+    from dawsos_assets.patterns.registry import default_registry
+
+    job = defs.resolve_job_def(TABLES_AND_CHECKS_JOB)
+    with dg.DagsterInstance.get() as instance:
+        job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)  # warm-up, untimed
+        started = time.perf_counter()
+        nightly = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+        nightly_s = time.perf_counter() - started
+    engine, published = PatternEngine(default_registry()), 0
+    started = time.perf_counter()
+    with connection.connect(url) as conn:
+        portfolios = portfolio_keys(conn)
+        for pattern in load_all().values():
+            published += sum(o.passed for o in run_batch(conn, engine, pattern, portfolios, "bench-engine-only").values())
+    patterns_s = time.perf_counter() - started
+    return {"nightly_s": round(nightly_s, 1), "nightly_success": nightly.success,
+            "patterns_s": round(patterns_s, 1), "patterns_published": published}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Daemon:
+    """`dawsos ui` (web server, daemon, code server) on a free port, with a GraphQL client once the code loaded."""
+
+    LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+    SENSOR = """query ($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
+                  ... on Sensor { id sensorState { id selectorId status } } } }"""
+    STOP_SENSOR = """mutation ($id: String!, $selectorId: String!) {
+                       stopSensor(id: $id, jobSelectorId: $selectorId) { __typename } }"""
+
+    def __init__(self):
+        from dagster_graphql import DagsterGraphQLClient
+
+        self.port = free_port()
+        self.child = subprocess.Popen([str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
+                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
+        self._wait_until_loaded()
+
+    def _wait_until_loaded(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                entries = self.client._execute(self.LOCATIONS)["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    return
+            except Exception:  # the server is still starting
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"dawsos ui did not load the code location within {timeout} s")
+
+    def stop_sensor(self, name: str) -> None:
+        selector = {"repositoryLocationName": "dawsos_assets", "repositoryName": "__repository__", "sensorName": name}
+        sensor = self.client._execute(self.SENSOR, {"selector": selector})["sensorOrError"]
+        state = sensor["sensorState"]
+        if state["status"] == "RUNNING":
+            self.client._execute(self.STOP_SENSOR, {"id": state["id"], "selectorId": state["selectorId"]})
+
+    def run(self, job: str, tags: dict | None = None) -> tuple[float, str, str]:
+        """Submit a run and wait for it: (seconds from submission to the end, status, run id)."""
+        started = time.perf_counter()
+        run_id = self.client.submit_job_execution(job, repository_location_name="dawsos_assets", tags=tags or {})
+        status = None
+        while status not in RUN_DONE:
+            time.sleep(0.5)
+            status = self.client.get_run_status(run_id).value
+        return time.perf_counter() - started, status, run_id
+
+    def close(self) -> None:
+        self.child.send_signal(signal.SIGTERM)
+        try:
+            self.child.wait(60)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
+
+
+def run_breakdown(run_id: str) -> dict:
+    """Where the daemon path's time went: waiting in the queue and starting the worker, then running."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        record = instance.get_run_record_by_id(run_id)
+        stats = instance.get_run_stats(run_id)
+    return {"queued_and_launch_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
+            "run_s": round(stats.end_time - stats.start_time, 1)}
+
+
+def through_the_daemon(url: str) -> dict:
+    """(a): both jobs submitted to the running web server, as the UI, the schedule or a backfill would."""
+    from dawsos_assets.database import connection
+    from dawsos_assets.definitions import PATTERNS_JOB, TABLES_AND_CHECKS_JOB
+    from dawsos_assets.patterns.portfolios import portfolio_keys
+
+    with connection.connect(url) as conn:
+        keys = list(portfolio_keys(conn))
+    daemon = Daemon()
+    try:
+        daemon.stop_sensor("patterns_follow_tables")
+        nightly_s, nightly_status, nightly_run = daemon.run(TABLES_AND_CHECKS_JOB)
+        patterns_s, patterns_status, patterns_run = daemon.run(PATTERNS_JOB, {
+            "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+    finally:
+        daemon.close()
+    with connection.connect(url) as conn:
+        published = conn.execute("SELECT count(*) FROM analytics.pattern_outputs WHERE run_id = %s",
+                                 (patterns_run,)).fetchone()[0]
+    return {"nightly_s": round(nightly_s, 1), "nightly_status": nightly_status, "nightly": run_breakdown(nightly_run),
+            "patterns_s": round(patterns_s, 1), "patterns_status": patterns_status,
+            "patterns": run_breakdown(patterns_run), "patterns_published": published}
+
+
+def measure(portfolios: int) -> dict:
+    import dagster as dg
+
+    from dawsos_assets.database import connection
+    from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
+
+    url = prepare_database(portfolios)
+    os.environ[connection.URL_ENV] = url
+    fresh_instance()
+    with connection.connect(url) as conn, dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(PORTFOLIOS.name, list(portfolio_keys(conn)))
+    engine_only = in_process(url)
+    daemon = through_the_daemon(url)
+    result = {"in_process": engine_only, "daemon": daemon,
+              "nightly_daemon_over_inprocess": round(daemon["nightly_s"] / engine_only["nightly_s"], 2),
+              "patterns_daemon_over_engine": round(daemon["patterns_s"] / engine_only["patterns_s"], 2)}
+    print(f"N={portfolios}: {json.dumps(result)}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--portfolios", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")
+    args = parser.parse_args()
+    os.environ["DAWSOS_HOME"] = args.home
+    os.environ.pop("DAWSOS_DATABASE_URL", None)
+    from dawsos_assets.database.server import EmbeddedPostgres
+
+    server = EmbeddedPostgres()
+    server.start()
+    try:
+        results = {n: measure(n) for n in args.portfolios}
+    finally:
+        server.stop()
+    print(json.dumps({
+        "bench": "pipeline", "portfolios": {str(n): r for n, r in results.items()},
+        "nightly_daemon_over_inprocess": {str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()},
+        "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
+        "patterns_daemon_s": {str(n): r["daemon"]["patterns_s"] for n, r in results.items()},
+        "target_ratio": 1.5, "target_patterns_1000_s": 300}))
+
+
+if __name__ == "__main__":
+    main()
