@@ -11,9 +11,11 @@ from rich.table import Table
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, load_provider_data, seed_database
 from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.operations.launch import partition_range_tags, run_job
 from dawsos_assets.operations.report import alpha_validation, print_check_results, print_legacy_summary
-from dawsos_assets.tables.checks import run_all_checks
 from dawsos_assets.patterns.loader import load_all
+from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
+from dawsos_assets.tables.checks import run_all_checks
 
 
 def run_demo(console: Console) -> dict:
@@ -50,7 +52,7 @@ def run_demo(console: Console) -> dict:
     console.print("[bold]5. Table checks, holdings and metrics[/] (job tables_and_checks)")
     summary["checks"] = run_checks_job(console)
     if summary["checks"]["success"]:
-        console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run per portfolio partition)")
+        console.print("[bold]6. Patterns[/] for every portfolio (job patterns, one run over every portfolio partition)")
         summary["patterns"] = run_patterns(console)
     else:  # the patterns read these tables: corrupt inputs give no pattern output
         console.print("[bold]6. Patterns[/]: not run, a blocking table check failed (see above)")
@@ -59,12 +61,12 @@ def run_demo(console: Console) -> dict:
 
 
 def run_migrations_job(console: Console) -> list[dict]:
-    from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB, defs
+    from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB
 
     prepare_instance()
     with dg.DagsterInstance.get() as instance:
-        defs.resolve_job_def(OBSERVE_LEGACY_JOB).execute_in_process(instance=instance, run_config=QUIET)
-        result = defs.resolve_job_def(APPLY_MIGRATIONS_JOB).execute_in_process(instance=instance, run_config=QUIET)
+        run_job(instance, OBSERVE_LEGACY_JOB, run_config=QUIET, raise_on_error=True)
+        result = run_job(instance, APPLY_MIGRATIONS_JOB, run_config=QUIET, raise_on_error=True)
     table = Table(title=f"Migrations (run {result.run_id[:8]})", title_justify="left")
     for header in ("migration", "status", "ms", "longest write-blocking lock (ms)", "rows quarantined", "relinked"):
         table.add_column(header)
@@ -86,11 +88,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the ev
 
 
 def run_checks_job(console: Console) -> dict:
-    from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
+    from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB
 
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False)
+        result = run_job(instance, TABLES_AND_CHECKS_JOB, run_config=QUIET)
     evaluations = result.get_asset_check_evaluations()
     failed = [f"{e.asset_key.to_user_string()}.{e.check_name} ({e.severity.value})" for e in evaluations if not e.passed]
     console.print(f"{len(evaluations)} checks: {len(evaluations) - len(failed)} passed"
@@ -99,29 +100,26 @@ def run_checks_job(console: Console) -> dict:
 
 
 def run_patterns(console: Console) -> dict:
-    from dawsos_assets.definitions import PATTERNS_JOB, defs
-    from dawsos_assets.patterns.assets import PORTFOLIOS
+    from dawsos_assets.definitions import PATTERNS_JOB
 
     with connection.connect() as conn:
-        portfolios = [(str(i), n) for i, n in conn.execute("SELECT id, name FROM portfolios ORDER BY name")]
+        keys = portfolio_keys(conn)
         stored = _stored_outputs(conn)
     pattern_count = len(load_all())
+    if all(stored.get(portfolio_id, 0) >= pattern_count for portfolio_id in keys.values()):
+        console.print(f"  {len(keys)} portfolios: reusing the outputs stored for the latest pricing pack")
+        return {}
     timings = {}
     with dg.DagsterInstance.get() as instance:
-        known = set(instance.get_dynamic_partitions(PORTFOLIOS.name))
-        instance.add_dynamic_partitions(PORTFOLIOS.name, [i for i, _ in portfolios if i not in known])
-        for portfolio_id, name in portfolios:
-            if stored.get(portfolio_id, 0) >= pattern_count:
-                console.print(f"  {name:<28} reusing the outputs stored for the latest pricing pack")
-                continue
-            result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
-                instance=instance, partition_key=portfolio_id, run_config=QUIET, raise_on_error=False)
-            for event in result.get_asset_materialization_events():
-                duration = event.materialization.metadata.get("duration_ms")  # none for a refused pattern
-                if duration is not None:
-                    timings.setdefault(event.asset_key.path[-1], []).append(duration.value)
-            failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
-            console.print(f"  {name:<28} {'ok' if result.success and not failed else 'FAILED ' + ', '.join(failed)}")
+        partitions = _portfolio_partitions(instance, list(keys))
+        result = run_job(instance, PATTERNS_JOB, run_config=QUIET, tags=partition_range_tags(partitions[0], partitions[-1]))
+    for event in result.get_asset_materialization_events():
+        duration = event.materialization.metadata.get("duration_ms")  # none for a refused pattern
+        if duration is not None:
+            timings.setdefault(event.asset_key.path[-1], []).append(duration.value)
+    failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    console.print(f"  {len(partitions)} portfolios in run {result.run_id[:8]}: "
+                  + ("ok" if result.success and not failed else "FAILED " + ", ".join(sorted(set(failed)))))
     if not timings:
         return {}
     table = Table(title="Pattern timings across portfolios (engine time, ms)", title_justify="left")
@@ -132,6 +130,16 @@ def run_patterns(console: Console) -> dict:
         table.add_row(pattern, str(len(values)), f"{values[len(values) // 2]:.1f}", f"{values[-1]:.1f}")
     console.print(table)
     return {p: {"portfolios": len(v), "max_ms": max(v)} for p, v in timings.items()}
+
+
+def _portfolio_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
+    """The portfolio partitions in the instance's order, made equal to `keys` (what the sensor
+    portfolio_partitions does every minute), so that the range first…last is exactly these portfolios."""
+    known = instance.get_dynamic_partitions(PORTFOLIOS.name)
+    for stale in set(known) - set(keys):
+        instance.delete_dynamic_partition(PORTFOLIOS.name, stale)
+    instance.add_dynamic_partitions(PORTFOLIOS.name, [key for key in keys if key not in known])
+    return instance.get_dynamic_partitions(PORTFOLIOS.name)
 
 
 def _stored_outputs(conn) -> dict[str, int]:
