@@ -336,6 +336,19 @@ def demo() -> None:
     run_demo(console)
 
 
+@app.command("dagster-env")
+def dagster_env() -> None:
+    """Print the shell lines that point the plain `dagster` and `dg` commands at this project's Dagster instance:
+    eval "$(dawsos dagster-env)"."""
+    import shlex
+
+    from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
+
+    prepare_instance()
+    for name in ("DAGSTER_HOME", STORAGE_URL_ENV):
+        print(f"export {name}={shlex.quote(os.environ[name])}")
+
+
 @app.command()
 def ui(port: int = typer.Option(3000, min=1, max=65535, help="Port of the web UI on 127.0.0.1.")) -> None:
     """Run the Dagster web UI and daemon on this project's PostgreSQL-backed instance."""

@@ -90,6 +90,8 @@ def test_demo_seeds_an_empty_database_then_reuses_it(empty_url):
         assert expected in first.stdout, expected
     second = run_cli("demo")
     assert second.returncode == 0 and "reusing the seeded database" in second.stdout
+    for run in (first, second):  # no beta, preview or supersession warning (nor any other) in what users read
+        assert "Warning" not in run.stdout + run.stderr
     assert "already applied" in second.stdout and "Traceback" not in second.stderr
     assert "reusing the outputs stored for the latest pricing pack" in second.stdout
 

@@ -11,9 +11,11 @@ from rich.table import Table
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, load_provider_data, seed_database
 from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.operations.launch import partition_range_tags, run_job
 from dawsos_assets.operations.report import alpha_validation, print_check_results, print_legacy_summary
-from dawsos_assets.tables.checks import run_all_checks
 from dawsos_assets.patterns.loader import load_all
+from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
+from dawsos_assets.tables.checks import run_all_checks
 
 
 def run_demo(console: Console) -> dict:
@@ -59,12 +61,12 @@ def run_demo(console: Console) -> dict:
 
 
 def run_migrations_job(console: Console) -> list[dict]:
-    from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB, defs
+    from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB
 
     prepare_instance()
     with dg.DagsterInstance.get() as instance:
-        defs.resolve_job_def(OBSERVE_LEGACY_JOB).execute_in_process(instance=instance, run_config=QUIET)
-        result = defs.resolve_job_def(APPLY_MIGRATIONS_JOB).execute_in_process(instance=instance, run_config=QUIET)
+        run_job(instance, OBSERVE_LEGACY_JOB, run_config=QUIET, raise_on_error=True)
+        result = run_job(instance, APPLY_MIGRATIONS_JOB, run_config=QUIET, raise_on_error=True)
     table = Table(title=f"Migrations (run {result.run_id[:8]})", title_justify="left")
     for header in ("migration", "status", "ms", "longest write-blocking lock (ms)", "rows quarantined", "relinked"):
         table.add_column(header)
@@ -86,11 +88,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the ev
 
 
 def run_checks_job(console: Console) -> dict:
-    from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
+    from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB
 
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False)
+        result = run_job(instance, TABLES_AND_CHECKS_JOB, run_config=QUIET)
     evaluations = result.get_asset_check_evaluations()
     failed = [f"{e.asset_key.to_user_string()}.{e.check_name} ({e.severity.value})" for e in evaluations if not e.passed]
     console.print(f"{len(evaluations)} checks: {len(evaluations) - len(failed)} passed"
@@ -99,30 +100,29 @@ def run_checks_job(console: Console) -> dict:
 
 
 def run_patterns(console: Console) -> dict:
-    from dawsos_assets.definitions import PATTERNS_JOB, defs
-    from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
+    from dawsos_assets.definitions import PATTERNS_JOB
 
     with connection.connect() as conn:
-        portfolios = portfolio_keys(conn)
+        keys = portfolio_keys(conn)
         stored = _stored_outputs(conn)
-    if all(stored.get(pid, 0) >= len(load_all()) for pid in portfolios.values()):
-        console.print("  reusing the outputs stored for the latest pricing pack for every portfolio")
+    pattern_count = len(load_all())
+    if all(stored.get(portfolio_id, 0) >= pattern_count for portfolio_id in keys.values()):
+        console.print(f"  {len(keys)} portfolios: reusing the outputs stored for the latest pricing pack")
         return {}
-    timings, published = {}, {key: 0 for key in portfolios}
+    timings, published = {}, {key: 0 for key in keys}
     with dg.DagsterInstance.get() as instance:
-        _partitions_in_step(instance, PORTFOLIOS.name, list(portfolios))
-        keys = instance.get_dynamic_partitions(PORTFOLIOS.name)
-        # one run over every portfolio partition, as a backfill runs it (BackfillPolicy.single_run)
-        result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False,
-            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        partitions = _portfolio_partitions(instance, list(keys))
+        result = run_job(instance, PATTERNS_JOB, run_config=QUIET, tags=partition_range_tags(partitions[0], partitions[-1]))
     for event in result.get_asset_materialization_events():
-        metadata = event.materialization.metadata
-        published[event.partition] += bool(metadata["published"].value)
-        if "duration_ms" in metadata:  # none for a refused pattern
-            timings.setdefault(event.asset_key.path[-1], []).append(metadata["duration_ms"].value)
+        published[event.partition] += bool(event.materialization.metadata["published"].value)
+        duration = event.materialization.metadata.get("duration_ms")  # none for a refused pattern
+        if duration is not None:
+            timings.setdefault(event.asset_key.path[-1], []).append(duration.value)
+    failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+    console.print(f"  {len(partitions)} portfolios in run {result.run_id[:8]}: "
+                  + ("ok" if result.success and not failed else "FAILED " + ", ".join(sorted(set(failed)))))
     for key, count in published.items():
-        console.print(f"  {key:<28} {count} of {len(load_all())} patterns published", markup=False, highlight=False)
+        console.print(f"  {key:<28} {count} of {pattern_count} patterns published", markup=False, highlight=False)
     if not timings:
         return {}
     table = Table(title="Pattern timings across portfolios (engine time, ms)", title_justify="left")
@@ -135,12 +135,14 @@ def run_patterns(console: Console) -> dict:
     return {p: {"portfolios": len(v), "max_ms": max(v)} for p, v in timings.items()}
 
 
-def _partitions_in_step(instance, name: str, keys: list[str]) -> None:
-    """What the sensor portfolio_partitions does every minute, done now: one partition per portfolio."""
-    known = set(instance.get_dynamic_partitions(name))
-    for stale in known - set(keys):
-        instance.delete_dynamic_partition(name, stale)
-    instance.add_dynamic_partitions(name, [key for key in keys if key not in known])
+def _portfolio_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
+    """The portfolio partitions in the instance's order, made equal to `keys` (what the sensor
+    portfolio_partitions does every minute), so that the range first…last is exactly these portfolios."""
+    known = instance.get_dynamic_partitions(PORTFOLIOS.name)
+    for stale in set(known) - set(keys):
+        instance.delete_dynamic_partition(PORTFOLIOS.name, stale)
+    instance.add_dynamic_partitions(PORTFOLIOS.name, [key for key in keys if key not in known])
+    return instance.get_dynamic_partitions(PORTFOLIOS.name)
 
 
 def _stored_outputs(conn) -> dict[str, int]:

@@ -37,14 +37,19 @@ def _alert_on_run(context, database: PortfolioDatabase, slack: SlackAlerts):
     context.log.info(f"{len(events)} check results, {queued} alert(s) queued, {sent}")
 
 
+# Both alert sensors watch every run with check results, whoever started it (monitor_all_code_locations): a run
+# made by `execute_in_process` in a script or notebook carries no code-location origin, and a sensor watching only
+# its own location would skip it.
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="check_alerts_after_success",
-                      default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+                      default_status=dg.DefaultSensorStatus.RUNNING,
+                      monitor_all_code_locations=True)
 def check_alerts_after_success(context: dg.RunStatusSensorContext, database: PortfolioDatabase, slack: SlackAlerts):
     """Runs that succeed can still hold failed WARN or non-blocking checks: alert on those too."""
     _alert_on_run(context, database, slack)
 
 
-@dg.run_failure_sensor(name="check_alerts_after_failure", default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_failure_sensor(name="check_alerts_after_failure", default_status=dg.DefaultSensorStatus.RUNNING,
+                      monitor_all_code_locations=True)
 def check_alerts_after_failure(context: dg.RunFailureSensorContext, database: PortfolioDatabase, slack: SlackAlerts):
     """A blocking ERROR check fails its run: alert with the failing check, not just "run failed"."""
     _alert_on_run(context, database, slack)
