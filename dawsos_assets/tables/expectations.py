@@ -108,15 +108,11 @@ def committed_suite(table: str, root: Path = EXPECTATIONS_DIR) -> dict:
     return json.loads((root / "expectations" / f"{suite_name(table)}.json").read_text())
 
 
-def _fresh_configuration(context) -> None:
-    """Forget the previous run's data source, validation definitions and checkpoint (they are rebuilt from the
-    committed suites below); the validation results and their Data Docs stay."""
-    if any(source.name == "dawsos" for source in context.data_sources.all().values()):
-        context.data_sources.delete("dawsos")
-    root = Path(context.root_directory)
+def _forget_configuration(root: Path) -> None:
+    """Drop the previous run's suites, validation definitions and checkpoint (rebuilt below from the committed
+    suites, which may have changed); the validation results and their Data Docs stay."""
     for folder in ("checkpoints", "validation_definitions", "expectations"):
-        shutil.rmtree(root / folder, ignore_errors=True)
-        (root / folder).mkdir()
+        shutil.rmtree(root / "gx" / folder, ignore_errors=True)
 
 
 def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
@@ -127,12 +123,11 @@ def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
 
     root = gx_root()
     root.mkdir(parents=True, exist_ok=True)
+    _forget_configuration(root)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    _fresh_configuration(context)
-    context = gx.get_context(mode="file", project_root_dir=str(root))  # re-read without the removed objects
     os.environ["DAWSOS_GX_CONNECTION"] = make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
-    source = context.data_sources.add_postgres(name="dawsos", connection_string="${DAWSOS_GX_CONNECTION}")
+    source = context.data_sources.add_or_update_postgres(name="dawsos", connection_string="${DAWSOS_GX_CONNECTION}")
     results = {}
     definitions = []
     for table in tables or list(CONTRACTS):
