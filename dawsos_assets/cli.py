@@ -350,7 +350,7 @@ def dagster_env() -> None:
 
 
 @app.command()
-def ui(port: int = typer.Option(3000, min=1, max=65535, help="Port of the web UI on 127.0.0.1.")) -> None:
+def ui(port: int = typer.Option(3000, min=1, max=65534, help="Port of the web UI on 127.0.0.1; the Data Docs take the next one.")) -> None:
     """Run the Dagster web UI and daemon on this project's PostgreSQL-backed instance."""
     from dawsos_assets.operations.webserver import run_ui
 

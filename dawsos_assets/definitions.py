@@ -31,7 +31,7 @@ from dawsos_assets.operations.sensors import (
 )
 from dawsos_assets.patterns.assets import build_pattern_assets, portfolio_partitions
 from dawsos_assets.tables.asset_checks import build_all_table_checks
-from dawsos_assets.tables.holdings import holdings
+from dawsos_assets.tables.holdings import holdings, holdings_checks
 from dawsos_assets.tables.legacy_assets import observe_legacy_tables
 from dawsos_assets.tables.quality import data_quality_report, refactoring_success_metrics
 from dawsos_assets.tables.table_assets import build_table_assets
@@ -49,7 +49,7 @@ if os.environ.get(WEBHOOK_ENV):
 defs = dg.Definitions(
     assets=[observe_legacy_tables, *build_migration_assets(), *build_table_assets(), holdings,
             refactoring_success_metrics, data_quality_report, *build_pattern_assets()],
-    asset_checks=build_all_table_checks(),
+    asset_checks=[*build_all_table_checks(), holdings_checks],
     jobs=JOBS,
     schedules=[nightly, weekly_data_quality],
     sensors=[portfolio_partitions, patterns_follow_tables, check_alerts_after_success, check_alerts_after_failure,

@@ -113,7 +113,7 @@ def test_a_failing_blocking_check_stops_everything_downstream(seeded_url):
     assert row_rules.blocking and row_rules.severity == dg.AssetCheckSeverity.ERROR
     metadata = row_rules.metadata
     assert metadata["failing_count"].value == 1
-    assert metadata["sample"].value[0]["cost_basis"] == -1
+    assert metadata["sample"].records[0].data["cost_basis"] == -1
     assert '"cost_basis" < 0' in metadata["failing_rows_sql"].value
 
 

@@ -1,6 +1,12 @@
 # No `from __future__ import annotations` here: Dagster reads the config annotation at decoration time.
-"""One asset per migration (group `migrations`), chained in order: materializing applies it if it is pending,
-otherwise verifies its checksum and reports "already applied". Schedules never run these (issue 6)."""
+"""The migrations in the asset graph (group `migrations`, chained in order) and the one job that applies them.
+
+A migration is an external asset: Dagster shows it, its lineage to the tables it changes and every time it was
+applied, but cannot materialize it. So "Materialize all" in the UI, a selection of assets, an automation condition
+or a schedule can never apply a pending migration; only launching the job `apply_migrations` (or `dawsos migrate
+apply`) does. Each op of that job reports a materialization when it applied (or adopted) its migration, with the
+statements in full, and an observation when it found the migration already applied, so the migration's page keeps
+showing the figures of the real change."""
 
 
 import dagster as dg
@@ -12,6 +18,7 @@ from dawsos_assets.migrations.runner import ORPHAN_POLICIES, POLICY_ENV, Migrati
 from dawsos_assets.tables.legacy_assets import LEGACY_TABLES, legacy_key
 
 MIGRATIONS_GROUP = "migrations"
+APPLY_MIGRATIONS_JOB = "apply_migrations"
 
 
 class MigrationConfig(dg.Config):
@@ -25,13 +32,14 @@ def migration_key(migration: Migration) -> dg.AssetKey:
 
 
 def _statements_markdown(report: RunReport) -> str:
-    lines = ["| step | lock | effect | ms | statement |", "|---|---|---|---|---|"]
+    """Each step's statements in full, with the lock each took, its effect and its time."""
+    blocks = []
     for step in report.steps:
         if step.skipped:
-            lines.append(f"| {step.name} | | skipped: {step.reason.replace('|', '/')} | | |")
+            blocks.append(f"**{step.name}**: skipped, {step.reason}")
         for s in step.statements:
-            lines.append(f"| {step.name} | {s.lock} | {s.effect} | {s.ms:.1f} | `{s.sql[:120].replace('|', '/')}` |")
-    return "\n".join(lines)
+            blocks.append(f"**{step.name}** ({s.lock}, {s.ms:.1f} ms): {s.effect}\n\n```sql\n{s.sql}\n```")
+    return "\n\n".join(blocks)
 
 
 def _schema_markdown(schemas: dict[str, list[str]]) -> str:
@@ -46,38 +54,63 @@ def report_metadata(report: RunReport) -> dict:
         "rows_quarantined": dg.MetadataValue.int(sum(report.quarantined.values())),
         "rows_relinked": dg.MetadataValue.int(sum(report.relinked.values())),
         "quarantined_by_table": dg.MetadataValue.json(report.quarantined),
+        "statements": dg.MetadataValue.md(_statements_markdown(report)),
+        "schema_before": dg.MetadataValue.md(_schema_markdown(report.schema_before)),
+        "schema_after": dg.MetadataValue.md(_schema_markdown(report.schema_after)),
     }
-    if report.status != "already applied":
-        metadata["statements"] = dg.MetadataValue.md(_statements_markdown(report))
-        metadata["schema_before"] = dg.MetadataValue.md(_schema_markdown(report.schema_before))
-        metadata["schema_after"] = dg.MetadataValue.md(_schema_markdown(report.schema_after))
     if report.backup_path:
         metadata["backup_path"] = dg.MetadataValue.path(report.backup_path)
     return metadata
 
 
-def build_migration_asset(migration: Migration, previous: Migration | None) -> dg.AssetsDefinition:
+def migration_spec(migration: Migration, previous: Migration | None) -> dg.AssetSpec:
     deps = [migration_key(previous)] if previous else []
     deps += [legacy_key(table) for table in migration.touches if table in LEGACY_TABLES]
+    return dg.AssetSpec(
+        migration_key(migration), group_name=MIGRATIONS_GROUP, deps=deps, kinds={"postgres", "sql"},
+        description=f"Migration {migration.label}. {migration.description} Applied only by the job "
+                    f"{APPLY_MIGRATIONS_JOB} (or `dawsos migrate apply`), never by materializing assets.",
+        code_version=migration.checksum[:16],
+        metadata={"sql_file": dg.MetadataValue.path(f"sql/migrations/{migration.path.name}"),
+                  "touches": dg.MetadataValue.json(migration.touches)})
 
-    @dg.asset(key=migration_key(migration), group_name=MIGRATIONS_GROUP, deps=deps, kinds={"postgres", "sql"},
-              description=f"Migration {migration.label}. {migration.description}",
-              code_version=migration.checksum[:16], pool="portfolio_database",
-              metadata={"sql_file": dg.MetadataValue.path(f"sql/migrations/{migration.path.name}"),
-                        "touches": dg.MetadataValue.json(migration.touches)})
-    def apply_migration(context: dg.AssetExecutionContext, config: MigrationConfig,
-                        database: PortfolioDatabase) -> dg.MaterializeResult:
+
+def build_migration_assets() -> list[dg.AssetSpec]:
+    migrations = load_all()
+    return [migration_spec(m, migrations[i - 1] if i else None) for i, m in enumerate(migrations)]
+
+
+def migration_op_name(migration: Migration) -> str:
+    return f"apply_{migration.label}"
+
+
+def build_migration_op(migration: Migration) -> dg.OpDefinition:
+    key = migration_key(migration)
+
+    @dg.op(name=migration_op_name(migration), ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing),
+           pool="portfolio_database", description=f"Apply migration {migration.label} if it is pending.")
+    def apply_migration(context: dg.OpExecutionContext, config: MigrationConfig, database: PortfolioDatabase):
         runner = MigrationRunner(database.resolved_url(), policy=config.orphan_policy, backup=config.backup)
         [report] = runner.apply(only=migration.version)
         context.log.info(f"{migration.label}: {report.status} in {report.duration_ms:.0f} ms")
-        return dg.MaterializeResult(metadata=report_metadata(report))
+        if report.status == "already applied":  # checksum verified, nothing changed: the last figures stay
+            context.log_event(dg.AssetObservation(key, metadata={
+                "status": report.status, "checksum": migration.checksum,
+                "duration_ms": dg.MetadataValue.float(round(report.duration_ms, 1))}))
+        else:
+            context.log_event(dg.AssetMaterialization(key, metadata=report_metadata(report)))
 
     return apply_migration
 
 
-def build_migration_assets() -> list[dg.AssetsDefinition]:
-    migrations = load_all()
-    return [build_migration_asset(m, migrations[i - 1] if i else None) for i, m in enumerate(migrations)]
+def build_apply_migrations_job() -> dg.JobDefinition:
+    """One op per migration, each after the previous one: a failing migration stops the ones after it."""
+    ops = [build_migration_op(m) for m in load_all()]
+    order = {later.name: {"after": dg.DependencyDefinition(earlier.name)} for earlier, later in zip(ops, ops[1:])}
+    return dg.GraphDefinition(name=APPLY_MIGRATIONS_JOB, node_defs=ops, dependencies=order).to_job(
+        description="Apply pending migrations in order; each one already applied is verified and observed. "
+                    "Never scheduled, never started by automation: launch it yourself.",
+        executor_def=dg.in_process_executor)  # short SQL steps: no process per step (see operations/jobs.py)
 
 
 def migrations_touching(table: str) -> list[Migration]:

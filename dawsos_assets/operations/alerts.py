@@ -78,6 +78,13 @@ class CheckEvent:
         return f"{self.asset}.{self.check}"
 
 
+def _sample_rows(sample) -> list:
+    """A check's failing-row sample as plain rows: a table (MetadataValue.table) gives its records' values."""
+    if sample is None:
+        return []
+    return [record.data for record in sample.records] if hasattr(sample, "records") else list(sample)
+
+
 def check_events(instance, run_id: str) -> list[CheckEvent]:
     """The asset-check evaluations of one run (any storage; no deprecated cursor API)."""
     from dagster import DagsterEventType
@@ -87,7 +94,7 @@ def check_events(instance, run_id: str) -> list[CheckEvent]:
         data = record.dagster_event.asset_check_evaluation_data
         metadata = {k: getattr(v, "value", v) for k, v in (data.metadata or {}).items()}
         events.append(CheckEvent(data.asset_key.to_user_string(), data.check_name, data.passed, data.severity.value,
-                                 metadata.get("failing_count"), (metadata.get("sample") or [])[:3], run_id,
+                                 metadata.get("failing_count"), _sample_rows(metadata.get("sample"))[:3], run_id,
                                  (metadata.get("details") or {}).get("failing_by_rule") or {}))
     return events
 

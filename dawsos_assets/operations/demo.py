@@ -71,11 +71,17 @@ def run_migrations_job(console: Console) -> list[dict]:
     for header in ("migration", "status", "ms", "longest write-blocking lock (ms)", "rows quarantined", "relinked"):
         table.add_column(header)
     rows = []
-    for event in result.get_asset_materialization_events():
-        key = event.asset_key.path
-        if key[0] != "migrations":
+    # applied: a materialization; found already applied: an observation (the real figures stay on the asset)
+    events = [(e.asset_key.path, e.step_materialization_data.materialization.metadata)
+              for e in result.get_asset_materialization_events()]
+    events += [(e.asset_key.path, e.asset_observation_data.asset_observation.metadata)
+               for e in result.get_asset_observation_events()]
+    for key, metadata in events:
+        meta = {k: getattr(v, "value", v) for k, v in metadata.items()}
+        if meta["status"] == "already applied":
+            table.add_row(key[1], meta["status"], f"{meta['duration_ms']:.0f}", "", "", "")
+            rows.append({"migration": key[1], "status": meta["status"], "duration_ms": meta["duration_ms"]})
             continue
-        meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
         rows.append({"migration": key[1], **{k: meta[k] for k in ("status", "duration_ms", "longest_write_blocking_lock_ms",
                                                                   "rows_quarantined", "rows_relinked")}})
         table.add_row(key[1], meta["status"], f"{meta['duration_ms']:.0f}", f"{meta['longest_write_blocking_lock_ms']:.1f}",

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dawsos_assets.migrations.assets import MIGRATIONS_GROUP
+from dawsos_assets.migrations.assets import APPLY_MIGRATIONS_JOB, build_apply_migrations_job
 from dawsos_assets.patterns.assets import PATTERNS_GROUP
 from dawsos_assets.tables.holdings import holdings
 from dawsos_assets.tables.legacy_assets import observe_legacy_tables
@@ -10,7 +10,6 @@ from dawsos_assets.tables.quality import data_quality_report, refactoring_succes
 from dawsos_assets.tables.table_assets import TABLES_GROUP
 
 OBSERVE_LEGACY_JOB = "observe_legacy"
-APPLY_MIGRATIONS_JOB = "apply_migrations"
 TABLES_AND_CHECKS_JOB = "tables_and_checks"
 PATTERNS_JOB = "patterns"
 DATA_QUALITY_REPORT_JOB = "weekly_data_quality_report"
@@ -23,10 +22,7 @@ LIGHT_STEPS = dg.in_process_executor
 observe_legacy_job = dg.define_asset_job(OBSERVE_LEGACY_JOB, selection=dg.AssetSelection.assets(*observe_legacy_tables.keys),
                                          description="Record row counts and column schemas of the legacy tables.",
                                          executor_def=LIGHT_STEPS)
-apply_migrations_job = dg.define_asset_job(
-    APPLY_MIGRATIONS_JOB, selection=dg.AssetSelection.groups(MIGRATIONS_GROUP, TABLES_GROUP),
-    description="Apply pending migrations in order (each is a no-op once applied), then record the standardized "
-                "tables with their lineage and checks. Never scheduled.", executor_def=LIGHT_STEPS)
+apply_migrations_job = build_apply_migrations_job()  # ops, not assets: see migrations/assets.py
 tables_and_checks_job = dg.define_asset_job(
     TABLES_AND_CHECKS_JOB, selection=dg.AssetSelection.groups(TABLES_GROUP) | dg.AssetSelection.assets(holdings, refactoring_success_metrics),
     description="The nightly order's first part: pricing pack and every table with its checks, then holdings and "

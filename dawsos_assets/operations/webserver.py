@@ -1,4 +1,5 @@
-"""`dawsos ui`: the Dagster web server and daemon on 127.0.0.1, stopped cleanly on Ctrl-C or SIGTERM.
+"""`dawsos ui`: the Dagster web server and daemon on 127.0.0.1, with the Great Expectations Data Docs served on the
+next port (Dagster serves no files of a project's own), stopped cleanly on Ctrl-C or SIGTERM.
 
 `dagster dev` maps SIGTERM onto its SIGINT handler; a process started from a non-interactive shell inherits
 SIGINT as ignored, so the child gets SIGINT reset to the default before exec (stack_notes §1.10).
@@ -16,6 +17,7 @@ from pathlib import Path
 from dawsos_assets import errors
 from dawsos_assets.errors import DawsosError
 from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.tables.data_docs import DATA_DOCS_URL_ENV, start_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_GRACE_S = 30
@@ -42,9 +44,14 @@ def dagster_dev_command(port: int) -> list[str]:
 
 def run_ui(port: int) -> int:
     """Run until interrupted; return the child's exit code."""
+    docs_port = port + 1
     ensure_port_free(port)
+    ensure_port_free(docs_port)
     prepare_instance()
-    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_reset_sigint)
+    docs = start_server(docs_port)
+    # runs started from the UI inherit it: the data-quality report links to this server
+    environment = {**os.environ, DATA_DOCS_URL_ENV: f"http://127.0.0.1:{docs_port}/"}
+    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_reset_sigint, env=environment)
 
     received = []
 
@@ -59,6 +66,7 @@ def run_ui(port: int) -> int:
     try:
         return child.wait()
     finally:
+        docs.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if child.poll() is None:

@@ -7,9 +7,10 @@ the same run; drift (flag conflicts, freshness, row-count jumps) is WARN and nev
 import dagster as dg
 
 from dawsos_assets.database.resource import PortfolioDatabase
-from dawsos_assets.tables.checks import ERROR, CheckOutcome, check_names, run_table_checks
+from dawsos_assets.tables.checks import ERROR, CheckOutcome, check_descriptions, check_names, run_table_checks
 from dawsos_assets.tables.contracts import CONTRACTS
-from dawsos_assets.tables.table_assets import table_key
+from dawsos_assets.tables.standards import RENAMES
+from dawsos_assets.tables.table_assets import contract_schema, table_key
 
 ROW_COUNT_CHANGE = "row_count_change"
 ROW_COUNT_CHANGE_LIMIT = 0.5  # more than +/-50 % between two materializations is worth a look
@@ -19,11 +20,34 @@ def _severity(severity: str) -> dg.AssetCheckSeverity:
     return dg.AssetCheckSeverity.ERROR if severity == ERROR else dg.AssetCheckSeverity.WARN
 
 
+def _value_type(value) -> str:
+    return {bool: "boolean", int: "integer", float: "numeric"}.get(type(value), "text")
+
+
+def rows_table(rows: list[dict], known: dict[str, dg.TableColumn]) -> dg.TableMetadataValue:
+    """Rows as a table the UI lays out in columns, each column typed and described by `known`, else by the type
+    of its values."""
+    columns = [known.get(name) or
+               dg.TableColumn(name, next((_value_type(r[name]) for r in rows if r[name] is not None), "text"))
+               for name in rows[0]]
+    return dg.MetadataValue.table(records=[dg.TableRecord(row) for row in rows], schema=dg.TableSchema(columns=columns))
+
+
+def sample_table(table: str, rows: list[dict]) -> dg.TableMetadataValue:
+    """Failing rows of `table`, each column typed and described as its contract says (a legacy column name takes
+    its standard column's entry)."""
+    contract = {column.name: column for column in contract_schema(table).columns}
+    standard = {r.legacy: r.standard for r in RENAMES if r.table == table}
+    known = {name: contract.get(name) or contract.get(standard.get(name, "")) for name in rows[0]}
+    return rows_table(rows, {name: dg.TableColumn(name, c.type, description=c.description)
+                             for name, c in known.items() if c})
+
+
 def _result(table: str, outcome: CheckOutcome) -> dg.AssetCheckResult:
     metadata = {"failing_count": dg.MetadataValue.int(outcome.failing_count),
                 "detail": dg.MetadataValue.text(outcome.description)}
     if outcome.sample:
-        metadata["sample"] = dg.MetadataValue.json(outcome.sample)
+        metadata["sample"] = sample_table(table, outcome.sample)
     if outcome.failing_rows_sql:
         metadata["failing_rows_sql"] = dg.MetadataValue.md(f"```sql\n{outcome.failing_rows_sql}\n```")
     if outcome.details:
@@ -48,19 +72,29 @@ def _row_count_change(instance: dg.DagsterInstance, table: str) -> dg.AssetCheck
 
 
 def build_table_checks(table: str) -> dg.AssetChecksDefinition:
+    """The checks of one table, each runnable on its own (can_subset): "Execute" on one check in the UI, or a
+    selection of checks only, queries just what those checks need and never materializes the table."""
     names = check_names(table)
-    specs = [dg.AssetCheckSpec(name, asset=table_key(table), blocking=severity == ERROR,
-                               description=f"{table}: {name} ({severity})") for name, severity in names]
-    specs.append(dg.AssetCheckSpec(ROW_COUNT_CHANGE, asset=table_key(table), description=f"{table}: row count change (WARN)"))
+    described = check_descriptions(table)
+    specs = [dg.AssetCheckSpec(name, asset=table_key(table), blocking=severity == ERROR, description=described[name])
+             for name, severity in names]
+    specs.append(dg.AssetCheckSpec(ROW_COUNT_CHANGE, asset=table_key(table),
+                                   description=f"Warning only. The row count changes by at most "
+                                               f"{ROW_COUNT_CHANGE_LIMIT:.0%} between two materializations."))
 
-    @dg.multi_asset_check(specs=specs, name=f"{table}_contract_checks", pool="portfolio_database")
+    @dg.multi_asset_check(specs=specs, name=f"{table}_contract_checks", pool="portfolio_database", can_subset=True)
     def contract_checks(context: dg.AssetCheckExecutionContext, database: PortfolioDatabase):
-        with database.connect() as conn:
-            outcomes = {o.check: o for o in run_table_checks(conn, table)}
+        selected = {key.name for key in context.selected_asset_check_keys}
+        contract = selected - {ROW_COUNT_CHANGE}
+        if contract:
+            with database.connect() as conn:
+                outcomes = {o.check: o for o in run_table_checks(conn, table, contract)}
         for name, severity in names:
-            outcome = outcomes.get(name) or CheckOutcome(table, name, severity, False, 0, "not evaluated: table missing")
-            yield _result(table, outcome)
-        yield _row_count_change(context.instance, table)
+            if name in contract:
+                yield _result(table, outcomes.get(name) or
+                              CheckOutcome(table, name, severity, False, 0, "not evaluated: table missing"))
+        if ROW_COUNT_CHANGE in selected:
+            yield _row_count_change(context.instance, table)
 
     return contract_checks
 

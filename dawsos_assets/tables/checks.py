@@ -147,7 +147,7 @@ def _stats_text(statistics: dict) -> str:
 
 
 # -- running ----------------------------------------------------------------------------------------------------
-def _jsonable(value):
+def jsonable(value):
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, (date, datetime)):
@@ -161,7 +161,7 @@ def _sample(conn: psycopg.Connection, query: str) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute(query + f" LIMIT {SAMPLE_ROWS}")
         names = [d.name for d in cur.description]
-        return [{n: _jsonable(v) for n, v in zip(names, row)} for row in cur.fetchall()]
+        return [{n: jsonable(v) for n, v in zip(names, row)} for row in cur.fetchall()]
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
@@ -308,18 +308,91 @@ def check_names(table: str) -> list[tuple[str, str]]:
     return names
 
 
-def run_table_checks(conn: psycopg.Connection, table: str) -> list[CheckOutcome]:
+def run_table_checks(conn: psycopg.Connection, table: str, selected: set[str] | None = None) -> list[CheckOutcome]:
+    """Every check of `table`, or only the `selected` ones (each part runs only when one of its checks is asked
+    for: the row scan, the unique key and each foreign key cost a query each)."""
+    def wanted(*names: str) -> bool:
+        return selected is None or bool(selected & set(names))
+
     contract = CONTRACTS[table]
     present = table_columns(conn, table)
     if not present:
         return [CheckOutcome(table, COLUMN_NAMES, ERROR, False, 1, f"table {table} does not exist")]
-    outcomes = [check_column_names(table, contract, present)]
-    outcomes += check_rows(conn, table, compile_rules(contract, table, list(present)), optional_columns(contract))
-    outcomes.append(check_unique(conn, table, contract, present))
-    outcomes += check_foreign_keys(conn, table, present)
-    outcomes += check_freshness(conn, table, contract, present)
-    return outcomes
+    outcomes = [check_column_names(table, contract, present)] if wanted(COLUMN_NAMES) else []
+    if wanted(ROW_RULES, DRIFT_RULES):
+        outcomes += check_rows(conn, table, compile_rules(contract, table, list(present)), optional_columns(contract))
+    if wanted(UNIQUE_KEY):
+        outcomes.append(check_unique(conn, table, contract, present))
+    if wanted(*(fk_check_name(fk.column) for fk in FOREIGN_KEYS if fk.table == table)):
+        outcomes += check_foreign_keys(conn, table, present)
+    if wanted(FRESHNESS):
+        outcomes += check_freshness(conn, table, contract, present)
+    return [o for o in outcomes if selected is None or o.check in selected]
 
 
 def run_all_checks(conn: psycopg.Connection) -> list[CheckOutcome]:
     return [outcome for table in CONTRACTS for outcome in run_table_checks(conn, table)]
+
+
+# -- the rules in words, for people reading a check in the UI -----------------------------------------------------
+COLUMN_RULE_WORDS = {
+    "greater_than": lambda c, s: f"{c} > {s['min_value']}",
+    "greater_than_or_equal_to": lambda c, s: f"{c} >= {s['min_value']}",
+    "less_than": lambda c, s: f"{c} < {s['max_value']}",
+    "less_than_or_equal_to": lambda c, s: f"{c} <= {s['max_value']}",
+    "in_range": lambda c, s: f"{c} between {s['min_value']} and {s['max_value']}",
+    "isin": lambda c, s: f"{c} is one of {', '.join(map(str, s['allowed_values']))}",
+    "notin": lambda c, s: f"{c} is none of {', '.join(map(str, s['forbidden_values']))}",
+    "str_length": lambda c, s: " and ".join(
+        ([f"{c} has at least {s['min_value']} characters"] if s.get("min_value") is not None else [])
+        + ([f"{c} has at most {s['max_value']} characters"] if s.get("max_value") is not None else [])),
+    "str_matches": lambda c, s: f"{c} matches {getattr(s['pattern'], 'pattern', s['pattern'])}",
+}
+TABLE_RULE_WORDS = {  # the same registered checks as TABLE_RULES, said the way their SQL tests them
+    "column_le": lambda s: f"{s['left']} <= {s['right']}",
+    "date_not_before": lambda s: f"{s['later']} is not before {s['earlier']}",
+    "open_flag_has_open_quantity": lambda s: f"where {s['flag']} is true, {s['quantity']} is not 0",
+    "closed_flag_has_no_open_quantity": lambda s: f"where {s['flag']} is false, {s['quantity']} is not above 0",
+    "columns_equal": lambda s: f"{s['left']} equals {s['right']}",
+    "is_sum_of": lambda s: f"{s['total']} = {s['first']} + {s['second']} (to 0.005)",
+}
+
+
+def rules_in_words(table: str) -> dict[str, list[str]]:
+    """Each row rule of the contract of `table` in words, under the check that tests it (row_rules or
+    drift_rules), read from the contract itself: the same severities compile_rules gives."""
+    schema = CONTRACTS[table].to_schema()
+    warn = set((getattr(CONTRACTS[table].__config__, "metadata", None) or {}).get("warn", []))
+    filled = [name for name, column in schema.columns.items() if not column.nullable]
+    words: dict[str, list[str]] = {ROW_RULES: [f"never empty: {', '.join(filled)}"] if filled else [], DRIFT_RULES: []}
+    for name, column in schema.columns.items():
+        for check in column.checks:
+            words[DRIFT_RULES if check.raise_warning else ROW_RULES].append(
+                COLUMN_RULE_WORDS[check.name](name, check.statistics))
+    for check in schema.checks:
+        words[DRIFT_RULES if check.name in warn else ROW_RULES].append(TABLE_RULE_WORDS[check.name](check.statistics))
+    return words
+
+
+def check_descriptions(table: str) -> dict[str, str]:
+    """Check name -> what it guarantees, in words, generated from the contract and the foreign-key map."""
+    contract = CONTRACTS[table]
+    schema = contract.to_schema()
+    metadata = getattr(contract.__config__, "metadata", None) or {}
+    rules = rules_in_words(table)
+    columns = ", ".join(f"{name} ({column.metadata['pg']}{', may be absent' if column.metadata.get('optional') else ''})"
+                        for name, column in schema.columns.items())
+    described = {
+        COLUMN_NAMES: f"Blocking. The table has exactly the standard columns with their types: {columns}. "
+                      "A legacy name (e.g. before a rename migration) fails; an extra column is only reported.",
+        ROW_RULES: "Blocking. Every row holds: " + "; ".join(rules[ROW_RULES]) + ".",
+        DRIFT_RULES: "Warning only. Every row should hold: " + "; ".join(rules[DRIFT_RULES]) + ".",
+        UNIQUE_KEY: (f"Blocking. No two rows share ({', '.join(schema.unique)})." if schema.unique
+                     else "Blocking. The contract names no unique key, so this always passes."),
+        FRESHNESS: f"Warning only. The latest {metadata.get('freshness')} is not older than the latest pricing pack.",
+    }
+    for fk in (fk for fk in FOREIGN_KEYS if fk.table == table):
+        described[fk_check_name(fk.column)] = (
+            f"Blocking. Every {fk.column} points at an existing {fk.parent}.{fk.parent_column}"
+            + (" (an empty one is allowed)." if fk.nullable else "."))
+    return {name: described[name] for name, _ in check_names(table)}

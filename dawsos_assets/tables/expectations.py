@@ -2,7 +2,8 @@
 
 `expectations/` is the GX file context root; `dawsos expectations build` writes one suite per table there and
 the suites are committed (a test fails when they drift from the contracts). Validation runs in-database through
-GX's PostgreSQL data source in a scratch context under .dawsos/, so running it never dirties the repository.
+GX's PostgreSQL data source in a file context under DAWSOS_HOME (data_docs.gx_root()), kept between runs so the
+validation history stays, and never in the repository.
 GX is the report and the Data Docs; the blocking gate is the project's own checks (GX's SQL path is ~6-9x
 slower, performance_anchors.md §2).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from dawsos_assets.database.server import home_dir  # noqa: E402
+from dawsos_assets.tables.data_docs import gx_root, localize  # noqa: E402
 from dawsos_assets.tables.checks import TABLE_RULES, WARN, compile_rules  # noqa: E402
 from dawsos_assets.tables.contracts import CONTRACTS  # noqa: E402
 from dawsos_assets.tables.standards import FOREIGN_KEYS  # noqa: E402
@@ -107,20 +108,26 @@ def committed_suite(table: str, root: Path = EXPECTATIONS_DIR) -> dict:
     return json.loads((root / "expectations" / f"{suite_name(table)}.json").read_text())
 
 
+def _forget_configuration(root: Path) -> None:
+    """Drop the previous run's suites, validation definitions and checkpoint (rebuilt below from the committed
+    suites, which may have changed); the validation results and their Data Docs stay."""
+    for folder in ("checkpoints", "validation_definitions", "expectations"):
+        shutil.rmtree(root / "gx" / folder, ignore_errors=True)
+
+
 def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
-    """Run the committed suites against PostgreSQL in a scratch context and build Data Docs there."""
+    """Run the committed suites against PostgreSQL in the kept context and add this run to its Data Docs."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from sqlalchemy.engine import make_url
 
-    scratch = home_dir() / "gx"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    context = gx.get_context(mode="file", project_root_dir=str(scratch))
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
+    root = gx_root()
+    root.mkdir(parents=True, exist_ok=True)
+    _forget_configuration(root)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     os.environ["DAWSOS_GX_CONNECTION"] = make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
-    source = context.data_sources.add_postgres(name="dawsos", connection_string="${DAWSOS_GX_CONNECTION}")
+    source = context.data_sources.add_or_update_postgres(name="dawsos", connection_string="${DAWSOS_GX_CONNECTION}")
     results = {}
     definitions = []
     for table in tables or list(CONTRACTS):
@@ -138,7 +145,12 @@ def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
         results[table] = {"success": result.success, "success_percent": result.statistics["success_percent"],
                           "evaluated": result.statistics["evaluated_expectations"], "failed": failed}
     docs = context.get_docs_sites_urls()
-    return {"suites": results, "data_docs": docs[0]["site_url"] if docs else None}
+    site = Path(docs[0]["site_url"].removeprefix("file://")).parent if docs else None
+    if site:
+        localize(site)
+    stored = len(list((Path(context.root_directory) / "uncommitted" / "validations").rglob("*.json")))
+    return {"suites": results, "data_docs": docs[0]["site_url"] if docs else None,
+            "data_docs_site": str(site) if site else None, "validation_results_kept": stored}
 
 
 def _suite_from_json(data: dict):

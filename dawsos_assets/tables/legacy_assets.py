@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import dagster as dg
 from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
 
@@ -29,6 +31,23 @@ def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
     return dg.TableSchema(columns=[
         dg.TableColumn(name, data_type, constraints=dg.TableColumnConstraints(nullable=nullable == "YES"))
         for name, data_type, nullable in rows])
+
+
+def table_fingerprint(conn, table: str, schema: dg.TableSchema) -> tuple[int, dg.DataVersion]:
+    """Row count and a data version of public.`table` that changes with every committed write and stays put
+    otherwise, from the one scan that counts its rows.
+
+    Every INSERT or UPDATE leaves a row version stamped with its transaction id (xmin), so the sum of xmin over
+    the rows moves with any insert or update, and the count with any delete; the column list covers renames and
+    type changes, which write no rows. VACUUM and freezing keep xmin, so maintenance leaves the version alone.
+    pg_stat_user_tables' n_tup_ins/upd/del would save the scan, but each server process reports them up to
+    seconds after its commit: a table materialized right after a write would keep its old version and the
+    patterns reading it would wrongly look up to date."""
+    rows, xmin_sum = conn.execute(
+        f'SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM public."{table}"').fetchone()
+    columns = ",".join(f"{c.name}:{c.type}" for c in schema.columns)
+    digest = hashlib.sha256(f"{rows}|{xmin_sum}|{columns}".encode()).hexdigest()[:24]
+    return rows, dg.DataVersion(digest)
 
 
 def in_pool(observation: AssetsDefinition, pool: str) -> AssetsDefinition:
@@ -62,10 +81,12 @@ def _observe_legacy_tables(database: PortfolioDatabase):
             schema = COMPATIBILITY_SCHEMA if (COMPATIBILITY_SCHEMA, table) in relations else "public"
             if (schema, table) not in relations:
                 continue
-            count = conn.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchone()[0]
-            yield dg.ObserveResult(asset_key=legacy_key(table), metadata={
+            columns = observed_schema(conn, table, schema)
+            # a compatibility view holds no rows of its own: its data is public.<table>'s
+            count, version = table_fingerprint(conn, table, columns)
+            yield dg.ObserveResult(asset_key=legacy_key(table), data_version=version, metadata={
                 "dagster/row_count": dg.MetadataValue.int(count),
-                "dagster/column_schema": observed_schema(conn, table, schema),
+                "dagster/column_schema": columns,
                 "observed_relation": f"{schema}.{table}"})
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.tables.checks import run_all_checks
 from dawsos_assets.tables.contracts import CONTRACTS
+from dawsos_assets.tables.data_docs import data_docs_url
 from dawsos_assets.tables.expectations import validate_in_database
 from dawsos_assets.tables.inspect_standard import field_name_consistency, foreign_key_coverage
 from dawsos_assets.tables.table_assets import table_key
@@ -19,7 +20,8 @@ QUALITY_GROUP = "quality"
           deps=[table_key(t) for t in CONTRACTS], pool="portfolio_database")
 def data_quality_report(context: dg.AssetExecutionContext, database: PortfolioDatabase) -> dg.MaterializeResult:
     """Every table validated against its Great Expectations suite inside PostgreSQL, with Data Docs to browse
-    the results: the weekly report for people who do not read check logs."""
+    the results: the weekly report for people who do not read check logs. Every run's results are kept, so the
+    Data Docs list the history."""
     report = validate_in_database(database.resolved_url())
     suites = report["suites"]
     lines = ["| table | success % | failed expectations |", "|---|---|---|"]
@@ -27,8 +29,10 @@ def data_quality_report(context: dg.AssetExecutionContext, database: PortfolioDa
     metadata = {"suites": dg.MetadataValue.int(len(suites)),
                 "suites_fully_passing": dg.MetadataValue.int(sum(r["success"] for r in suites.values())),
                 "results": dg.MetadataValue.md("\n".join(lines))}
-    if report["data_docs"]:
-        metadata["data_docs"] = dg.MetadataValue.url(report["data_docs"])
+    if report["data_docs"]:  # over http from `dawsos ui`; the files themselves for a browser on this machine
+        metadata["data_docs"] = dg.MetadataValue.url(data_docs_url())
+        metadata["data_docs_files"] = dg.MetadataValue.path(report["data_docs_site"])
+    metadata["validation_results_kept"] = dg.MetadataValue.int(report["validation_results_kept"])
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -10,7 +10,13 @@ from dawsos_assets.migrations.assets import migration_key, migrations_touching
 from dawsos_assets.migrations.files import load_all
 from dawsos_assets.tables.catalog import TABLE_DESCRIPTIONS
 from dawsos_assets.tables.contracts import CONTRACTS
-from dawsos_assets.tables.legacy_assets import DATABASE_POOL, LEGACY_TABLES, legacy_key, observed_schema
+from dawsos_assets.tables.legacy_assets import (
+    DATABASE_POOL,
+    LEGACY_TABLES,
+    legacy_key,
+    observed_schema,
+    table_fingerprint,
+)
 from dawsos_assets.tables.standards import RENAMES
 
 TABLES_GROUP = "tables"
@@ -62,12 +68,12 @@ def build_table_asset(table: str) -> dg.AssetsDefinition:
                 return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(0),
                                                       "present": dg.MetadataValue.bool(False)})
             schema = observed_schema(conn, table, "public")
-            rows = conn.execute(f'SELECT count(*) FROM public."{table}"').fetchone()[0]
+            rows, version = table_fingerprint(conn, table, schema)
         result = {"dagster/row_count": dg.MetadataValue.int(rows), "observed_column_schema": schema,
                   "present": dg.MetadataValue.bool(True)}
         if legacy:
             result["dagster/column_lineage"] = column_lineage(table, [c.name for c in schema.columns])
-        return dg.MaterializeResult(metadata=result)
+        return dg.MaterializeResult(metadata=result, data_version=version)
 
     return standardized_table
 
