@@ -264,6 +264,6 @@ def test_patterns_follow_their_tables_only_after_every_blocking_check_passed(mig
     graph = defs.resolve_asset_graph()
     requested = {key for result in (baseline, first, second) for key in graph.get_all_asset_keys()
                  if result.get_requested_partitions(key)}
-    migrations = dg.AssetSelection.groups(MIGRATIONS_GROUP).resolve(graph)
+    migrations = dg.AssetSelection.groups(MIGRATIONS_GROUP, include_sources=True).resolve(graph)  # external assets
     assert migrations and not requested & migrations
     assert requested == dg.AssetSelection.groups(PATTERNS_GROUP).resolve(graph)
