@@ -1,7 +1,7 @@
 """`dawsos ui`: the Dagster web server and daemon on 127.0.0.1, stopped cleanly on Ctrl-C or SIGTERM.
 
 `dagster dev` maps SIGTERM onto its SIGINT handler; a process started from a non-interactive shell inherits
-SIGINT as ignored, so the child gets SIGINT reset to the default before exec (stack_notes §1.10).
+SIGINT as ignored, so the child gets SIGINT reset to the default before exec.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 the suites are committed (a test fails when they drift from the contracts). Validation runs in-database through
 GX's PostgreSQL data source in a scratch context under .dawsos/, so running it never dirties the repository.
 GX is the report and the Data Docs; the blocking gate is the project's own checks (GX's SQL path is ~6-9x
-slower, performance_anchors.md §2).
+slower, measured on 1M and 10M rows with the same rules).
 """
 
 from __future__ import annotations
@@ -14,15 +14,22 @@ import os
 import shutil
 from pathlib import Path
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-from dawsos_assets.database.server import home_dir  # noqa: E402
-from dawsos_assets.tables.checks import TABLE_RULES, WARN, compile_rules  # noqa: E402
-from dawsos_assets.tables.contracts import CONTRACTS  # noqa: E402
-from dawsos_assets.tables.standards import FOREIGN_KEYS  # noqa: E402
+from dawsos_assets.database.server import home_dir
+from dawsos_assets.tables.checks import TABLE_RULES, WARN, compile_rules
+from dawsos_assets.tables.contracts import CONTRACTS
+from dawsos_assets.tables.standards import FOREIGN_KEYS
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
 SUITE_PREFIX = "dawsos_"
+
+
+def _great_expectations():
+    """GX with its usage analytics off (they would call GX's servers), unless the environment says otherwise;
+    imported on first use, so importing this module changes no environment."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations
+
+    return great_expectations
 
 
 def suite_name(table: str) -> str:
@@ -57,7 +64,7 @@ def _column_expectations(gxe, name: str, column) -> list:
 
 def suite_for(table: str):
     """The contract of `table` as a GX ExpectationSuite (same rules, same severities)."""
-    import great_expectations as gx
+    gx = _great_expectations()
     import great_expectations.expectations as gxe
 
     schema = CONTRACTS[table].to_schema()
@@ -93,7 +100,7 @@ def comparable(suite_json: dict) -> list[dict]:
 
 def build_suites(root: Path = EXPECTATIONS_DIR) -> list[Path]:
     """(Re)write every suite into the GX file context at `root`."""
-    import great_expectations as gx
+    gx = _great_expectations()
 
     context = gx.get_context(mode="file", context_root_dir=str(root))
     written = []
@@ -109,7 +116,7 @@ def committed_suite(table: str, root: Path = EXPECTATIONS_DIR) -> dict:
 
 def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
     """Run the committed suites against PostgreSQL in a scratch context and build Data Docs there."""
-    import great_expectations as gx
+    gx = _great_expectations()
     from sqlalchemy.engine import make_url
 
     scratch = home_dir() / "gx"
@@ -142,7 +149,7 @@ def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
 
 
 def _suite_from_json(data: dict):
-    import great_expectations as gx
+    gx = _great_expectations()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     configurations = [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta"),
