@@ -13,9 +13,9 @@ import dagster as dg
 # run, one op observing all legacy tables, and links from assets to their source. Their warnings would otherwise
 # open every process's output.
 warnings.filterwarnings("ignore", category=dg.BetaWarning,
-                        message=r"(Parameter `backfill_policy` of function `asset`|Function `multi_observable_source_asset`"
-                                r"|Function `with_source_code_references`|Class `LocalFileCodeReference`"
-                                r"|Class `CodeReferencesMetadataValue`)")
+                        message=r"(Parameter `backfill_policy` of function `asset`"
+                                r"|Function `multi_observable_source_asset`|Function `with_source_code_references`"
+                                r"|Class `LocalFileCodeReference`|Class `CodeReferencesMetadataValue`)")
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import build_migration_assets

@@ -24,10 +24,11 @@ SECRET = "XSECRETX"
 # running its own code, not importing a library (croniter asking `file` about the interpreter at its import is
 # croniter's habit). A wrapper around os.environ sees every variable the project's own lines read or write.
 PROBE = r'''
-import json, os, sys
+import importlib, json, os, sys
 
-PROJECT = os.path.join(os.getcwd(), "dawsos_assets")
-SOURCES = tuple(os.path.realpath(p) + os.sep for p in (PROJECT, os.path.join(os.getcwd(), "sql")))
+PROJECT, MODULE = sys.argv[1:3]  # the package's folder (its parent holds sql/) and the module to import
+SOURCES = tuple(os.path.realpath(p) + os.sep for p in (PROJECT, os.path.join(os.path.dirname(PROJECT), "sql")))
+sys.path.insert(0, os.path.dirname(PROJECT))
 found = []
 
 
@@ -85,7 +86,7 @@ class WatchedEnviron(type(os.environ)):
 os.environ = WatchedEnviron(os.environ._data, os.environ.encodekey, os.environ.decodekey, os.environ.encodevalue,
                             os.environ.decodevalue)
 sys.addaudithook(hook)
-import dawsos_assets.definitions  # noqa: E402
+importlib.import_module(MODULE)
 
 print(json.dumps(found))
 '''
@@ -118,7 +119,8 @@ def test_importing_the_definitions_reads_no_setting_and_touches_no_file_or_serve
                 "DAWSOS_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/nothing",
                 "DAWSOS_SLACK_WEBHOOK_URL": f"htp:/hooks.slack.com/{SECRET}",  # malformed: reading it would fail
                 "DAWSOS_SCHEDULE_TIMEZONE": "Nowhere/Never", "DAWSOS_WEBSERVER_URL": f"http://127.0.0.1:{port}"}
-    probe = subprocess.run([sys.executable, "-c", PROBE], cwd=PROJECT_ROOT, env=poisoned, capture_output=True,
+    probe = subprocess.run([sys.executable, "-c", PROBE, str(PROJECT_ROOT / "dawsos_assets"),
+                            "dawsos_assets.definitions"], cwd=PROJECT_ROOT, env=poisoned, capture_output=True,
                            text=True, timeout=300)
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert probe.stdout.strip().splitlines()[-1] == "[]"
@@ -127,16 +129,16 @@ def test_importing_the_definitions_reads_no_setting_and_touches_no_file_or_serve
 
 
 def test_the_probe_sees_a_setting_read_and_a_file_opened_at_import(tmp_path):
-    """The probe itself works: a module of the package that reads a variable and opens a file at import is caught."""
-    module = PROJECT_ROOT / "dawsos_assets" / "_probe_target.py"
+    """The probe itself works: a package module that reads a variable and opens a file at import is caught."""
+    package = tmp_path / "probed"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
     outside = tmp_path / "outside.txt"
     outside.write_text("x")
-    module.write_text(f"import os\nTIMEZONE = os.environ.get('DAWSOS_SCHEDULE_TIMEZONE')\nopen({str(outside)!r}).close()\n")
-    try:
-        probe = subprocess.run([sys.executable, "-c", PROBE.replace("dawsos_assets.definitions", "dawsos_assets._probe_target")],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
-    finally:
-        module.unlink()
+    (package / "target.py").write_text(f"import os\nTIMEZONE = os.environ.get('DAWSOS_SCHEDULE_TIMEZONE')\n"
+                                       f"open({str(outside)!r}).close()\n")
+    probe = subprocess.run([sys.executable, "-c", PROBE, str(package), "probed.target"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
     assert probe.returncode == 0, probe.stderr[-2000:]
     found = probe.stdout.strip().splitlines()[-1]
     assert "environ read DAWSOS_SCHEDULE_TIMEZONE" in found and '"open"' in found
@@ -149,7 +151,8 @@ def test_dagster_loads_the_settings_from_the_environment(monkeypatch):
     assert {schedule.execution_timezone for schedule in loaded.schedules} == {"America/Toronto"}
     slack = loaded.resources["slack"]
     assert slack.webhook_url == dg.EnvVar("DAWSOS_SLACK_WEBHOOK_URL")  # unresolved: the UI shows the name only
-    assert set(loaded.resolve_asset_graph().get_all_asset_keys()) == set(defs.resolve_asset_graph().get_all_asset_keys())
+    same_graph = set(defs.resolve_asset_graph().get_all_asset_keys())
+    assert set(loaded.resolve_asset_graph().get_all_asset_keys()) == same_graph
 
 
 def test_build_defs_takes_resources_from_the_caller():
@@ -160,7 +163,8 @@ def test_build_defs_takes_resources_from_the_caller():
 def test_assets_link_to_their_source():
     references = [spec.metadata.get("dagster/code_references") for spec in defs.resolve_all_asset_specs()]
     assert all(reference and reference.code_references for reference in references)
-    assert all(Path(ref.code_references[0].file_path).is_relative_to(PROJECT_ROOT / "dawsos_assets") for ref in references)
+    package = PROJECT_ROOT / "dawsos_assets"
+    assert all(Path(ref.code_references[0].file_path).is_relative_to(package) for ref in references)
 
 
 @pytest.mark.parametrize("webhook", [f"htp:/hooks.slack.com/services/T/B/{SECRET}",

@@ -17,7 +17,8 @@ def calendar_schedules(timezone: str = "UTC") -> list[dg.ScheduleDefinition]:
     """The nightly run and the weekly report, in the deployment's timezone (DAWSOS_SCHEDULE_TIMEZONE when Dagster
     loads the definitions; this module reads no environment)."""
     nightly = dg.ScheduleDefinition(name="nightly", job=tables_and_checks_job, cron_schedule="5 0 * * *",
-                                    execution_timezone=timezone, description="00:05 every night, as DawsOS's scheduler did.")
+                                    execution_timezone=timezone,
+                                    description="00:05 every night, as DawsOS's scheduler did.")
     weekly_data_quality = dg.ScheduleDefinition(name="weekly_data_quality", job=data_quality_report_job,
                                                 cron_schedule="0 6 * * 1", execution_timezone=timezone,
                                                 description="Monday 06:00: Great Expectations report and Data Docs.")
