@@ -51,8 +51,8 @@ WEBSERVER_URL_ENV = "DAWSOS_WEBSERVER_URL"
 
 def build_defs(resources: dict | None = None, schedule_timezone: str = "UTC") -> dg.Definitions:
     """The pipeline's definitions; `resources` replaces the defaults by key (tests point them at their database and
-    Slack stand-in). Building reads no environment and opens nothing: the defaults are the embedded database and no
-    Slack."""
+    Slack stand-in). Building reads no environment and opens only the project's own files (migrations, pattern
+    definitions, source for the code links): the defaults are the embedded database and no Slack."""
     return dg.Definitions(
         assets=dg.with_source_code_references(
             [observe_legacy_tables, *build_migration_assets(), *build_table_assets(), holdings,
