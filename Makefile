@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test ui bench browser clean
+.PHONY: demo test test-fast snapshot ui bench browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Under a minute: no PostgreSQL server, no end-to-end run (tests marked slow, see tests/conftest.py).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
+
+# After an intended change to the asset graph: rewrite the snapshot the lineage test compares with, then commit it.
+snapshot: $(STAMP)
+	$(BIN)/python -m tests.test_asset_graph_snapshot
 
 ui: $(STAMP)
 	$(BIN)/dawsos ui

@@ -1,14 +1,21 @@
-"""Everything Dagster loads: one place that wires the domains together."""
+"""Everything Dagster loads: one place that wires the domains together.
+
+Importing this module reads no environment variable and opens no file or connection. Dagster loads
+`load_definitions`, which reads the deployment's settings (Slack, schedule timezone, UI address) at load time;
+`defs` is the same graph with the defaults."""
 
 import os
 import warnings
 
 import dagster as dg
 
-# Beta features relied on, on purpose: a backfill of every portfolio as one
-# run, and one op observing all legacy tables. Their warnings would otherwise open every process's output.
+# Beta features relied on, on purpose (README, "Dagster features in beta"): a backfill of every portfolio as one
+# run, one op observing all legacy tables, and links from assets to their source. Their warnings would otherwise
+# open every process's output.
 warnings.filterwarnings("ignore", category=dg.BetaWarning,
-                        message=r"(Parameter `backfill_policy` of function `asset`|Function `multi_observable_source_asset`)")
+                        message=r"(Parameter `backfill_policy` of function `asset`"
+                                r"|Function `multi_observable_source_asset`|Function `with_source_code_references`"
+                                r"|Class `LocalFileCodeReference`|Class `CodeReferencesMetadataValue`)")
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import build_migration_assets
@@ -21,7 +28,7 @@ from dawsos_assets.operations.jobs import (  # noqa: F401  (names re-exported fo
     PATTERNS_JOB,
     TABLES_AND_CHECKS_JOB,
 )
-from dawsos_assets.operations.schedules import nightly, patterns_follow_tables, weekly_data_quality
+from dawsos_assets.operations.schedules import TIMEZONE_ENV, calendar_schedules, patterns_follow_tables
 from dawsos_assets.operations.sensors import (
     SlackAlerts,
     check_alerts_after_failure,
@@ -37,27 +44,50 @@ from dawsos_assets.tables.quality import data_quality_report, refactoring_succes
 from dawsos_assets.tables.table_assets import build_table_assets
 
 
-def _env(name: str):
-    """An EnvVar when the variable is set (secrets stay unresolved in the UI), else None: Slack is optional."""
+SLACK_BOT_TOKEN_ENV = "DAWSOS_SLACK_BOT_TOKEN"
+SLACK_CHANNEL_ENV = "DAWSOS_SLACK_CHANNEL"
+WEBSERVER_URL_ENV = "DAWSOS_WEBSERVER_URL"
+
+
+def build_defs(resources: dict | None = None, schedule_timezone: str = "UTC") -> dg.Definitions:
+    """The pipeline's definitions; `resources` replaces the defaults by key (tests point them at their database and
+    Slack stand-in). Building reads no environment and opens only the project's own files (migrations, pattern
+    definitions, source for the code links): the defaults are the embedded database and no Slack."""
+    return dg.Definitions(
+        assets=dg.with_source_code_references(
+            [observe_legacy_tables, *build_migration_assets(), *build_table_assets(), holdings,
+             refactoring_success_metrics, data_quality_report, *build_pattern_assets()]),
+        asset_checks=[*build_all_table_checks(), holdings_checks],
+        jobs=JOBS,
+        schedules=calendar_schedules(schedule_timezone),
+        sensors=[portfolio_partitions, patterns_follow_tables, check_alerts_after_success, check_alerts_after_failure,
+                 slack_alert_retries, pending_migrations],
+        resources={"database": PortfolioDatabase(), "slack": SlackAlerts(), **(resources or {})},
+    )
+
+
+def _env_var_if_set(name: str) -> dg.EnvVar | None:
+    """An EnvVar (resolved only when a step or sensor uses it, so the UI never shows the secret) for a variable that
+    is set; None for one that is not, since Slack is optional and an unset EnvVar fails the resource."""
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-if os.environ.get(WEBHOOK_ENV):
-    validate_webhook_url(os.environ[WEBHOOK_ENV])  # at load: a bad URL never reaches a sensor tick's error text
+def slack_from_environment() -> SlackAlerts:
+    """Slack as the deployment configures it. A malformed webhook stops the load here with SLACK_CONFIG_INVALID, and
+    the resource refuses it again wherever it is used (a run worker's environment may differ)."""
+    if os.environ.get(WEBHOOK_ENV):
+        validate_webhook_url(os.environ[WEBHOOK_ENV])
+    return SlackAlerts(webhook_url=_env_var_if_set(WEBHOOK_ENV), bot_token=_env_var_if_set(SLACK_BOT_TOKEN_ENV),
+                       channel=_env_var_if_set(SLACK_CHANNEL_ENV),
+                       webserver_url=os.environ.get(WEBSERVER_URL_ENV, "http://127.0.0.1:3000"))
 
 
-defs = dg.Definitions(
-    assets=[observe_legacy_tables, *build_migration_assets(), *build_table_assets(), holdings,
-            refactoring_success_metrics, data_quality_report, *build_pattern_assets()],
-    asset_checks=[*build_all_table_checks(), holdings_checks],
-    jobs=JOBS,
-    schedules=[nightly, weekly_data_quality],
-    sensors=[portfolio_partitions, patterns_follow_tables, check_alerts_after_success, check_alerts_after_failure,
-             slack_alert_retries, pending_migrations],
-    resources={
-        "database": PortfolioDatabase(),
-        "slack": SlackAlerts(webhook_url=_env(WEBHOOK_ENV), bot_token=_env("DAWSOS_SLACK_BOT_TOKEN"),
-                             channel=_env("DAWSOS_SLACK_CHANNEL"),
-                             webserver_url=os.environ.get("DAWSOS_WEBSERVER_URL", "http://127.0.0.1:3000")),
-    },
-)
+@dg.definitions
+def load_definitions() -> dg.Definitions:
+    """What Dagster loads (workspace.yaml, the code server): the definitions with the deployment's settings, read
+    from the environment when the code location loads, never when this module is imported."""
+    return build_defs(resources={"slack": slack_from_environment()},
+                      schedule_timezone=os.environ.get(TIMEZONE_ENV, "UTC"))
+
+
+defs = build_defs()  # the same graph with the defaults, for tests, the demo and the benchmarks

@@ -25,6 +25,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAWSOS = str(Path(sys.executable).parent / "dawsos")
 
 
+SERVER_FIXTURES = {"server_admin_url", "reachable_home"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs a PostgreSQL server is slow (`make test-fast` leaves it out): starting the session's server
+    and seeding its template databases alone takes longer than the whole fast suite."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def server_admin_url() -> str:
     """URL of the maintenance database of the test server. Never the developer's own .dawsos data."""

@@ -34,6 +34,7 @@ def test_db_url_is_accepted_by_psql(seeded_url):
     assert int(psql.stdout) > 100
 
 
+@pytest.mark.slow  # each case starts the installed command: a fresh interpreter importing the project
 @pytest.mark.parametrize("url, code", [
     ("mysql://user@host/db", "DB_URL_INVALID"),
     ("this is not a url", "DB_URL_INVALID"),
@@ -130,12 +131,14 @@ def test_typed_pattern_inputs_are_checked_against_their_declaration(seeded_url, 
     assert_coded_error(run_cli("patterns", "run", pattern, "--input", value, *extra), "PATTERN_INPUT_INVALID")
 
 
+@pytest.mark.slow  # each case starts the installed command
 @pytest.mark.parametrize("args", [("seed", "--bogus"), ("seed", "--betas", "sideways"), ("patterns", "run"),
                                   ("nosuchcommand",), ("migrate", "rollback", "--to", "-3"), ("ui", "--port", "0"), ()])
 def test_usage_errors_are_one_coded_line_too(args):
     assert_coded_error(run_cli(*args), "USAGE_ERROR")
 
 
+@pytest.mark.slow  # ends by starting the installed command
 def test_server_errors_and_bugs_are_one_coded_line_and_tracebacks_only_on_request():
     import psycopg
 

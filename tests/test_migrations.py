@@ -13,7 +13,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.legacy import LegacyVariant
 from dawsos_assets.database.server import postgres_binary
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.migrations.files import MIGRATIONS_DIR, classify, load_all
+from dawsos_assets.migrations.files import MIGRATIONS_DIR, classify, load_all, split_statements
 from dawsos_assets.migrations.runner import MigrationRunner
 
 from .conftest import DAWSOS, PROJECT_ROOT
@@ -50,6 +50,17 @@ def test_every_migration_parses_and_never_rewrites_a_table():
         for step in migration.steps:
             for statement in step.statements:
                 assert classify(statement).effect != "rewrites table", (migration.label, statement)
+
+
+@pytest.mark.parametrize("sql, statements", [
+    ("SELECT 1; /* a; b */ SELECT 2;", ["SELECT 1", "/* a; b */ SELECT 2"]),
+    ("SELECT E'it\\'s; here'; SELECT 'a''; b';", ["SELECT E'it\\'s; here'", "SELECT 'a''; b'"]),
+    ("CREATE FUNCTION f() RETURNS int AS $tag1$ SELECT 1; $$;$$ $tag1$ LANGUAGE sql; SELECT 3;",
+     ["CREATE FUNCTION f() RETURNS int AS $tag1$ SELECT 1; $$;$$ $tag1$ LANGUAGE sql", "SELECT 3"]),
+    ("-- a comment; with a semicolon\n/* only; a comment */\n;", []),
+], ids=["block comment", "E-string and doubled quote", "tagged dollar quote", "comments only"])
+def test_statements_split_only_on_semicolons_outside_comments_quotes_and_dollar_bodies(sql, statements):
+    assert split_statements(sql) == statements
 
 
 @pytest.mark.parametrize("statement, lock, effect", [

@@ -1,4 +1,4 @@
-"""Parity with DawsOS: every pattern's steps against DawsOS's own pattern files (facts §6, PLAN commit).
+"""Parity with DawsOS: every pattern's steps against DawsOS's own pattern files (at the plan's commit).
 
 A difference fails unless the README's table of differences names it with its reason, and a row of that table
 that is no longer a difference fails too. Capabilities compare through the consolidation map, so a legacy name
@@ -12,7 +12,7 @@ from dawsos_assets.patterns.loader import load_all
 from dawsos_assets.patterns.registry import CAPABILITY_MAPPING
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-# facts §6: pattern -> [(capability, as, condition)], transcribed from DawsOS's backend/patterns/*.json
+# pattern -> [(capability, as, condition)], transcribed from DawsOS's backend/patterns/*.json
 DAWSOS_STEPS = {
     "portfolio_overview": [
         ("ledger.positions", "positions", None), ("pricing.apply_pack", "valued_positions", None),

@@ -1,4 +1,4 @@
--- The refactoring plan's migration 014, verbatim (refactoring_plan.md, Day 1-2): add columns, copy every row,
+-- The refactoring plan's migration 014, verbatim (its Day 1-2 step): add columns, copy every row,
 -- constrain, rename the old columns to *_deprecated, all in one transaction under ACCESS EXCLUSIVE.
 BEGIN;
 ALTER TABLE lots

@@ -146,8 +146,8 @@ class SlackUnavailable(Exception):
 
 
 def validate_webhook_url(url: str) -> None:
-    """Refuse a malformed webhook when the definitions load, naming the variable and never its value (the URL is
-    the secret). https is required except on loopback, where the test stand-in listens."""
+    """Refuse a malformed webhook when the definitions load and wherever Slack is used, naming the variable and never
+    its value (the URL is the secret). https is required except on loopback, where the test stand-in listens."""
     parts = urllib.parse.urlsplit(url)
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     well_formed = (not any(ch.isspace() or not ch.isprintable() for ch in url) and bool(parts.hostname)

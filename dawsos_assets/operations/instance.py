@@ -1,7 +1,7 @@
 """The Dagster instance: DAGSTER_HOME under .dawsos/, runs and events stored in PostgreSQL.
 
 The web UI, the CLI and the tests therefore read one history. The storage URL uses the psycopg2 scheme:
-with SQLAlchemy 2.1 a bare postgresql:// means psycopg 3, which breaks dagster-postgres (stack_notes §0).
+with SQLAlchemy 2.1 a bare postgresql:// means psycopg 3, which breaks dagster-postgres.
 dagster.yaml names the URL only through an environment variable ({env: …}), so the file never holds a password
 (DAWSOS_DATABASE_URL may carry one); every process that opens the instance sets it through prepare_instance().
 """

@@ -14,6 +14,7 @@ from dawsos_assets.operations.alerts import (
     dead_letters,
     deliver,
     enqueue,
+    validate_webhook_url,
 )
 
 
@@ -26,14 +27,18 @@ class SlackAlerts(dg.ConfigurableResource):
     webserver_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of the Dagster UI for run links")
 
     def destination(self) -> SlackChannel:
+        """Refuses a malformed webhook with SLACK_CONFIG_INVALID, naming the variable and never its value."""
+        if self.webhook_url:
+            validate_webhook_url(self.webhook_url)
         return SlackChannel(self.webhook_url, self.bot_token, self.channel)
 
 
 def _alert_on_run(context, database: PortfolioDatabase, slack: SlackAlerts):
+    destination = slack.destination()  # a malformed webhook fails here, before anything is queued
     events = check_events(context.instance, context.dagster_run.run_id)
     with database.connect() as conn:
         queued = enqueue(conn, events, slack.webserver_url)
-        sent = deliver(conn, slack.destination())
+        sent = deliver(conn, destination)
     context.log.info(f"{len(events)} check results, {queued} alert(s) queued, {sent}")
 
 
@@ -59,8 +64,9 @@ def check_alerts_after_failure(context: dg.RunFailureSensorContext, database: Po
 def slack_alert_retries(context: dg.SensorEvaluationContext, database: PortfolioDatabase, slack: SlackAlerts):
     """Delivers alerts that Slack refused or could not take, with backoff, until each is accepted once; says in
     every tick which messages were given up on (the UI's tick history is where an operator sees them)."""
+    destination = slack.destination()
     with database.connect() as conn:
-        result = deliver(conn, slack.destination())
+        result = deliver(conn, destination)
         dead = dead_letters(conn)
     summary = f"alert delivery: {result}"
     if dead:

@@ -2,7 +2,7 @@
 next port (Dagster serves no files of a project's own), stopped cleanly on Ctrl-C or SIGTERM.
 
 `dagster dev` maps SIGTERM onto its SIGINT handler; a process started from a non-interactive shell inherits
-SIGINT as ignored, so the child gets SIGINT reset to the default before exec (stack_notes §1.10).
+SIGINT as ignored, so the child gets SIGINT reset to the default before exec.
 """
 
 from __future__ import annotations

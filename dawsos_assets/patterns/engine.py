@@ -24,7 +24,7 @@ _COMPARISON = re.compile(r"^(.+?)\s*(==|!=)\s*(.+)$")
 
 @dataclass(frozen=True)
 class RequestContext:
-    """What every step may read as {{ctx.*}} (facts §11.1, with the pack resolved from the database)."""
+    """What every step may read as {{ctx.*}} (DawsOS's RequestCtx, with the pack resolved from the database)."""
 
     pricing_pack_id: str
     asof_date: date

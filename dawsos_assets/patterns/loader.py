@@ -17,7 +17,7 @@ from dawsos_assets.errors import DawsosError
 
 PATTERNS_DIR = Path(__file__).parent / "definitions"
 SCHEMA = json.loads((Path(__file__).parent / "pattern.schema.json").read_text())
-# Names the refactor retired: database legacy names and the API's own (qty, trade_date, …), facts §13.
+# Names the refactor retired: database legacy names and the API's own (qty, trade_date, …).
 LEGACY_FIELD_NAMES = {"qty", "qty_open", "qty_original", "valuation_date", "flow_date", "trade_date", "realized_pnl",
                       "value_local_legacy"}
 TEMPLATE = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")

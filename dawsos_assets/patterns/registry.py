@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from dawsos_assets import errors
 from dawsos_assets.errors import DawsosError
 
-# capability_mapping.py's 15 consolidation entries (facts §8.2): legacy name -> consolidated name.
+# capability_mapping.py's 15 consolidation entries used by the 13 patterns: legacy name -> consolidated name.
 CAPABILITY_MAPPING = {
     "optimizer.propose_trades": "financial_analyst.propose_trades",
     "optimizer.analyze_impact": "financial_analyst.analyze_impact",

@@ -11,10 +11,7 @@ over a whole table (weights sum to 1) is computed per table."""
 from __future__ import annotations
 
 import ast
-import os
 from collections import defaultdict
-
-os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
 
 import pandas as pd  # noqa: E402
 import pandera.pandas as pa  # noqa: E402

@@ -1,4 +1,4 @@
-"""The DawsOS UI's panel dataPaths (ui_registry.json, facts §7.1): each must resolve in its pattern's output to
+"""The DawsOS UI's panel dataPaths (ui_registry.json, from the UI's patternRegistry): each must resolve in its pattern's output to
 the type its panel renders, with the fields it reads, and be non-empty — unless the registry says why empty is a
 normal answer, or the step that produces it was skipped by its condition or warned about the gap."""
 

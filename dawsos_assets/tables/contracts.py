@@ -9,10 +9,6 @@ everything else is integrity (ERROR, blocking).
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("DISABLE_PANDERA_IMPORT_WARNING", "True")
-
 import pandas as pd  # noqa: E402
 import pandera.pandas as pa  # noqa: E402
 from pandera.api.extensions import register_check_method  # noqa: E402

@@ -1,4 +1,4 @@
--- The DawsOS schema as it stood on 2025-11-04 (commit 63398e91), written from dawsos_legacy_facts.md §2.
+-- The DawsOS schema as it stood on 2025-11-04 (commit 63398e91), written from DawsOS's schema/ and migration files.
 -- Defects are kept on purpose: non-standard date names (valuation_date, flow_date, date), no FK on
 -- lots.security_id / transactions.security_id, portfolio_metrics without an FK on portfolio_id.
 -- TimescaleDB is not used: the hypertables of the original are plain tables here (optional, unaffected).
@@ -366,7 +366,7 @@ CREATE TABLE rating_rubrics (
     UNIQUE (rating_type, method_version)
 );
 
--- schema/alerts_notifications.sql (notifications is absent: its CREATE fails in PostgreSQL, facts §2.17)
+-- schema/alerts_notifications.sql (notifications is absent: its CREATE fails in PostgreSQL)
 CREATE TABLE alerts (
     id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id UUID NOT NULL,

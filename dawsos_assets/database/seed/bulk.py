@@ -3,7 +3,7 @@
 Rows are generated column-wise with numpy and rendered to CSV in chunks while PostgreSQL ingests the previous
 chunk (psycopg's queued writer sends from a worker thread). Secondary indexes and foreign keys of the two
 tables are dropped for the load and rebuilt once afterwards, as pg_restore does: building an index once is
-about 3.4x cheaper than maintaining it row by row (performance_anchors.md, L2 vs L3).
+about 3.4x cheaper than maintaining it row by row (measured on a 10M-row lots table: 71 s vs 242 s).
 Defects are injected at the rates measured on real-shaped data: 0.01 % orphaned securities, 0.05 % is_open
 flags that disagree with qty_open, 0.1 % legacy quantities that differ from qty_original.
 """

@@ -89,7 +89,7 @@ def _pick(rng: np.random.Generator, candidates: list, count: int) -> list:
 
 
 def inject_lot_flag_defects(rng: np.random.Generator, books: list[Book], ledger: DefectLedger, shape: Shape) -> None:
-    """The three quantity/flag conflicts of facts §3 row 1, on disjoint sets of lots."""
+    """The three quantity/flag conflicts of the legacy lots (three writers disagree), on disjoint sets of lots."""
     if not shape.lots_007:
         return
     lots = [lot for book in books for lot in book.lots]

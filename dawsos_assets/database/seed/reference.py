@@ -1,4 +1,4 @@
-"""Reference facts for the demo data set, restated from dawsos_legacy_facts.md §10."""
+"""Reference facts for the demo data set, restated from DawsOS's seeds, DDL-embedded rows and config."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ TEST_SECURITIES = [
     ("MSFT", "33333333-3333-3333-3333-333333333303", "Microsoft Corp", "equity", "NASDAQ", "USD", "US", "Technology", 412.67),
     ("SPY", "33333333-3333-3333-3333-333333333304", "SPDR S&P 500 ETF", "etf", "NYSE", "USD", "US", "Other", 560.00),
 ]
-# More of the tickers in DawsOS's sector map (facts §9.4) and the pack build job's Canadian names (§10.8).
+# More of the tickers in DawsOS's hard-coded sector map and the pack build job's Canadian names.
 OTHER_SECURITIES = [
     ("NVDA", "Technology", "USD", 120.0), ("META", "Technology", "USD", 520.0), ("ADBE", "Technology", "USD", 510.0),
     ("CRM", "Technology", "USD", 270.0), ("ORCL", "Technology", "USD", 160.0), ("AMD", "Technology", "USD", 150.0),
@@ -62,7 +62,7 @@ OTHER_SECURITIES = [
     ("XIU.TO", "Other", "CAD", 37.82), ("VFV.TO", "Other", "CAD", 115.34), ("XIC.TO", "Other", "CAD", 35.21),
 ]
 
-# Demo portfolio transactions (facts §10.7): (symbol, type, date, quantity, price or amount)
+# Demo portfolio transactions (DawsOS's seed_portfolio_data.sql): (symbol, type, date, quantity, price or amount)
 DEMO_TRADES = [
     ("BRK.B", "BUY", date(2023, 12, 1), 100, 330), ("BBUC", "BUY", date(2024, 1, 10), 50_000, 1.00),
     ("CNR", "BUY", date(2024, 1, 15), 200, 155), ("BTI", "BUY", date(2024, 1, 20), 500, 32),
@@ -83,7 +83,7 @@ DEMO_DIVIDENDS = [
     ("BTI", date(2024, 8, 15), 360), ("EVO", date(2024, 5, 20), 125), ("NKE", date(2024, 4, 1), 74),
     ("NKE", date(2024, 7, 1), 37), ("NKE", date(2024, 10, 1), 55.50),
 ]
-# Demo lots: only `quantity` set = remaining shares; cost_basis includes fees (facts §10.7).
+# Demo lots: only `quantity` set = remaining shares; cost_basis includes fees (seed_portfolio_data.sql).
 # (symbol, acquisition date, quantity, cost_basis, cost_basis_per_share)
 DEMO_LOTS = [
     ("CNR", date(2024, 1, 15), 200, 31_010, 155.05), ("CNR", date(2024, 8, 10), 100, 16_210, 162.10),
@@ -100,7 +100,7 @@ DEMO_LOTS = [
 ALPHA_LOTS = [("AAPL", 100, 15_000, 150), ("MSFT", 50, 17_500, 350), ("GOOGL", 75, 22_500, 300)]
 ALPHA_ACQUISITION = date(2024, 1, 2)
 
-# FRED series catalog (facts §10.1): id, name, units, frequency, start level, daily drift, daily volatility
+# FRED series catalog (data/seeds/macro/fred_series_catalog.json): id, name, units, frequency, start level, daily drift, daily volatility
 FRED_SERIES = [
     ("T10Y2Y", "10-Year minus 2-Year Treasury spread", "Percent", "Daily", -0.35, 0.0012, 0.03),
     ("UNRATE", "Unemployment rate", "Percent", "Monthly", 3.8, 0.0004, 0.01),
@@ -113,7 +113,7 @@ FRED_SERIES = [
 ]
 REGIMES = ["EARLY_EXPANSION", "MID_EXPANSION", "LATE_EXPANSION", "EARLY_CONTRACTION", "DEEP_CONTRACTION"]
 
-# mig 009's nine shock rows (facts §10.4): shock_type, name, rr, infl, credit (bps), usd, equity (decimals)
+# mig 009's nine shock rows: shock_type, name, rr, infl, credit (bps), usd, equity (decimals)
 MIG009_SHOCKS = [
     ("rates_up", "Rates Up +100bp", 100, 0, 0, 0, 0), ("rates_down", "Rates Down -100bp", -100, 0, 0, 0, 0),
     ("usd_up", "USD Up +5%", 0, 0, 0, 0.05, 0), ("usd_down", "USD Down -5%", 0, 0, 0, -0.05, 0),
@@ -122,7 +122,7 @@ MIG009_SHOCKS = [
     ("credit_spread_tightening", "Credit Spreads Tighten -50bp", 0, 0, -50, 0, 0),
     ("equity_selloff", "Equity Selloff -10%", 0, 0, 0, 0, -0.10), ("equity_rally", "Equity Rally +10%", 0, 0, 0, 0, 0.10),
 ]
-# The scenario library (facts §10.3): family, shock_type, name, rr, infl, credit, usd, equity, commodity, vol, prob, severity
+# The scenario library (data/seeds/scenarios/*.json): family, shock_type, name, rr, infl, credit, usd, equity, commodity, vol, prob, severity
 SCENARIO_LIBRARY = [
     ("standard", "fed_severely_adverse", "Fed Severely Adverse Scenario (CCAR)", -150, -50, 300, .10, -.50, -.35, 1.5, .05, "extreme"),
     ("standard", "fed_adverse", "Fed Adverse Scenario (CCAR)", -75, -25, 150, .05, -.25, -.15, .6, .15, "moderate"),
@@ -147,7 +147,7 @@ SCENARIO_LIBRARY = [
     ("empire_cycle", "dalio_reserve_currency_loss", "Reserve Currency Loss (Terminal Decline)", 200, 200, 250, -.40, -.30, .50, 1.2, .03, "extreme"),
     ("empire_cycle", "dalio_empire_transition", "Empire Transition (Handoff Period)", 0, 75, 125, -.15, 0, .25, .8, .08, "high"),
 ]
-# schema/scenario_factor_tables.sql's three JSONB rows (facts §10.4), factor shocks as decimals
+# schema/scenario_factor_tables.sql's three JSONB rows, factor shocks as decimals
 JSONB_SCHEMA_SCENARIOS = [
     ("Money Printing Deleveraging", {"real_rates": -0.025, "inflation": 0.04, "credit_spreads": -0.01, "fx_usd": -0.08,
                                      "equity_market": 0.15, "commodity": 0.20, "volatility": 0.25}),

@@ -1,4 +1,4 @@
-"""Return attribution of the current holdings between two pricing packs (facts §9.3, §9.9): the portfolio's
+"""Return attribution of the current holdings between two pricing packs (DawsOS's currency_attribution.py and holding drill-down): the portfolio's
 local, FX and interaction parts, and one holding's contribution and currency parts.
 
 Every figure uses the same convention: the shares held today, valued at the start and end packs in the base

@@ -1,4 +1,4 @@
-"""Macro capabilities from macro_indicators, regime_history and cycle_phases (facts §9.7, §10.6)."""
+"""Macro capabilities from macro_indicators, regime_history and cycle_phases (DawsOS's services/macro.py and its configured defaults)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from dawsos_assets.patterns.registry import REGISTRY
 
 REGIMES = ["EARLY_EXPANSION", "MID_EXPANSION", "LATE_EXPANSION", "EARLY_CONTRACTION", "DEEP_CONTRACTION"]
-# (min_z, max_z, weight) per regime and core indicator (facts §9.7); None is an open bound
+# (min_z, max_z, weight) per regime and core indicator (services/macro.py); None is an open bound
 REGIME_RULES = {
     "EARLY_EXPANSION": {"T10Y2Y": (0.5, None, 2.0), "UNRATE": (None, -0.5, 1.5), "CPIAUCSL": (None, 0.0, 1.0), "BAA10Y": (None, 0.0, 1.0)},
     "MID_EXPANSION": {"T10Y2Y": (0.0, 1.5, 1.5), "UNRATE": (-1.5, 0.0, 1.5), "CPIAUCSL": (-0.5, 0.5, 1.0), "BAA10Y": (-0.5, 0.5, 1.0)},
@@ -17,7 +17,7 @@ REGIME_RULES = {
     "EARLY_CONTRACTION": {"T10Y2Y": (None, -0.5, 2.5), "UNRATE": (0.0, 1.0, 1.5), "CPIAUCSL": (None, 1.0, 0.5), "BAA10Y": (0.5, None, 2.0)},
     "DEEP_CONTRACTION": {"T10Y2Y": (0.5, None, 1.0), "UNRATE": (1.0, None, 2.5), "CPIAUCSL": (None, 0.0, 1.0), "BAA10Y": (1.5, None, 2.5)},
 }
-# Civil-order phases: (gini, institutional_trust, polarization) ranges (facts §9.7) and the defaults of §10.6
+# Civil-order phases: (gini, institutional_trust, polarization) ranges (services/macro.py) and the configured defaults
 CIVIL_PHASES = {"Harmony": ((0, .30), (.7, 1), (0, .3)), "Rising Tensions": ((.30, .38), (.5, .7), (.3, .45)),
                 "Polarization": ((.38, .42), (.35, .5), (.45, .65)), "Crisis": ((.42, .48), (.2, .35), (.65, .8)),
                 "Conflict/Revolution": ((.48, 1), (0, .2), (.8, 1))}
@@ -76,7 +76,7 @@ def _score(z: float, low, high, weight: float) -> float:
 
 @REGISTRY.register("macro.detect_regime", "macro_hound", reads=("macro_indicators",))
 def detect_regime(conn, ctx, warnings, asof_date: str | None = None) -> dict:
-    """Regime scores from the core indicators' z-scores (facts §9.7); an indicator without a z-score is left
+    """Regime scores from the core indicators' z-scores (services/macro.py); an indicator without a z-score is left
     out of every regime's score (its weight with it), never counted as z = 0."""
     scores = zscores(conn, ctx.asof_date, warnings)
     used = [i for i in CORE_INDICATORS if (scores.get(i) or {}).get("zscore") is not None]
@@ -120,7 +120,7 @@ def get_regime_history(conn, ctx, warnings, lookback_weeks: int = 4) -> dict:
     return {"history": history, "labels": [h["asof_date"] for h in history], **series}
 
 
-# Phase -> {indicator: weight} (facts §9.7); values in percent units
+# Phase -> {indicator: weight} (services/macro.py); values in percent units
 STDC_PHASES = {"Early Recovery": {"T10Y2Y": 2.5, "UNRATE_change": 1.5, "INDPRO_change": 1.0, "credit_growth": 0.5},
                "Mid Expansion": {"GDP_growth": 2.0, "PAYEMS_change": 1.5, "credit_growth": 1.0, "T10Y2Y": 1.0},
                "Late Expansion / Boom": {"CPIAUCSL_yoy": 2.0, "T10Y2Y": -2.0, "credit_growth": 1.5, "UNRATE": -1.0},
@@ -137,7 +137,7 @@ EMPIRE_PHASES = {"Rise": {"education_investment": 2.0, "innovation_rate": 2.0, "
                  "Peak": {"reserve_currency_share": 2.5, "military_strength": 2.0, "GDP_share": 2.0, "innovation_rate": 1.0},
                  "Decline": {"debt_to_gdp": 2.0, "reserve_currency_share": -2.0, "education_investment": -1.5, "inequality": 1.5},
                  "Collapse": {"internal_conflict": 2.5, "reserve_currency_share": -2.5, "military_strength": -2.0, "GDP_share": -2.0}}
-# DawsOS's configured values (macro_indicators_defaults.json, facts §10.6), in percent, for series the database lacks
+# DawsOS's configured values (backend/config/macro_indicators_defaults.json), in percent, for series the database lacks
 CONFIGURED = {"credit_growth": 10.4, "debt_to_gdp": 132.0, "real_rates": 0.84, "money_supply_growth": 2.5,
               "productivity_growth": 3.3, "asset_prices": 18.2, "debt_service_ratio": 14.77, "default_rate": 3.2,
               "education_investment": 5.2, "innovation_rate": 76.0, "military_strength": 38.0, "reserve_currency_share": 58.0,
@@ -174,7 +174,7 @@ def cycle_inputs(conn, ctx) -> tuple[dict[str, float], list[str]]:
 
 
 def detect_phase(cycle_type: str, phases: dict, values: dict, ctx) -> dict:
-    """score = sum of contributions / sum |weights| / 100, clamped to [0, 1]; the best phase wins (facts §9.7)."""
+    """score = sum of contributions / sum |weights| / 100, clamped to [0, 1]; the best phase wins (services/macro.py)."""
     scores = {}
     for phase, weights in phases.items():
         contribution = 0.0

@@ -1,4 +1,4 @@
-"""Rebalancing toward a policy (facts §9.12): equal weight under the single-position cap, within the turnover
+"""Rebalancing toward a policy (DawsOS's services/optimizer.py): equal weight under the single-position cap, within the turnover
 limit, in whole shares, every value in the portfolio's base currency.
 
 The turnover budget goes first to the trades that cure a cap breach, spent so that the largest position comes
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from dawsos_assets.patterns.registry import REGISTRY
 
-COMMISSION, IMPACT_BPS = 5.0, 15.0  # optimizer defaults (facts §9.12)
+COMMISSION, IMPACT_BPS = 5.0, 15.0  # services/optimizer.py's defaults
 DEFAULT_CAP_PCT, DEFAULT_TURNOVER_PCT, DEFAULT_MIN_LOT = 20.0, 10.0, 100.0
 
 

@@ -1,4 +1,4 @@
-"""Research capabilities: fundamentals and Buffett ratings (facts §9.11), news impact, corporate actions."""
+"""Research capabilities: fundamentals and Buffett ratings (DawsOS's services/ratings.py), news impact, corporate actions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 from dawsos_assets.patterns.capabilities.portfolio import fx_rate
 from dawsos_assets.patterns.registry import REGISTRY
 
-# (component, fundamentals field, thresholds as (bound, score) checked in order, direction) per rating, facts §9.11
+# (component, fundamentals field, thresholds as (bound, score) checked in order, direction) per rating, hard-coded in ratings.py
 RATING_RULES = {
     "dividend_safety": {"weights": {"payout_ratio": 0.30, "fcf_coverage": 0.35, "growth_streak": 0.20, "net_cash": 0.15},
                         "components": {"payout_ratio": ("payout_ratio_5y_avg", [(0.30, 10), (0.50, 7), (0.70, 5)], 2, "below"),

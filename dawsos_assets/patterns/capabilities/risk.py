@@ -1,5 +1,5 @@
 """Risk capabilities: factor exposures from position_factor_betas, scenario stress (betas x shocks at market
-value, not cost), drawdown-at-risk from the loss tail, hedges within a cost budget (facts §9.5-9.8, §9.13)."""
+value, not cost), drawdown-at-risk from the loss tail, hedges within a cost budget (DawsOS's ScenarioService, risk and hedge services)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ AMPLIFICATION = {"early expansion": 0.8, "early recovery": 0.9, "mid expansion":
                  "early contraction": 1.5, "early recession": 1.5, "deep contraction": 2.0, "deep recession": 2.0,
                  "recovery": 0.9, "reflation": 0.9, "expansion": 1.0, "bubble": 1.3, "top": 1.4, "deleveraging": 1.5,
                  "debt crisis": 2.0, "depression": 2.0}
-AMPLIFICATION_SOURCE = ("configured constants by phase label (DawsOS's multipliers, facts §9.8), not estimated "
+AMPLIFICATION_SOURCE = ("configured constants by phase label (DawsOS's overlay_cycle_phases multipliers), not estimated "
                         "from data")
 HEDGE_COST_SOURCE = ("configured constants of the hedge playbook (notional as a share of the loss, cost in bps of "
                      "notional), not market quotes")
@@ -154,7 +154,7 @@ def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict)
     betas = position_betas(conn, portfolio_id)
     shocks, modeled = _shocks(scenario), {factor for position in betas.values() for factor in position}
     outside = sorted(set(shocks) - modeled) if modeled else []
-    if outside:  # DawsOS's five-factor model has no commodity or volatility betas (facts §9.5)
+    if outside:  # DawsOS's five-factor model has no commodity or volatility betas
         warnings.append(f"shocks to {', '.join(outside)} not applied: no position has a beta for them")
     shocks = {factor: shock for factor, shock in shocks.items() if factor not in outside}
     rows, contributions = [], {}

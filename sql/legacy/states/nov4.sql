@@ -1,5 +1,5 @@
 -- The refactoring the DawsOS team really executed on the evening of 2025-11-04 (root migrations/, commit 968b2eb1),
--- written from the facts (dawsos_legacy_facts.md §2.2, §2.3, §4) and applied the way the team applied it:
+-- written from the team's root migrations 001-003 and applied the way the team applied it:
 -- statement by statement, carrying on past errors.
 
 -- root 001_field_standardization: plain renames; the CHECK constraints and the index keep their old names.

@@ -1,7 +1,7 @@
 -- The DawsOS database on 2025-11-08 (commit ecd47b43), on top of 2025-11-04's state: root migration 009
 -- (= backend migration 009_add_scenario_dar_tables) recreated the scenario and DaR tables with the wide betas,
--- root 010 restored audit_log without its key to users, and economic_indicators appeared. Written from the facts
--- (dawsos_legacy_facts.md §2.12-2.16, §4, §12).
+-- root 010 restored audit_log without its key to users, and economic_indicators appeared. Written from
+-- DawsOS's migrations of 2025-11-08.
 
 CREATE OR REPLACE FUNCTION update_scenario_shocks_updated_at() RETURNS trigger AS $$
 BEGIN
