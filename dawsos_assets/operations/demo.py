@@ -76,7 +76,7 @@ def run_migrations_job(console: Console) -> list[dict]:
               for e in result.get_asset_materialization_events()]
     events += [(e.asset_key.path, e.asset_observation_data.asset_observation.metadata)
                for e in result.get_asset_observation_events()]
-    for key, metadata in events:
+    for key, metadata in sorted(events, key=lambda event: event[0]):
         meta = {k: getattr(v, "value", v) for k, v in metadata.items()}
         if meta["status"] == "already applied":
             table.add_row(key[1], meta["status"], f"{meta['duration_ms']:.0f}", "", "", "")
