@@ -111,7 +111,7 @@ def test_failed_checks_alert_once_each_then_cooldown_then_recovery(seeded_url, s
         recoveries = [t for t in after_fix if "Recovered" in t]
         assert len(recoveries) == 1 and "Recovered: `lots` check `row_rules`" in recoveries[0]
         # now that holdings run, their check names the unpriced position the relinked orphans hold
-        assert all("`holdings`" in t for t in after_fix if t not in recoveries)
+        assert all("holdings` check `every_position_priced`" in t for t in after_fix if t not in recoveries)
 
         logs = [str(e) for e in instance.all_logs(failed.run_id)] + [str(e) for e in instance.all_logs(fixed.run_id)]
         assert not any(SECRET in line for line in logs)

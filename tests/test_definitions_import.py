@@ -163,8 +163,8 @@ def test_build_defs_takes_resources_from_the_caller():
 def test_assets_link_to_their_source():
     references = [spec.metadata.get("dagster/code_references") for spec in defs.resolve_all_asset_specs()]
     assert all(reference and reference.code_references for reference in references)
-    package = PROJECT_ROOT / "dawsos_assets"
-    assert all(Path(ref.code_references[0].file_path).is_relative_to(package) for ref in references)
+    sources = PROJECT_ROOT / "dawsos_assets", PROJECT_ROOT / "sql" / "migrations"  # migrations link to their file
+    assert all(any(Path(ref.code_references[0].file_path).is_relative_to(s) for s in sources) for ref in references)
 
 
 @pytest.mark.parametrize("webhook", [f"htp:/hooks.slack.com/services/T/B/{SECRET}",

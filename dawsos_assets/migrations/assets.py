@@ -72,7 +72,10 @@ def migration_spec(migration: Migration, previous: Migration | None) -> dg.Asset
                     f"{APPLY_MIGRATIONS_JOB} (or `dawsos migrate apply`), never by materializing assets.",
         code_version=migration.checksum[:16],
         metadata={"sql_file": dg.MetadataValue.path(f"sql/migrations/{migration.path.name}"),
-                  "touches": dg.MetadataValue.json(migration.touches)})
+                  "touches": dg.MetadataValue.json(migration.touches),
+                  # an external asset has no function to link: its source is the migration file
+                  "dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[
+                      dg.LocalFileCodeReference(file_path=str(migration.path), line_number=1)])})
 
 
 def build_migration_assets() -> list[dg.AssetSpec]:
