@@ -14,7 +14,7 @@ import pytest
 
 from dawsos_assets.database import connection
 from dawsos_assets.migrations.runner import MigrationRunner
-from dawsos_assets.operations.demo import QUIET
+from dawsos_assets.cli.demo import QUIET
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB
 from dawsos_assets.operations.launch import REPOSITORY_NAME, run_job

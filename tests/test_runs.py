@@ -12,7 +12,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
 from dawsos_assets.operations.alerts import COOLDOWN_ENV
-from dawsos_assets.operations.demo import QUIET
+from dawsos_assets.cli.demo import QUIET
 from dawsos_assets.operations.launch import REPOSITORY_NAME, code_location_origin, run_job
 from dawsos_assets.operations.sensors import SlackAlerts, check_alerts_after_failure
 

@@ -15,7 +15,7 @@ from dawsos_assets.database.seed.loader import (
     seed_database,
 )
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.operations.report import alpha_validation
+from dawsos_assets.cli.report import alpha_validation
 
 VARIANTS = [
     LegacyVariant(),

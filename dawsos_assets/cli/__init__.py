@@ -107,7 +107,7 @@ def seed(
     """Create a legacy DawsOS database in one of its real states, with deterministic demo data and the defects that
     state allows."""
     from dawsos_assets.database.seed.loader import SeedOptions, seed_database
-    from dawsos_assets.operations.report import manifest_table
+    from dawsos_assets.cli.report import manifest_table
 
     options = SeedOptions(seed=seed, lots=lots, portfolios=portfolios, fresh=fresh, progress=not as_json,
                           variant=LegacyVariant(lots_007=not without_007, betas=betas.value, shocks=shocks.value,
@@ -240,7 +240,7 @@ def migrate_restore(backup: str = typer.Argument(..., help="A .dump file from .d
 def check(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of check results.")) -> None:
     """Run every table check inside PostgreSQL, without the Dagster daemon; exit 1 when an ERROR check fails."""
     from dawsos_assets.database.inspect import require_tables
-    from dawsos_assets.operations.report import print_check_results
+    from dawsos_assets.cli.report import print_check_results
     from dawsos_assets.tables.checks import ERROR, run_all_checks
 
     with connection.connect() as conn:
@@ -331,7 +331,7 @@ def portfolios_list(as_json: bool = typer.Option(False, "--json", help="Print a 
 @app.command()
 def demo() -> None:
     """Start the database, seed it if empty, and show the legacy state and its defects."""
-    from dawsos_assets.operations.demo import run_demo
+    from dawsos_assets.cli.demo import run_demo
 
     run_demo(console)
 
@@ -352,7 +352,7 @@ def dagster_env() -> None:
 @app.command()
 def ui(port: int = typer.Option(3000, min=1, max=65534, help="Port of the web UI on 127.0.0.1; the Data Docs take the next one.")) -> None:
     """Run the Dagster web UI and daemon on this project's PostgreSQL-backed instance."""
-    from dawsos_assets.operations.webserver import run_ui
+    from dawsos_assets.cli.webserver import run_ui
 
     raise typer.Exit(run_ui(port))
 

@@ -12,7 +12,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, load_provider_data, seed_database
 from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.operations.launch import partition_range_tags, run_job
-from dawsos_assets.operations.report import alpha_validation, print_check_results, print_legacy_summary
+from dawsos_assets.cli.report import alpha_validation, print_check_results, print_legacy_summary
 from dawsos_assets.patterns.loader import load_all
 from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 from dawsos_assets.tables.checks import run_all_checks
