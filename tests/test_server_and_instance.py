@@ -4,6 +4,7 @@ import os
 import time
 
 import dagster as dg
+import sqlalchemy
 import yaml
 
 from dawsos_assets.database import connection
@@ -89,3 +90,28 @@ def test_a_run_stores_its_many_events_over_a_few_connections(empty_url, monkeypa
     assert sum(message.startswith("message ") for message in messages) == LOGGED_MESSAGES
     assert len(messages) > LOGGED_MESSAGES
     assert opened <= 6, f"{opened} connections opened to store {len(messages)} events"
+
+
+def _backend_pid(event_log_storage) -> int:
+    with event_log_storage.index_connection() as conn:
+        return conn.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar()
+
+
+def test_a_forked_process_opens_its_own_connection_and_leaves_the_parents_alone(empty_url, monkeypatch):
+    """A child sharing its parent's kept connection would mix two conversations on one socket."""
+    prepare_instance()
+    monkeypatch.setenv(STORAGE_URL_ENV, connection.sqlalchemy_url(empty_url, driver="psycopg2"))
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        parents = _backend_pid(storage)
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:
+            try:
+                os.write(writer, str(_backend_pid(storage)).encode())
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        childs = int(os.read(reader, 32))
+        assert childs != parents
+        assert _backend_pid(storage) == parents  # still open, still reused
