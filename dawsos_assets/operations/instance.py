@@ -17,9 +17,12 @@ from dawsos_assets.database.server import home_dir
 INSTANCE_TEMPLATE = """\
 # Written by dawsos_assets.operations.instance. The storage URL comes from the environment: no secret here.
 storage:
-  postgres:
-    postgres_url:
-      env: {storage_url_env}
+  custom:                      # dagster-postgres's tables and queries over pooled connections (see storage.py)
+    module: dawsos_assets.operations.storage
+    class: PooledPostgresStorage
+    config:
+      postgres_url:
+        env: {storage_url_env}
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator

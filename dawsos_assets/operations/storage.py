@@ -1,0 +1,109 @@
+"""Dagster's PostgreSQL storage, reusing its connections within a process.
+
+dagster-postgres gives each of its storages (runs, events, schedules) a SQLAlchemy engine without a pool, so every
+event it stores opens a new PostgreSQL connection and closes it again. A pattern run over many portfolio partitions
+stores two events per partition and pattern (planned, then materialized); issue 12's profile found one pattern over
+1,000 partitions spending 144 of its 150 s on storing them, mostly opening connections. These subclasses keep the same tables,
+migrations and queries and only swap that engine for a small pool. The web server keeps Dagster's own choice: it
+replaces the engine through `optimize_for_webserver` with a pool of its own.
+
+dagster.yaml selects the unified class: `storage: custom: {module: dawsos_assets.operations.storage,
+class: PooledPostgresStorage, config: {postgres_url: …}}` (see dawsos_assets/operations/instance.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy
+from dagster._core.storage.base_storage import DagsterStorage
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.run_storage import PostgresRunStorage
+from dagster_postgres.schedule_storage import PostgresScheduleStorage
+from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
+
+POOL_SIZE = 2  # connections each storage keeps open per process: the daemon's threads share one instance
+MAX_OVERFLOW = 8  # extra connections under a burst, closed on return; max_connections of the server is 200
+
+
+def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.Engine:
+    """An engine like dagster-postgres's (AUTOCOMMIT, the same token hook) that keeps a few connections open.
+
+    pool_pre_ping checks a kept connection before handing it out, so one closed by a server restart is replaced
+    instead of failing the run."""
+    engine = create_pg_engine(postgres_url, token_provider, isolation_level="AUTOCOMMIT",
+                              poolclass=sqlalchemy.pool.QueuePool, pool_size=POOL_SIZE,
+                              max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
+    _never_share_connections_across_fork(engine)
+    return engine
+
+
+def _never_share_connections_across_fork(engine: sqlalchemy.engine.Engine) -> None:
+    """A forked child inherits the parent's open sockets; two processes talking over one socket corrupt both
+    sessions. SQLAlchemy's recipe for pools and os.fork(): remember which process opened a connection and make
+    any other process discard it and connect anew."""
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def remember_opening_process(dbapi_connection, connection_record):
+        connection_record.info["pid"] = os.getpid()
+
+    @sqlalchemy.event.listens_for(engine, "checkout")
+    def refuse_inherited_connection(dbapi_connection, connection_record, connection_proxy):
+        if connection_record.info["pid"] != os.getpid():
+            connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
+            raise sqlalchemy.exc.DisconnectionError(
+                f"connection opened by process {connection_record.info['pid']}, not {os.getpid()}")
+
+
+class _PooledEngine:
+    """Once the parent has checked (or created) the tables with its NullPool engine, swap it for a pooled one."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._engine.dispose()
+        self._engine = pooled_engine(self.postgres_url, self._token_provider)
+
+    def dispose(self) -> None:
+        """Closing the instance closes its kept connections too, rather than leaving them to garbage collection."""
+        super().dispose()
+        self._engine.dispose()
+
+
+class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
+    """Events (run steps, asset materializations, checks) stored over pooled connections."""
+
+
+class PooledPostgresRunStorage(_PooledEngine, PostgresRunStorage):
+    """Runs and their status stored over pooled connections."""
+
+
+class PooledPostgresScheduleStorage(_PooledEngine, PostgresScheduleStorage):
+    """Schedule and sensor ticks stored over pooled connections."""
+
+
+class PooledPostgresStorage(DagsterPostgresStorage):
+    """dagster-postgres's unified storage made of the pooled storages above; same config as `storage: postgres`."""
+
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None, token_provider: Any = None):
+        self.postgres_url = postgres_url
+        self.should_autocreate_tables = should_autocreate_tables
+        self._inst_data = inst_data
+        self._run_storage = PooledPostgresRunStorage(postgres_url, should_autocreate_tables,
+                                                     token_provider=token_provider)
+        self._event_log_storage = PooledPostgresEventLogStorage(postgres_url, should_autocreate_tables,
+                                                                token_provider=token_provider)
+        self._schedule_storage = PooledPostgresScheduleStorage(postgres_url, should_autocreate_tables,
+                                                               token_provider=token_provider)
+        DagsterStorage.__init__(self)  # not DagsterPostgresStorage's: it would build the unpooled storages too
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None,
+                          config_value: Mapping[str, Any]) -> PooledPostgresStorage:
+        return cls(inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
+                   should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+                   token_provider=get_token_provider_from_config(config_value))
