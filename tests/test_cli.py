@@ -1,5 +1,6 @@
 """End to end through the `dawsos` command: coded errors, psql-compatible URLs, the demo."""
 
+import re
 import socket
 import subprocess
 
@@ -89,6 +90,10 @@ def test_demo_seeds_an_empty_database_then_reuses_it(empty_url):
                      "SUM(quantity_open) 225", "failing: lots.drift_rules (WARN)", "Pattern timings across portfolios",
                      "Checks on the legacy database", "fk_security_id", "ERROR failed"):
         assert expected in first.stdout, expected
+    printed = " ".join(first.stdout.split())  # the console wraps long lines
+    [(checks, passed)] = re.findall(r"(\d+) checks: (\d+) passed; failing:", printed)
+    assert int(checks) - int(passed) == 2  # exactly the two WARN checks the README names
+    assert "analytics/holdings.every_position_priced (WARN)" in printed
     second = run_cli("demo")
     assert second.returncode == 0 and "reusing the seeded database" in second.stdout
     for run in (first, second):  # no beta, preview or supersession warning (nor any other) in what users read

@@ -54,7 +54,7 @@ END $$;
 COOLDOWN_ENV = "DAWSOS_ALERT_COOLDOWN_MINUTES"
 MAX_BACKOFF = timedelta(hours=1)
 FIRST_BACKOFF = timedelta(seconds=30)
-MAX_ATTEMPTS = 8  # with the backoff doubling from 30 s, about three hours of trying before a message is dead-lettered
+MAX_ATTEMPTS = 8  # with the backoff doubling from 30 s, about an hour of trying (7 waits: 30 s … 32 min) before a message is dead-lettered
 WEBHOOK_ENV = "DAWSOS_SLACK_WEBHOOK_URL"
 
 
