@@ -147,7 +147,7 @@ def test_state_folder_and_its_secrets_are_private(server_admin_url, seeded_url, 
     instance_home = prepare_instance()
     config_file = instance_home / "dagster.yaml"
     assert password not in config_file.read_text()
-    assert yaml.safe_load(config_file.read_text())["storage"]["postgres"]["postgres_url"] == {"env": STORAGE_URL_ENV}
+    assert yaml.safe_load(config_file.read_text())["storage"]["custom"]["config"]["postgres_url"] == {"env": STORAGE_URL_ENV}
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
 
     import dagster as dg

@@ -41,4 +41,4 @@ def test_the_plain_dagster_cli_finds_the_projects_instance(seeded_url):
     info = subprocess.run([str(Path(sys.executable).parent / "dagster"), "instance", "info"], cwd="/", text=True,
                           capture_output=True, env={**os.environ, **env}, timeout=300)
     assert info.returncode == 0, info.stderr
-    assert "run_storage: PostgresRunStorage" in info.stdout
+    assert "run_storage: PooledPostgresRunStorage" in info.stdout  # the project's pooled storage, from dagster.yaml
