@@ -54,8 +54,12 @@ def test_ui_serves_and_shuts_down_cleanly(seeded_url, stop_signal):
         child.send_signal(stop_signal)
         output, _ = child.communicate(timeout=60)
     finally:
-        if child.poll() is None:
-            child.kill()
+        if child.poll() is None:  # the test failed early: let `dawsos ui` stop dagster dev's own process group first
+            child.terminate()
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
     assert child.returncode == 0, output[-2000:]
     deadline = time.monotonic() + 10
     while not port_is_free(port) and time.monotonic() < deadline:
