@@ -115,3 +115,59 @@ def test_a_forked_process_opens_its_own_connection_and_leaves_the_parents_alone(
         childs = int(os.read(reader, 32))
         assert childs != parents
         assert _backend_pid(storage) == parents  # still open, still reused
+
+
+BOOKS = dg.StaticPartitionsDefinition([f"book-{number:03d}" for number in range(40)])
+
+
+def _book_asset(fail: bool) -> dg.AssetsDefinition:
+    @dg.asset(name="book_summary", partitions_def=BOOKS, backfill_policy=dg.BackfillPolicy.single_run())
+    def book_summary(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        if fail:
+            raise RuntimeError("the database went away")
+        for partition in context.partition_keys:
+            context.add_asset_metadata({"book": partition}, partition_key=partition)
+        return dg.MaterializeResult()
+
+    return book_summary
+
+
+def _run_over_every_book(instance, fail: bool = False):
+    keys = BOOKS.get_partition_keys()
+    return dg.materialize([_book_asset(fail)], instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+
+
+def _statements_per_event_type(run_id: str) -> dict[str, int]:
+    """Rows inserted by one autocommitted statement share a transaction id (xmin)."""
+    with connection.connect(connection.database_url("dagster")) as conn:
+        return dict(conn.execute("SELECT dagster_event_type, count(DISTINCT xmin::text) FROM event_logs "
+                                 "WHERE run_id = %s AND partition IS NOT NULL GROUP BY 1", (run_id,)).fetchall())
+
+
+def test_a_run_over_many_partitions_stores_their_events_a_batch_at_a_time(seeded_url):
+    """One planned and one materialization event per partition, each kind written in one statement, and the UI's
+    view of the partitions (materialized, last run) is the same as with one statement per event."""
+    prepare_instance()
+    with dg.DagsterInstance.get() as instance:
+        result = _run_over_every_book(instance)
+        key = dg.AssetKey("book_summary")
+        materialized = instance.get_materialized_partitions(key)
+        record = next(iter(instance.get_asset_records([key])))
+    assert result.success
+    assert materialized == set(BOOKS.get_partition_keys())
+    assert record.asset_entry.last_run_id == result.run_id
+    assert _statements_per_event_type(result.run_id) == {"ASSET_MATERIALIZATION_PLANNED": 1, "ASSET_MATERIALIZATION": 1}
+
+
+def test_a_failed_run_over_many_partitions_marks_each_of_them_failed(seeded_url):
+    """Planned events stay one per partition (not Dagster's single subset event), so a failed nightly run shows
+    every portfolio it did not compute as failed in the UI."""
+    prepare_instance()
+    with dg.DagsterInstance.get() as instance:
+        result = _run_over_every_book(instance, fail=True)
+        attempts = instance.event_log_storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+            dg.AssetKey("book_summary"))
+    assert not result.success
+    assert set(attempts) == set(BOOKS.get_partition_keys())
+    assert {run_id for run_id, _ in attempts.values()} == {result.run_id}

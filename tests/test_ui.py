@@ -1,4 +1,5 @@
-"""`dawsos ui` serves the web UI on the PostgreSQL instance and stops cleanly on SIGTERM and on Ctrl-C."""
+"""`dawsos ui` serves the web UI on the PostgreSQL instance and stops cleanly on SIGTERM and on Ctrl-C, and its
+web server stops even when `dawsos ui` is killed."""
 
 import json
 import os
@@ -65,3 +66,40 @@ def test_ui_serves_and_shuts_down_cleanly(seeded_url, stop_signal):
     while not port_is_free(port) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert port_is_free(port)
+
+
+def _children(pid: int) -> list[int]:
+    tasks = os.listdir(f"/proc/{pid}/task")
+    return [int(c) for task in tasks for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1].startswith("Z")  # a zombie has stopped; only its parent may reap it
+    except FileNotFoundError:
+        return True
+
+
+def test_killing_dawsos_ui_stops_the_web_server_too(seeded_url):
+    """SIGKILL gives `dawsos ui` no chance to forward a signal; dagster dev (a session of its own) must not be left
+    serving the port."""
+    port = free_port()
+    child = subprocess.Popen([DAWSOS, "ui", "--port", str(port)], cwd=PROJECT_ROOT, env=dict(os.environ),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dagster_dev = []
+    try:
+        wait_for_server(port)
+        dagster_dev = _children(child.pid)
+        assert dagster_dev, "dawsos ui started no dagster dev"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while not (all(_gone(pid) for pid in dagster_dev) and port_is_free(port)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert all(_gone(pid) for pid in dagster_dev), "dagster dev still running after dawsos ui was killed"
+        assert port_is_free(port)
+    finally:
+        for pid in dagster_dev:
+            if not _gone(pid):
+                os.killpg(pid, signal.SIGKILL)

@@ -2,11 +2,13 @@
 next port (Dagster serves no files of a project's own), stopped cleanly on Ctrl-C or SIGTERM.
 
 `dagster dev` maps SIGTERM onto its SIGINT handler; a process started from a non-interactive shell inherits
-SIGINT as ignored, so the child gets SIGINT reset to the default before exec.
+SIGINT as ignored, so the child gets SIGINT reset to the default before exec. If `dawsos ui` itself is killed,
+dagster dev gets SIGTERM from the kernel and stops too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -21,6 +23,7 @@ from dawsos_assets.tables.data_docs import DATA_DOCS_URL_ENV, start_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_GRACE_S = 30
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def ensure_port_free(port: int) -> None:
@@ -32,9 +35,26 @@ def ensure_port_free(port: int) -> None:
                               f"stop what listens there or pass another port, e.g. `dawsos ui --port {port + 1}`") from None
 
 
-def _reset_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.setsid()
+def _child_setup(parent_pid: int):
+    """Run in the child before exec: SIGINT back to its default, a session of its own (so one signal reaches the
+    web server, daemon and code server), and stopped with its parent."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.setsid()
+        _stop_with_parent(parent_pid)
+
+    return setup
+
+
+def _stop_with_parent(parent_pid: int) -> None:
+    """A SIGKILLed `dawsos ui` cannot forward anything: the kernel sends dagster dev SIGTERM when its parent dies
+    (Linux's parent-death signal), and dagster dev then stops its own processes."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def dagster_dev_command(port: int) -> list[str]:
@@ -51,7 +71,8 @@ def run_ui(port: int) -> int:
     docs = start_server(docs_port)
     # runs started from the UI inherit it: the data-quality report links to this server
     environment = {**os.environ, DATA_DOCS_URL_ENV: f"http://127.0.0.1:{docs_port}/"}
-    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_reset_sigint, env=environment)
+    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_child_setup(os.getpid()),
+                             env=environment)
 
     received = []
 

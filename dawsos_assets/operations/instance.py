@@ -26,6 +26,8 @@ storage:
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1  # a queued run starts within a second instead of up to five (the default)
 concurrency:
   runs:
     max_concurrent_runs: 4     # e.g. pattern partitions of several portfolios side by side

@@ -20,7 +20,7 @@ from dawsos_assets.database.resource import DATABASE_RETRY, PortfolioDatabase, r
 from dawsos_assets.errors import DawsosError
 from dawsos_assets.patterns import portfolios
 from dawsos_assets.patterns.conventions import conventions_for
-from dawsos_assets.patterns.engine import PatternEngine, PatternResult
+from dawsos_assets.patterns.engine import BatchMemo, PatternEngine, PatternResult
 from dawsos_assets.patterns.loader import Pattern, load_all
 from dawsos_assets.patterns.portfolios import PORTFOLIOS
 from dawsos_assets.patterns.registry import default_registry
@@ -127,14 +127,15 @@ def _metadata(outcome: Outcome) -> dict:
             "preview": dg.MetadataValue.md(f"```json\n{preview[:4000]}\n```")}
 
 
-def _compute(conn, engine: PatternEngine, pattern: Pattern, portfolio_id: str, refused: list[str]) -> Outcome:
+def _compute(conn, engine: PatternEngine, pattern: Pattern, portfolio_id: str, refused: list[str],
+             memo: BatchMemo) -> Outcome:
     """One portfolio's result. A step failing for this portfolio (its data) rejects this result only; an error
     that concerns the whole database (not migrated, no pricing pack) stops the batch."""
     if refused:
         return Outcome(portfolio_id, None)
     inputs = {"portfolio_id": portfolio_id} if "portfolio_id" in pattern.inputs else {}
     try:
-        return Outcome(portfolio_id, engine.run(conn, pattern, inputs))
+        return Outcome(portfolio_id, engine.run(conn, pattern, inputs, memo))
     except DawsosError as exc:
         if exc.code != errors.PATTERN_EXECUTION_FAILED:
             raise
@@ -145,7 +146,8 @@ def run_batch(conn, engine: PatternEngine, pattern: Pattern, portfolio_ids: dict
     """Compute, audit and store the pattern for every portfolio (partition key -> id); commit once."""
     conn.execute((SQL_DIR / "analytics" / "pattern_outputs.sql").read_text())
     refused = engine.refused(pattern)
-    outcomes = {key: _compute(conn, engine, pattern, pid, refused) for key, pid in portfolio_ids.items()}
+    memo = BatchMemo()
+    outcomes = {key: _compute(conn, engine, pattern, pid, refused, memo) for key, pid in portfolio_ids.items()}
     audit(pattern, list(outcomes.values()), refused)
     for outcome in outcomes.values():
         outcome.stored_in = _store(conn, pattern, outcome, run_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 import psycopg
 
@@ -20,6 +22,21 @@ from dawsos_assets.patterns.registry import CapabilityRegistry
 DAWSOS_TABLES = ("portfolios", "pricing_packs")
 _WHOLE = re.compile(r"^\{\{\s*([^}]+?)\s*\}\}$")
 _COMPARISON = re.compile(r"^(.+?)\s*(==|!=)\s*(.+)$")
+T = TypeVar("T")
+
+
+class BatchMemo:
+    """Lookups made once for a batch of runs (one pattern over many portfolios, or a single run): the database
+    checks, the pricing pack, FX rates, the scenario library, a portfolio's betas. A batch reads one consistent set
+    of reference data, and 1,000 portfolios cost a few hundred queries fewer each (queries were most of a run)."""
+
+    def __init__(self):
+        self._values: dict[tuple, object] = {}
+
+    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,7 @@ class RequestContext:
     portfolio_id: str | None
     base_currency: str
     trace_id: str
+    memo: BatchMemo = field(default_factory=BatchMemo, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"pricing_pack_id": self.pricing_pack_id, "asof_date": self.asof_date.isoformat(),
@@ -116,7 +134,17 @@ def condition_holds(condition: str | None, scope: dict) -> bool:
     return bool(_literal(condition, scope))
 
 
-def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> dict:
+def _check_database(conn: psycopg.Connection) -> bool:
+    require_tables(conn, DAWSOS_TABLES)
+    require_standard_names(conn)
+    return True
+
+
+def _portfolio_currencies(conn: psycopg.Connection) -> dict[str, str]:
+    return {str(pid): currency for pid, currency in conn.execute("SELECT id, base_currency FROM portfolios")}
+
+
+def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict, memo: BatchMemo | None = None) -> dict:
     """Apply defaults and check every value against its declared type and range; a portfolio must exist."""
     unknown = sorted(set(inputs) - set(pattern.inputs))
     if unknown:
@@ -136,27 +164,30 @@ def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict) ->
             raise DawsosError(code, f"{pattern.id}: input '{name}' {problem}, not {errors.shown(value)}",
                               f"pass --input {name}=<value> as declared in {pattern.path.name}")
         resolved[name] = str(uuid.UUID(value)) if value is not None and spec["type"] == "uuid" else value
-    require_tables(conn, DAWSOS_TABLES)
-    require_standard_names(conn)
+    memo = memo or BatchMemo()
+    memo.get(("database checked",), lambda: _check_database(conn))
     if resolved.get("portfolio_id"):
-        found = conn.execute("SELECT 1 FROM portfolios WHERE id = %s", (resolved["portfolio_id"],)).fetchone()
-        if not found:
+        if resolved["portfolio_id"] not in memo.get(("portfolios",), lambda: _portfolio_currencies(conn)):
             raise DawsosError(errors.PORTFOLIO_NOT_FOUND, f"no portfolio {resolved['portfolio_id']}",
                               "list portfolios with: SELECT id, name FROM portfolios")
     return resolved
 
 
-def request_context(conn: psycopg.Connection, portfolio_id: str | None) -> RequestContext:
-    """The latest non-superseded pricing pack, and the portfolio's base currency."""
+def _latest_pack(conn: psycopg.Connection) -> tuple:
     pack = conn.execute("SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL "
                         "ORDER BY asof_date DESC, id DESC LIMIT 1").fetchone()
     if not pack:
         raise DawsosError(errors.PRICING_PACK_NOT_FOUND, "the database has no pricing pack",
                           "seed the database (dawsos seed) or build a pack first")
-    base = "USD"
-    if portfolio_id:
-        base = conn.execute("SELECT base_currency FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()[0]
-    return RequestContext(pack[0], pack[1], portfolio_id, base, uuid.uuid4().hex)
+    return pack
+
+
+def request_context(conn: psycopg.Connection, portfolio_id: str | None, memo: BatchMemo | None = None) -> RequestContext:
+    """The latest non-superseded pricing pack, and the portfolio's base currency."""
+    memo = memo or BatchMemo()
+    pack_id, asof_date = memo.get(("pricing pack",), lambda: _latest_pack(conn))
+    base = memo.get(("portfolios",), lambda: _portfolio_currencies(conn))[portfolio_id] if portfolio_id else "USD"
+    return RequestContext(pack_id, asof_date, portfolio_id, base, uuid.uuid4().hex, memo)
 
 
 class PatternEngine:
@@ -178,12 +209,14 @@ class PatternEngine:
         """The pattern's capabilities that no agent registers: the engine refuses to run it while any is left."""
         return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]
 
-    def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> PatternResult:
+    def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict, memo: BatchMemo | None = None) -> PatternResult:
+        """Run the pattern's steps; runs sharing a `memo` (a batch) read the reference data once."""
         started = time.perf_counter()
         for step in pattern.steps:  # every capability must resolve before anything runs
             self.registry.resolve(step["capability"], pattern.id, step["as"])
-        resolved_inputs = validate_inputs(conn, pattern, inputs)
-        context = request_context(conn, resolved_inputs.get("portfolio_id"))
+        memo = memo or BatchMemo()
+        resolved_inputs = validate_inputs(conn, pattern, inputs, memo)
+        context = request_context(conn, resolved_inputs.get("portfolio_id"), memo)
         scope = {"inputs": resolved_inputs, "ctx": context.as_dict()}
         trace = []
         for number, step in enumerate(pattern.steps, 1):

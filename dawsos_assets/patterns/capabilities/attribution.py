@@ -47,8 +47,8 @@ def held_returns(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_
     for p in ledger_positions(conn, ctx, warnings, portfolio_id)["positions"]:
         prices = dict(conn.execute("SELECT pricing_pack_id, close FROM prices WHERE security_id = %s "
                                    "AND pricing_pack_id IN (%s, %s)", (p["security_id"], start, pack_id)).fetchall())
-        fx_start = fx_rate(conn, p["currency"], ctx.base_currency, start)
-        fx_end = fx_rate(conn, p["currency"], ctx.base_currency, pack_id)
+        fx_start = fx_rate(conn, ctx, p["currency"], ctx.base_currency, start)
+        fx_end = fx_rate(conn, ctx, p["currency"], ctx.base_currency, pack_id)
         if start not in prices or pack_id not in prices or fx_start is None or fx_end is None:
             warnings.append(f"{p['symbol']}: missing price or FX at one end, left out of the attribution")
             continue

@@ -152,7 +152,11 @@ def _value_at(conn, indicator: str, day) -> float | None:
 
 def cycle_inputs(conn, ctx) -> tuple[dict[str, float], list[str]]:
     """Indicator values for the detectors: levels and year-on-year changes from macro_indicators, and DawsOS's
-    configured values for what the database does not hold (named in the returned list)."""
+    configured values for what the database does not hold (named in the returned list). Read once per batch."""
+    return ctx.memo.get(("cycle inputs", ctx.asof_date), lambda: _read_cycle_inputs(conn, ctx))
+
+
+def _read_cycle_inputs(conn, ctx) -> tuple[dict[str, float], list[str]]:
     now, year_ago = ctx.asof_date, ctx.asof_date - timedelta(days=365)
     values: dict[str, float] = {}
 

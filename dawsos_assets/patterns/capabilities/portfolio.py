@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import empyrical
 import pandas as pd
 
 from dawsos_assets.patterns.registry import REGISTRY
@@ -35,17 +34,19 @@ def ledger_positions(conn, ctx, warnings, portfolio_id: str) -> dict:
     return {"portfolio_id": portfolio_id, "positions": positions, "base_currency": ctx.base_currency}
 
 
-def fx_rate(conn, base: str, quote: str, pack_id: str) -> float | None:
+def _pack_rates(conn, pack_id: str) -> dict[tuple[str, str], float]:
+    return {(base, quote): float(rate) for base, quote, rate in conn.execute(
+        "SELECT base_ccy, quote_ccy, rate FROM fx_rates WHERE pricing_pack_id = %s AND rate IS NOT NULL", (pack_id,))}
+
+
+def fx_rate(conn, ctx, base: str, quote: str, pack_id: str) -> float | None:
     """Quote units per one base unit in the pack; the reverse pair's reciprocal when only that one exists."""
     if base == quote:
         return 1.0
-    row = conn.execute("SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
-                       (base, quote, pack_id)).fetchone()
-    if row:
-        return float(row[0])
-    row = conn.execute("SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
-                       (quote, base, pack_id)).fetchone()
-    return 1 / float(row[0]) if row else None
+    rates = ctx.memo.get(("fx rates", pack_id), lambda: _pack_rates(conn, pack_id))
+    if (base, quote) in rates:
+        return rates[base, quote]
+    return 1 / rates[quote, base] if (quote, base) in rates else None
 
 
 @REGISTRY.register("pricing.apply_pack", "financial_analyst", reads=("fx_rates", "prices"))
@@ -56,7 +57,7 @@ def apply_pack(conn, ctx, warnings, positions: list, pack_id: str, portfolio_id:
     valued = []
     for position in positions or []:
         price = _f(closes.get(position["security_id"]))
-        fx = fx_rate(conn, position["currency"], ctx.base_currency, pack_id)
+        fx = fx_rate(conn, ctx, position["currency"], ctx.base_currency, pack_id)
         if price is None:
             warnings.append(f"no price for {position['symbol']} in {pack_id}: market value is null")
         if fx is None:
@@ -96,6 +97,7 @@ def daily_returns(frame: pd.DataFrame) -> pd.Series:
 
 
 def performance(returns: pd.Series, risk_free_annual: float = 0.04) -> dict:
+    import empyrical  # with scipy under it, a second of every run worker's start-up: only where returns are computed
     rf_daily = (1 + risk_free_annual) ** (1 / TRADING_DAYS) - 1
     if len(returns) < 2:
         return {}
@@ -130,8 +132,10 @@ def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_d
     if len(window) < 2:
         warnings.append("fewer than two daily values: performance is null")
         return result
+    import empyrical
+
     stats = performance(window)
-    alpha, beta, benchmark = benchmark_alpha_beta(conn, portfolio_id, window, warnings)
+    alpha, beta, benchmark = benchmark_alpha_beta(conn, ctx, portfolio_id, window, warnings)
     year = returns[returns.index.year == ctx.asof_date.year]
     month = year[year.index.month == ctx.asof_date.month]
     return {**result, "twr_1d": float(returns.iloc[-1]),
@@ -143,19 +147,25 @@ def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_d
             "alpha": alpha, "beta": beta, "benchmark_id": benchmark}
 
 
-def benchmark_alpha_beta(conn, portfolio_id: str, returns: pd.Series, warnings: list) -> tuple:
+def _benchmark_closes(conn, symbol: str | None) -> pd.Series:
+    rows = conn.execute("SELECT p.asof_date, p.close FROM prices p JOIN securities s ON s.id = p.security_id "
+                        "WHERE s.symbol = %s ORDER BY p.asof_date", (symbol,)).fetchall() if symbol else []
+    return pd.Series([float(c) for _, c in rows], index=pd.to_datetime([d for d, _ in rows]), dtype=float)
+
+
+def benchmark_alpha_beta(conn, ctx, portfolio_id: str, returns: pd.Series, warnings: list) -> tuple:
     """Annualized alpha and beta against the portfolio's benchmark security (its daily close returns)."""
     benchmark = conn.execute("SELECT benchmark_id FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()[0]
-    rows = conn.execute("SELECT p.asof_date, p.close FROM prices p JOIN securities s ON s.id = p.security_id "
-                        "WHERE s.symbol = %s ORDER BY p.asof_date", (benchmark,)).fetchall() if benchmark else []
-    if len(rows) < 3:
+    closes = ctx.memo.get(("benchmark closes", benchmark), lambda: _benchmark_closes(conn, benchmark))
+    if len(closes) < 3:
         warnings.append(f"no price history for benchmark {benchmark!r}: alpha and beta are null")
         return None, None, benchmark
-    closes = pd.Series([float(c) for _, c in rows], index=pd.to_datetime([d for d, _ in rows]))
     aligned = pd.concat([returns.rename("p"), closes.pct_change().rename("b")], axis=1).dropna()
     if len(aligned) < 2:
         warnings.append(f"benchmark {benchmark!r} has no prices on the portfolio's days: alpha and beta are null")
         return None, None, benchmark
+    import empyrical
+
     alpha, beta = empyrical.alpha_beta(aligned["p"], aligned["b"], annualization=TRADING_DAYS)
     return float(alpha), float(beta), benchmark
 

@@ -221,7 +221,7 @@ def actions_impact(conn, ctx, warnings, actions: list, holdings: list) -> dict:
     for action in actions:
         quantity = held.get(action["security_id"], 0.0)
         impact = action["amount"] * quantity if action["type"] == "dividend" and action["amount"] is not None else None
-        rate = fx_rate(conn, action["currency"], ctx.base_currency, ctx.pricing_pack_id) if impact is not None else None
+        rate = fx_rate(conn, ctx, action["currency"], ctx.base_currency, ctx.pricing_pack_id) if impact is not None else None
         if impact is not None and rate is None:
             warnings.append(f"{action['symbol']} dividend: no {action['currency']}/{ctx.base_currency} rate in "
                             f"{ctx.pricing_pack_id}, so no base-currency impact and no total")

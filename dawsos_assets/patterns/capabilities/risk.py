@@ -32,8 +32,12 @@ HEDGE_PLAYBOOK = {
 }
 
 
-def position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
-    """Latest beta per position and factor."""
+def position_betas(conn, ctx, portfolio_id: str) -> dict[str, dict[str, float]]:
+    """Latest beta per position and factor (read once per portfolio: DaR stresses every scenario with them)."""
+    return ctx.memo.get(("betas", portfolio_id), lambda: _read_position_betas(conn, portfolio_id))
+
+
+def _read_position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
     rows = conn.execute("""SELECT DISTINCT ON (security_id, factor_name) security_id::text, factor_name, beta
                              FROM position_factor_betas WHERE portfolio_id = %s
                             ORDER BY security_id, factor_name, asof_date DESC""", (portfolio_id,)).fetchall()
@@ -48,7 +52,7 @@ def position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
 def factor_exposures(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> dict:
     """Market-value-weighted factor betas of the portfolio (DawsOS returned hard-coded numbers)."""
     valued = valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
-    betas = position_betas(conn, portfolio_id)
+    betas = position_betas(conn, ctx, portfolio_id)
     exposures: dict[str, float] = {}
     covered = 0.0
     for position in valued["positions"]:
@@ -105,14 +109,20 @@ def overlay_cycle_phases(conn, ctx, warnings, factor_exposures: dict, stdc: dict
             "stdc_phase": stdc.get("phase_label"), "ltdc_phase": ltdc.get("phase_label")}
 
 
-def load_scenario(conn, scenario_id: str, warnings: list) -> dict | None:
+def scenario_library(conn, ctx) -> dict[str, tuple]:
+    """Every scenario of scenario_shocks by shock_type, read once per batch."""
+    return ctx.memo.get(("scenario library",), lambda: {row[0]: row for row in conn.execute(
+        "SELECT shock_type, shock_name, real_rates_bps, inflation_bps, credit_spread_bps, usd_pct, "
+        "equity_pct, commodity_pct, volatility_pct FROM scenario_shocks ORDER BY shock_type")})
+
+
+def load_scenario(conn, ctx, scenario_id: str, warnings: list) -> dict | None:
     """A scenario of the library, or None and a warning naming what the library holds: a scenario the database does
     not have gives null results, never another scenario in its place (DawsOS silently used rates_up)."""
-    row = conn.execute("SELECT shock_type, shock_name, real_rates_bps, inflation_bps, credit_spread_bps, usd_pct, "
-                       "equity_pct, commodity_pct, volatility_pct FROM scenario_shocks WHERE shock_type = %s",
-                       (scenario_id,)).fetchone()
+    library = scenario_library(conn, ctx)
+    row = library.get(scenario_id)
     if row is None:
-        known = [r[0] for r in conn.execute("SELECT shock_type FROM scenario_shocks ORDER BY 1")]
+        known = list(library)
         warnings.append(f"scenario_shocks has no {scenario_id} scenario, its results are null; "
                         + (f"it holds {', '.join(known[:12])}{' …' if len(known) > 12 else ''}" if known else "it is empty"))
         return None
@@ -129,7 +139,7 @@ def no_scenario(scenario_id: str, valued: dict) -> dict:
 
 
 def scenario_stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario_id: str) -> dict:
-    scenario = load_scenario(conn, scenario_id, warnings)
+    scenario = load_scenario(conn, ctx, scenario_id, warnings)
     return stress(conn, ctx, warnings, portfolio_id, valued, scenario) if scenario else no_scenario(scenario_id, valued)
 
 
@@ -151,7 +161,7 @@ def _position_delta(position: dict, betas: dict[str, float], shocks: dict[str, f
 def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict) -> dict:
     """The scenario applied to the valued positions. A position without a beta for a shocked factor gets a null
     delta and a warning; totals cover the other positions, and `coverage` says how much of the value that is."""
-    betas = position_betas(conn, portfolio_id)
+    betas = position_betas(conn, ctx, portfolio_id)
     shocks, modeled = _shocks(scenario), {factor for position in betas.values() for factor in position}
     outside = sorted(set(shocks) - modeled) if modeled else []
     if outside:  # DawsOS's five-factor model has no commodity or volatility betas
@@ -199,7 +209,7 @@ def compute_dar(conn, ctx, warnings, portfolio_id: str, pack_id: str, confidence
     took the confidence-th percentile of drawdowns sorted ascending, a near-best outcome)."""
     valued = valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
     outcomes, scenario_warnings = [], []
-    for (shock_type,) in conn.execute("SELECT shock_type FROM scenario_shocks ORDER BY shock_type").fetchall():
+    for shock_type in scenario_library(conn, ctx):
         result = scenario_stress(conn, ctx, scenario_warnings, portfolio_id, valued, shock_type)
         if result["total_delta_pl_pct"] is not None:
             outcomes.append((shock_type, result["total_delta_pl_pct"]))
