@@ -32,7 +32,13 @@ def position_details(conn, ctx, warnings, portfolio_id: str, security_id: str | 
             "unrealized_pnl_pct": pnl / cost_base if pnl is not None and cost_base else None}
 
 
-def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series:
+def _price_returns(conn, ctx, security_id: str, end, lookback_days: int) -> pd.Series:
+    """Daily close returns of a security (shared by every portfolio holding it in a batch)."""
+    return ctx.memo.get(("price returns", security_id, end, lookback_days),
+                        lambda: _read_price_returns(conn, security_id, end, lookback_days))
+
+
+def _read_price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series:
     rows = conn.execute("SELECT asof_date, close FROM prices WHERE security_id = %s AND asof_date <= %s "
                         "ORDER BY asof_date DESC LIMIT %s", (security_id, end, lookback_days + 1)).fetchall()
     closes = pd.Series([float(c) for _, c in rows][::-1], index=pd.to_datetime([d for d, _ in rows][::-1]))
@@ -41,7 +47,7 @@ def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series
 
 @REGISTRY.register("compute_position_return", "financial_analyst", reads=("prices",))
 def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
-    returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
+    returns = _price_returns(conn, ctx, security_id, ctx.asof_date, lookback_days)
     stats = performance(returns)
     if not stats:
         warnings.append("fewer than two daily price returns: return statistics are null")
@@ -53,8 +59,8 @@ def position_return(conn, ctx, warnings, portfolio_id: str, security_id: str, pa
 @REGISTRY.register("compute_position_risk", "financial_analyst",
                    reads=("fx_rates", "lots", "portfolio_daily_values", "prices", "securities"))
 def position_risk(conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252) -> dict:
-    position_returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
-    portfolio_returns = daily_returns(daily_values(conn, portfolio_id, ctx.asof_date, lookback_days))
+    position_returns = _price_returns(conn, ctx, security_id, ctx.asof_date, lookback_days)
+    portfolio_returns = daily_returns(daily_values(conn, ctx, portfolio_id, ctx.asof_date, lookback_days))
     joined = pd.concat([position_returns.rename("p"), portfolio_returns.rename("q")], axis=1).dropna()
     if len(joined) < 30:
         warnings.append("fewer than 30 common days: beta and correlation are null")

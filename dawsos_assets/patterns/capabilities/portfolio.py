@@ -79,13 +79,18 @@ def valued_portfolio(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> di
     return apply_pack(conn, ctx, warnings, ledger_positions(conn, ctx, warnings, portfolio_id)["positions"], pack_id)
 
 
-def daily_values(conn, portfolio_id: str, end, lookback_days: int | None) -> pd.DataFrame:
+def daily_values(conn, ctx, portfolio_id: str, end, lookback_days: int | None) -> pd.DataFrame:
+    """The portfolio's daily values up to `end` (the last lookback_days + 1 of them when given); read once per
+    portfolio, since performance, NAV history and position risk all start from them."""
+    frame = ctx.memo.get(("daily values", portfolio_id, end), lambda: _read_daily_values(conn, portfolio_id, end))
+    return frame.tail(lookback_days + 1) if lookback_days else frame
+
+
+def _read_daily_values(conn, portfolio_id: str, end) -> pd.DataFrame:
     rows = conn.execute("SELECT asof_date, total_value, cash_flows FROM portfolio_daily_values "
                         "WHERE portfolio_id = %s AND asof_date <= %s ORDER BY asof_date", (portfolio_id, end)).fetchall()
     frame = pd.DataFrame(rows, columns=["asof_date", "total_value", "cash_flows"]).astype(
         {"total_value": float, "cash_flows": float})
-    if lookback_days:
-        frame = frame.tail(lookback_days + 1)
     return frame.set_index(pd.to_datetime(frame["asof_date"]))
 
 
@@ -122,7 +127,7 @@ PERFORMANCE_KEYS = ["twr_1d", "twr_mtd", "twr_ytd", "twr_1y", "twr_1y_annualized
 def compute_twr(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
     """Time-weighted return, volatility, Sharpe, Sortino and drawdowns from daily values (DawsOS only read a
     nightly row and filled gaps with 0.15 / 0.5 / -0.25). The window is the last `lookback_days` daily returns."""
-    frame = daily_values(conn, portfolio_id, ctx.asof_date, None)
+    frame = daily_values(conn, ctx, portfolio_id, ctx.asof_date, None)
     returns = daily_returns(frame)
     window = returns.tail(lookback_days)
     result = {"portfolio_id": portfolio_id, "pricing_pack_id": pack_id, "asof_date": ctx.asof_date.isoformat(),
@@ -185,7 +190,7 @@ def sector_allocation(conn, ctx, warnings, valued_positions: dict) -> dict:
 
 @REGISTRY.register("portfolio.historical_nav", "financial_analyst", reads=("portfolio_daily_values",))
 def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
-    frame = daily_values(conn, portfolio_id, ctx.asof_date, lookback_days)
+    frame = daily_values(conn, ctx, portfolio_id, ctx.asof_date, lookback_days)
     if frame.empty:
         warnings.append("no daily values for this portfolio: the NAV history is empty")
     values = [round(v, 2) for v in frame["total_value"]]
