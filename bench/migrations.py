@@ -66,8 +66,10 @@ def main() -> None:
         probe_lot = conn.execute("SELECT id FROM lots ORDER BY id LIMIT 1").fetchone()[0]
         lots = conn.execute("SELECT count(*) FROM lots").fetchone()[0]
 
-    probes = {"reader": Probe(url, "SELECT id FROM lots LIMIT 1"),
-              "writer": Probe(url, f"UPDATE lots SET cost_basis = cost_basis WHERE id = '{probe_lot}'")}
+    probes = {
+        "reader": Probe(url, "SELECT id FROM lots LIMIT 1"),
+        "writer": Probe(url, f"UPDATE lots SET cost_basis = cost_basis WHERE id = '{probe_lot}'"),
+    }
     for probe in probes.values():
         probe.start()
     time.sleep(0.5)
@@ -78,12 +80,21 @@ def main() -> None:
     ours = []
     for version in (m.version for m in runner.migrations):
         [report] = runner.apply(only=version)
-        ours.append({"migration": f"{report.version:03d}_{report.name}", "total_s": round(report.duration_ms / 1000, 2),
-                     "longest_write_blocking_lock_ms": round(report.longest_exclusive_hold_ms, 1),
-                     "reader_worst_ms": probes["reader"].take(), "writer_worst_ms": probes["writer"].take()})
-        print(f"{ours[-1]['migration']}: {ours[-1]['total_s']} s, longest write-blocking lock "
-              f"{ours[-1]['longest_write_blocking_lock_ms']} ms, probes reader {ours[-1]['reader_worst_ms']} ms / "
-              f"writer {ours[-1]['writer_worst_ms']} ms", flush=True)
+        ours.append(
+            {
+                "migration": f"{report.version:03d}_{report.name}",
+                "total_s": round(report.duration_ms / 1000, 2),
+                "longest_write_blocking_lock_ms": round(report.longest_exclusive_hold_ms, 1),
+                "reader_worst_ms": probes["reader"].take(),
+                "writer_worst_ms": probes["writer"].take(),
+            }
+        )
+        print(
+            f"{ours[-1]['migration']}: {ours[-1]['total_s']} s, longest write-blocking lock "
+            f"{ours[-1]['longest_write_blocking_lock_ms']} ms, probes reader {ours[-1]['reader_worst_ms']} ms / "
+            f"writer {ours[-1]['writer_worst_ms']} ms",
+            flush=True,
+        )
 
     started = time.perf_counter()
     runner.rollback(0)
@@ -94,19 +105,32 @@ def main() -> None:
     with connection.connect(url, autocommit=True) as conn:
         conn.execute(PLAN_014.read_text())
     plan_s = time.perf_counter() - started
-    plan = {"total_s": round(plan_s, 2), "access_exclusive_hold_ms": round(plan_s * 1000, 1),
-            "reader_worst_ms": probes["reader"].take(), "writer_worst_ms": probes["writer"].take()}
+    plan = {
+        "total_s": round(plan_s, 2),
+        "access_exclusive_hold_ms": round(plan_s * 1000, 1),
+        "reader_worst_ms": probes["reader"].take(),
+        "writer_worst_ms": probes["writer"].take(),
+    }
     for probe in probes.values():
         probe.running = False
-    print(f"plan's literal 014: {plan['total_s']} s, all of it under ACCESS EXCLUSIVE; probes reader "
-          f"{plan['reader_worst_ms']} ms / writer {plan['writer_worst_ms']} ms")
+    print(
+        f"plan's literal 014: {plan['total_s']} s, all of it under ACCESS EXCLUSIVE; probes reader "
+        f"{plan['reader_worst_ms']} ms / writer {plan['writer_worst_ms']} ms"
+    )
 
     longest = max(m["longest_write_blocking_lock_ms"] for m in ours)
     ours_014 = ours[0]["longest_write_blocking_lock_ms"]
-    figures = {"bench": "migrations", "lots": lots, "ours": ours, "rollback_all_s": rollback_s, "plan_literal_014": plan,
-               "longest_write_blocking_lock_ms": longest, "target_ms": 100,
-               "ratio_plan_014_hold_to_our_014_hold": round(plan["access_exclusive_hold_ms"] / max(ours_014, 0.001), 1),
-               "ratio_plan_014_hold_to_our_longest_hold": round(plan["access_exclusive_hold_ms"] / max(longest, 0.001), 1)}
+    figures = {
+        "bench": "migrations",
+        "lots": lots,
+        "ours": ours,
+        "rollback_all_s": rollback_s,
+        "plan_literal_014": plan,
+        "longest_write_blocking_lock_ms": longest,
+        "target_ms": 100,
+        "ratio_plan_014_hold_to_our_014_hold": round(plan["access_exclusive_hold_ms"] / max(ours_014, 0.001), 1),
+        "ratio_plan_014_hold_to_our_longest_hold": round(plan["access_exclusive_hold_ms"] / max(longest, 0.001), 1),
+    }
     print(json.dumps(figures))
 
 

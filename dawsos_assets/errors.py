@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 MAX_PART_CHARS = 400  # a message quoting a 100 KB input must still fit on one readable line
 
 
 def _fit(text: str) -> str:
     """Whitespace (newlines included) collapsed to single spaces, cut to MAX_PART_CHARS."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_PART_CHARS else flat[:MAX_PART_CHARS - 1] + "…"
+    return flat if len(flat) <= MAX_PART_CHARS else flat[: MAX_PART_CHARS - 1] + "…"
 
 
 def shown(value, limit: int = 60) -> str:

@@ -8,8 +8,8 @@ import sqlalchemy
 import yaml
 
 from dawsos_assets.database import connection
-from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.database.server import EmbeddedPostgres
+from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 from dawsos_assets.tables.legacy_assets import legacy_key
 

@@ -23,7 +23,9 @@ TRANSIENT = (psycopg.OperationalError, psycopg.errors.SerializationFailure, psyc
 class PortfolioDatabase(dg.ConfigurableResource):
     """The DawsOS PostgreSQL database: DAWSOS_DATABASE_URL, or the embedded server under .dawsos/."""
 
-    url: str | None = Field(default=None, description="libpq URL; empty means DAWSOS_DATABASE_URL or the embedded server")
+    url: str | None = Field(
+        default=None, description="libpq URL; empty means DAWSOS_DATABASE_URL or the embedded server"
+    )
 
     def resolved_url(self) -> str:
         return self.url or connection.ensure_database()
@@ -50,16 +52,20 @@ def _only_transient_retried():
 
 def retry_only_transient(function):
     """DATABASE_RETRY would retry any exception. Under this decorator only transient database errors (and an
-    unreachable server) reach it; a coded error fails the step at once with its one line, and so does a bug."""
+    unreachable server) reach it; a coded error fails the step at once with its one line, and so does a bug.
+    """
     if inspect.isgeneratorfunction(function):
+
         @functools.wraps(function)
         def guarded_generator(*args, **kwargs):
             with _only_transient_retried():
                 yield from function(*args, **kwargs)
+
         return guarded_generator
 
     @functools.wraps(function)
     def guarded(*args, **kwargs):
         with _only_transient_retried():
             return function(*args, **kwargs)
+
     return guarded

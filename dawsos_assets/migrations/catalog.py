@@ -11,13 +11,31 @@ import psycopg
 from dawsos_assets import errors
 from dawsos_assets.errors import DawsosError
 
-KINDS = ("column", "columns", "comment", "table", "function", "constraint", "index", "valid_index", "fk", "valid_fk",
-         "schema", "policy")
+KINDS = (
+    "column",
+    "columns",
+    "comment",
+    "table",
+    "function",
+    "constraint",
+    "index",
+    "valid_index",
+    "fk",
+    "valid_fk",
+    "schema",
+    "policy",
+)
 
 
 def _column(conn, table: str, column: str) -> bool:
-    return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
-                        "AND table_name = %s AND column_name = %s", (table, column)).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = %s AND column_name = %s",
+            (table, column),
+        ).fetchone()
+        is not None
+    )
 
 
 def _qualified(argument: str) -> str:
@@ -38,29 +56,48 @@ def _fact(conn: psycopg.Connection, kind: str, argument: str, policy: str) -> bo
         return all(_column(conn, table, name) for name in names.split("+"))
     if kind == "comment":
         table, column = argument.split(".")
-        row = conn.execute("SELECT col_description(a.attrelid, a.attnum) IS NOT NULL FROM pg_attribute a "
-                           "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s", (f"public.{table}", column)).fetchone()
+        row = conn.execute(
+            "SELECT col_description(a.attrelid, a.attnum) IS NOT NULL FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s",
+            (f"public.{table}", column),
+        ).fetchone()
         return bool(row and row[0])
     if kind == "function":
-        return conn.execute("SELECT 1 FROM pg_proc WHERE proname = %s AND pronamespace = 'public'::regnamespace",
-                            (argument,)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM pg_proc WHERE proname = %s AND pronamespace = 'public'::regnamespace", (argument,)
+            ).fetchone()
+            is not None
+        )
     if kind == "constraint":
         table, name = argument.split(".")
-        return conn.execute("SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = to_regclass(%s)",
-                            (name, f"public.{table}")).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = to_regclass(%s)",
+                (name, f"public.{table}"),
+            ).fetchone()
+            is not None
+        )
     if kind in ("index", "valid_index"):
-        row = conn.execute("SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
-                           "WHERE c.relname = %s AND c.relnamespace = 'public'::regnamespace", (argument,)).fetchone()
+        row = conn.execute(
+            "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname = %s AND c.relnamespace = 'public'::regnamespace",
+            (argument,),
+        ).fetchone()
         return row is not None and (kind == "index" or row[0])
     if kind in ("fk", "valid_fk"):
         table, column = argument.split(".")
-        row = conn.execute("""
+        row = conn.execute(
+            """
             SELECT bool_or(c.convalidated) FROM pg_constraint c
               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
              WHERE c.contype = 'f' AND c.conrelid = to_regclass(%s) AND a.attname = %s""",
-                           (f"public.{table}", column)).fetchone()
+            (f"public.{table}", column),
+        ).fetchone()
         return row[0] is not None and (kind == "fk" or row[0])
-    raise DawsosError(errors.MIGRATION_FILE_INVALID, f"unknown condition kind '{kind}'", f"use one of {', '.join(KINDS)}")
+    raise DawsosError(
+        errors.MIGRATION_FILE_INVALID, f"unknown condition kind '{kind}'", f"use one of {', '.join(KINDS)}"
+    )
 
 
 def _holds_one(conn: psycopg.Connection, condition: str, policy: str) -> bool:

@@ -110,27 +110,49 @@ END $$
 
 
 EXPECTED_COLUMNS = {
-    f"{LEDGER_SCHEMA}.ledger": {"version", "name", "checksum", "applied_at", "duration_ms", "applied_by", "details", "status"},
+    f"{LEDGER_SCHEMA}.ledger": {
+        "version",
+        "name",
+        "checksum",
+        "applied_at",
+        "duration_ms",
+        "applied_by",
+        "details",
+        "status",
+    },
     f"{LEDGER_SCHEMA}.history": {"version", "name", "direction", "finished_at", "duration_ms", "applied_by", "details"},
     f"{LEDGER_SCHEMA}.journal": {"id", "version", "step", "inverse", "detail", "recorded_at"},
-    "quarantine.row_copies": {"id", "migration", "source_table", "row_key", "row_data", "reason", "action", "audited",
-                              "quarantined_at", "restored_at"},
+    "quarantine.row_copies": {
+        "id",
+        "migration",
+        "source_table",
+        "row_key",
+        "row_data",
+        "reason",
+        "action",
+        "audited",
+        "quarantined_at",
+        "restored_at",
+    },
 }
 
 
 def record(cur, version: int, step: str, inverse: str | None = None, detail: dict | None = None) -> None:
     """One journal entry; a file step is recorded once however often it runs (batches, resumed runs)."""
-    cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (version, step) WHERE inverse IS NULL DO NOTHING",
-                (version, step, inverse, json.dumps(detail or {})))
+    cur.execute(
+        f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (version, step) WHERE inverse IS NULL DO NOTHING",
+        (version, step, inverse, json.dumps(detail or {})),
+    )
 
 
 def entries(conn: psycopg.Connection, version: int) -> list[tuple[int, str, str | None, dict]]:
     """(id, step, inverse, detail) of a migration, oldest first."""
     if not exists(conn):
         return []
-    return conn.execute(f"SELECT id, step, inverse, detail FROM {LEDGER_SCHEMA}.journal WHERE version = %s ORDER BY id",
-                        (version,)).fetchall()
+    return conn.execute(
+        f"SELECT id, step, inverse, detail FROM {LEDGER_SCHEMA}.journal WHERE version = %s ORDER BY id", (version,)
+    ).fetchall()
 
 
 def started_versions(conn: psycopg.Connection) -> set[int]:

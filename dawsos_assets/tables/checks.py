@@ -19,11 +19,23 @@ from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES
 ERROR, WARN = "ERROR", "WARN"
 SAMPLE_ROWS = 20
 # Check names are constants: they are the asset checks' names in the UI and in alerts.
-COLUMN_NAMES, ROW_RULES, DRIFT_RULES, UNIQUE_KEY, FRESHNESS = "column_names", "row_rules", "drift_rules", "unique_key", "freshness"
+COLUMN_NAMES, ROW_RULES, DRIFT_RULES, UNIQUE_KEY, FRESHNESS = (
+    "column_names",
+    "row_rules",
+    "drift_rules",
+    "unique_key",
+    "freshness",
+)
 PG_FAMILIES = {
-    "uuid": {"uuid"}, "text": {"text", "character varying", "character"}, "numeric": {"numeric", "double precision", "real"},
-    "integer": {"integer", "bigint", "smallint"}, "date": {"date"}, "boolean": {"boolean"},
-    "timestamp": {"timestamp with time zone", "timestamp without time zone"}, "json": {"jsonb", "json"}, "array": {"ARRAY"},
+    "uuid": {"uuid"},
+    "text": {"text", "character varying", "character"},
+    "numeric": {"numeric", "double precision", "real"},
+    "integer": {"integer", "bigint", "smallint"},
+    "date": {"date"},
+    "boolean": {"boolean"},
+    "timestamp": {"timestamp with time zone", "timestamp without time zone"},
+    "json": {"jsonb", "json"},
+    "array": {"ARRAY"},
 }
 
 
@@ -52,8 +64,13 @@ class CheckOutcome:
     details: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {"asset": self.table, "check": self.check, "passed": self.passed, "severity": self.severity,
-                "failing_count": self.failing_count}
+        return {
+            "asset": self.table,
+            "check": self.check,
+            "passed": self.passed,
+            "severity": self.severity,
+            "failing_count": self.failing_count,
+        }
 
 
 # -- compiling a contract ---------------------------------------------------------------------------------------
@@ -127,8 +144,14 @@ def compile_rules(contract: type[Contract], table: str, present: list[str]) -> l
     for name, column in schema.columns.items():
         severity = WARN if any(c.raise_warning for c in column.checks) else ERROR
         if not column.nullable:
-            rules.append(Rule(f"{name} is not null", ERROR, f"{quoted[name]} IS NULL" if quoted[name] else None,
-                              [] if quoted[name] else [name]))
+            rules.append(
+                Rule(
+                    f"{name} is not null",
+                    ERROR,
+                    f"{quoted[name]} IS NULL" if quoted[name] else None,
+                    [] if quoted[name] else [name],
+                )
+            )
         for check in column.checks:
             predicate = _column_violation(check, quoted[name]) if quoted[name] else None
             label = f"{name} {check.name} {_stats_text(check.statistics)}".strip()
@@ -137,7 +160,9 @@ def compile_rules(contract: type[Contract], table: str, present: list[str]) -> l
         columns = [v for v in check.statistics.values() if isinstance(v, str)]
         missing = [c for c in columns if not quoted.get(c)]
         predicate = None if missing else TABLE_RULES[check.name](check.statistics, quoted)
-        rules.append(Rule(f"{check.name}({', '.join(columns)})", WARN if check.name in warn else ERROR, predicate, missing))
+        rules.append(
+            Rule(f"{check.name}({', '.join(columns)})", WARN if check.name in warn else ERROR, predicate, missing)
+        )
     return rules
 
 
@@ -165,8 +190,13 @@ def _sample(conn: psycopg.Connection, query: str) -> list[dict]:
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
-    return dict(conn.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", (table,)))
+    return dict(
+        conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position",
+            (table,),
+        )
+    )
 
 
 def check_column_names(table: str, contract: type[Contract], present: dict[str, str]) -> CheckOutcome:
@@ -185,24 +215,39 @@ def check_column_names(table: str, contract: type[Contract], present: dict[str, 
             problems.append({"column": name, "problem": f"unexpected column (legacy name of {legacy[name]})"})
     # A column the team added that the standard does not know is theirs to keep: reported, not failed.
     extra = [name for name in present if name not in schema.columns and name not in legacy]
-    return CheckOutcome(table, COLUMN_NAMES, ERROR, not problems, len(problems),
-                        ("column names and types match the contract" if not problems else
-                         f"{len(problems)} column(s) differ from the contract")
-                        + (f"; also present, not in the contract: {', '.join(extra)}" if extra else ""),
-                        problems, details={"extra_columns": extra} if extra else {})
+    return CheckOutcome(
+        table,
+        COLUMN_NAMES,
+        ERROR,
+        not problems,
+        len(problems),
+        (
+            "column names and types match the contract"
+            if not problems
+            else f"{len(problems)} column(s) differ from the contract"
+        )
+        + (f"; also present, not in the contract: {', '.join(extra)}" if extra else ""),
+        problems,
+        details={"extra_columns": extra} if extra else {},
+    )
 
 
 def _any_violation(rules: list[Rule]) -> str:
     return " OR ".join(f"({r.violation})" for r in rules)
 
 
-def check_rows(conn: psycopg.Connection, table: str, rules: list[Rule], optional: set[str] = frozenset()) -> list[CheckOutcome]:
+def check_rows(
+    conn: psycopg.Connection, table: str, rules: list[Rule], optional: set[str] = frozenset()
+) -> list[CheckOutcome]:
     """Every evaluable row rule in one scan; one outcome for ERROR rules and one for WARN rules. A check's
     failing_count is the number of distinct rows breaking any of its rules; details list each rule's count. A rule on
-    an absent optional column has nothing to check; one on any other absent column fails its ERROR check."""
+    an absent optional column has nothing to check; one on any other absent column fails its ERROR check.
+    """
     rules = [r for r in rules if r.violation or not set(r.missing) <= optional]
-    groups = [(severity, name, [r for r in rules if r.severity == severity])
-              for severity, name in ((ERROR, ROW_RULES), (WARN, DRIFT_RULES))]
+    groups = [
+        (severity, name, [r for r in rules if r.severity == severity])
+        for severity, name in ((ERROR, ROW_RULES), (WARN, DRIFT_RULES))
+    ]
     groups = [g for g in groups if g[2]]
     evaluable = [r for r in rules if r.violation]
     total, by_rule, failing_rows = 0, {}, [0] * len(groups)
@@ -213,22 +258,36 @@ def check_rows(conn: psycopg.Connection, table: str, rules: list[Rule], optional
         row = conn.execute(f'SELECT count(*), {", ".join(filters)} FROM public."{table}"').fetchone()
         total = row[0]
         by_rule = dict(zip((r.label for r in evaluable), row[1:]))
-        failing_rows = list(row[1 + len(evaluable):])
+        failing_rows = list(row[1 + len(evaluable) :])
     outcomes = []
     for (severity, name, group), rows in zip(groups, failing_rows):
         failing = [r for r in group if r.violation and by_rule[r.label]]
         skipped = [r.label for r in group if not r.violation]
         listing = f'SELECT * FROM public."{table}" WHERE {_any_violation(failing)}' if failing else None
-        outcomes.append(CheckOutcome(
-            table, name, severity, not failing and not (skipped and severity == ERROR), rows,
-            f"{len(group) - len(skipped)} rules over {total:,} rows in one scan; {len(failing)} failing"
-            + (f"; not evaluated (column missing): {', '.join(skipped)}" if skipped else ""),
-            _sample(conn, listing) if listing else [], listing,
-            {"rows": total, "failing_by_rule": {r.label: by_rule[r.label] for r in failing}, "not_evaluated": skipped}))
+        outcomes.append(
+            CheckOutcome(
+                table,
+                name,
+                severity,
+                not failing and not (skipped and severity == ERROR),
+                rows,
+                f"{len(group) - len(skipped)} rules over {total:,} rows in one scan; {len(failing)} failing"
+                + (f"; not evaluated (column missing): {', '.join(skipped)}" if skipped else ""),
+                _sample(conn, listing) if listing else [],
+                listing,
+                {
+                    "rows": total,
+                    "failing_by_rule": {r.label: by_rule[r.label] for r in failing},
+                    "not_evaluated": skipped,
+                },
+            )
+        )
     return outcomes
 
 
-def check_unique(conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]) -> CheckOutcome:
+def check_unique(
+    conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]
+) -> CheckOutcome:
     physical = physical_columns(contract, table, list(present))
     key = list(contract.to_schema().unique or [])
     if not key:
@@ -236,20 +295,29 @@ def check_unique(conn: psycopg.Connection, table: str, contract: type[Contract],
     if any(physical[c] is None for c in key):
         return CheckOutcome(table, UNIQUE_KEY, ERROR, False, 0, f"key columns missing: {key}")
     columns = [physical[c] for c in key]
-    index = conn.execute("""
+    index = conn.execute(
+        """
         SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
          WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
            AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s""",
-                         (f"public.{table}", sorted(columns))).fetchone()
+        (f"public.{table}", sorted(columns)),
+    ).fetchone()
     if index:  # a valid unique index already guarantees it: no scan needed
         return CheckOutcome(table, UNIQUE_KEY, ERROR, True, 0, f"({', '.join(columns)}) enforced by index {index[0]}")
     keys = ", ".join(f'"{c}"' for c in columns)
     listing = f'SELECT {keys}, count(*) AS copies FROM public."{table}" GROUP BY {keys} HAVING count(*) > 1'
     duplicates = conn.execute(f"SELECT count(*) FROM ({listing}) d").fetchone()[0]
-    return CheckOutcome(table, UNIQUE_KEY, ERROR, duplicates == 0, duplicates,
-                        f"({', '.join(columns)}) unique: {duplicates} duplicated key(s)",
-                        _sample(conn, listing) if duplicates else [], listing if duplicates else None)
+    return CheckOutcome(
+        table,
+        UNIQUE_KEY,
+        ERROR,
+        duplicates == 0,
+        duplicates,
+        f"({', '.join(columns)}) unique: {duplicates} duplicated key(s)",
+        _sample(conn, listing) if duplicates else [],
+        listing if duplicates else None,
+    )
 
 
 def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, str]) -> list[CheckOutcome]:
@@ -259,26 +327,50 @@ def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, 
         if fk.column not in present:
             outcomes.append(CheckOutcome(table, name, ERROR, False, 0, f"column {fk.column} missing"))
             continue
-        constraint = conn.execute("""
+        constraint = conn.execute(
+            """
             SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
              WHERE c.contype = 'f' AND c.convalidated AND c.conrelid = to_regclass(%s) AND a.attname = %s
-               AND c.confrelid = to_regclass(%s)""", (f"public.{table}", fk.column, f"public.{fk.parent}")).fetchone()
+               AND c.confrelid = to_regclass(%s)""",
+            (f"public.{table}", fk.column, f"public.{fk.parent}"),
+        ).fetchone()
         if constraint:  # a validated foreign key already guarantees it
-            outcomes.append(CheckOutcome(table, name, ERROR, True, 0,
-                                         f"{fk.column} -> {fk.parent}.{fk.parent_column} enforced by {constraint[0]}"))
+            outcomes.append(
+                CheckOutcome(
+                    table,
+                    name,
+                    ERROR,
+                    True,
+                    0,
+                    f"{fk.column} -> {fk.parent}.{fk.parent_column} enforced by {constraint[0]}",
+                )
+            )
             continue
-        listing = (f'SELECT c.* FROM public."{table}" c WHERE c."{fk.column}" IS NOT NULL AND NOT EXISTS '
-                   f'(SELECT 1 FROM public."{fk.parent}" p WHERE p."{fk.parent_column}" = c."{fk.column}")')
+        listing = (
+            f'SELECT c.* FROM public."{table}" c WHERE c."{fk.column}" IS NOT NULL AND NOT EXISTS '
+            f'(SELECT 1 FROM public."{fk.parent}" p WHERE p."{fk.parent_column}" = c."{fk.column}")'
+        )
         orphans = conn.execute(f"SELECT count(*) FROM ({listing}) o").fetchone()[0]
         legal = " (NULL is legal)" if fk.nullable else ""
-        outcomes.append(CheckOutcome(table, name, ERROR, orphans == 0, orphans,
-                                     f"{fk.column} -> {fk.parent}.{fk.parent_column}{legal}: {orphans} orphan(s), "
-                                     "no foreign key enforces it", _sample(conn, listing) if orphans else [],
-                                     listing if orphans else None))
+        outcomes.append(
+            CheckOutcome(
+                table,
+                name,
+                ERROR,
+                orphans == 0,
+                orphans,
+                f"{fk.column} -> {fk.parent}.{fk.parent_column}{legal}: {orphans} orphan(s), "
+                "no foreign key enforces it",
+                _sample(conn, listing) if orphans else [],
+                listing if orphans else None,
+            )
+        )
     return outcomes
 
 
-def check_freshness(conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]) -> list[CheckOutcome]:
+def check_freshness(
+    conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]
+) -> list[CheckOutcome]:
     column = (getattr(contract.__config__, "metadata", None) or {}).get("freshness")
     if not column:
         return []
@@ -286,12 +378,23 @@ def check_freshness(conn: psycopg.Connection, table: str, contract: type[Contrac
     physical = physical_columns(contract, table, list(present))[column]
     if not physical:
         return [CheckOutcome(table, FRESHNESS, WARN, False, 0, f"{column} missing")]
-    latest, pack = conn.execute(f'SELECT (SELECT max("{physical}") FROM public."{table}"), '
-                                f'(SELECT max("{pack_date}") FROM pricing_packs WHERE superseded_by IS NULL)').fetchone()
+    latest, pack = conn.execute(
+        f'SELECT (SELECT max("{physical}") FROM public."{table}"), '
+        f'(SELECT max("{pack_date}") FROM pricing_packs WHERE superseded_by IS NULL)'
+    ).fetchone()
     behind = (pack - latest).days if latest and pack else None
     fresh = behind is not None and behind <= 0
-    return [CheckOutcome(table, FRESHNESS, WARN, fresh, max(behind or 0, 0),
-                         f"latest {column} {latest} vs latest pricing pack {pack}", details={"days_behind": behind})]
+    return [
+        CheckOutcome(
+            table,
+            FRESHNESS,
+            WARN,
+            fresh,
+            max(behind or 0, 0),
+            f"latest {column} {latest} vs latest pricing pack {pack}",
+            details={"days_behind": behind},
+        )
+    ]
 
 
 def check_names(table: str) -> list[tuple[str, str]]:
@@ -310,7 +413,9 @@ def check_names(table: str) -> list[tuple[str, str]]:
 
 def run_table_checks(conn: psycopg.Connection, table: str, selected: set[str] | None = None) -> list[CheckOutcome]:
     """Every check of `table`, or only the `selected` ones (each part runs only when one of its checks is asked
-    for: the row scan, the unique key and each foreign key cost a query each)."""
+    for: the row scan, the unique key and each foreign key cost a query each).
+    """
+
     def wanted(*names: str) -> bool:
         return selected is None or bool(selected & set(names))
 
@@ -345,7 +450,8 @@ COLUMN_RULE_WORDS = {
     "notin": lambda c, s: f"{c} is none of {', '.join(map(str, s['forbidden_values']))}",
     "str_length": lambda c, s: " and ".join(
         ([f"{c} has at least {s['min_value']} characters"] if s.get("min_value") is not None else [])
-        + ([f"{c} has at most {s['max_value']} characters"] if s.get("max_value") is not None else [])),
+        + ([f"{c} has at most {s['max_value']} characters"] if s.get("max_value") is not None else [])
+    ),
     "str_matches": lambda c, s: f"{c} matches {getattr(s['pattern'], 'pattern', s['pattern'])}",
 }
 TABLE_RULE_WORDS = {  # the same registered checks as TABLE_RULES, said the way their SQL tests them
@@ -360,7 +466,8 @@ TABLE_RULE_WORDS = {  # the same registered checks as TABLE_RULES, said the way 
 
 def rules_in_words(table: str) -> dict[str, list[str]]:
     """Each row rule of the contract of `table` in words, under the check that tests it (row_rules or
-    drift_rules), read from the contract itself: the same severities compile_rules gives."""
+    drift_rules), read from the contract itself: the same severities compile_rules gives.
+    """
     schema = CONTRACTS[table].to_schema()
     warn = set((getattr(CONTRACTS[table].__config__, "metadata", None) or {}).get("warn", []))
     filled = [name for name, column in schema.columns.items() if not column.nullable]
@@ -368,7 +475,8 @@ def rules_in_words(table: str) -> dict[str, list[str]]:
     for name, column in schema.columns.items():
         for check in column.checks:
             words[DRIFT_RULES if check.raise_warning else ROW_RULES].append(
-                COLUMN_RULE_WORDS[check.name](name, check.statistics))
+                COLUMN_RULE_WORDS[check.name](name, check.statistics)
+            )
     for check in schema.checks:
         words[DRIFT_RULES if check.name in warn else ROW_RULES].append(TABLE_RULE_WORDS[check.name](check.statistics))
     return words
@@ -380,19 +488,25 @@ def check_descriptions(table: str) -> dict[str, str]:
     schema = contract.to_schema()
     metadata = getattr(contract.__config__, "metadata", None) or {}
     rules = rules_in_words(table)
-    columns = ", ".join(f"{name} ({column.metadata['pg']}{', may be absent' if column.metadata.get('optional') else ''})"
-                        for name, column in schema.columns.items())
+    columns = ", ".join(
+        f"{name} ({column.metadata['pg']}{', may be absent' if column.metadata.get('optional') else ''})"
+        for name, column in schema.columns.items()
+    )
     described = {
         COLUMN_NAMES: f"Blocking. The table has exactly the standard columns with their types: {columns}. "
-                      "A legacy name (e.g. before a rename migration) fails; an extra column is only reported.",
+        "A legacy name (e.g. before a rename migration) fails; an extra column is only reported.",
         ROW_RULES: "Blocking. Every row holds: " + "; ".join(rules[ROW_RULES]) + ".",
         DRIFT_RULES: "Warning only. Every row should hold: " + "; ".join(rules[DRIFT_RULES]) + ".",
-        UNIQUE_KEY: (f"Blocking. No two rows share ({', '.join(schema.unique)})." if schema.unique
-                     else "Blocking. The contract names no unique key, so this always passes."),
+        UNIQUE_KEY: (
+            f"Blocking. No two rows share ({', '.join(schema.unique)})."
+            if schema.unique
+            else "Blocking. The contract names no unique key, so this always passes."
+        ),
         FRESHNESS: f"Warning only. The latest {metadata.get('freshness')} is not older than the latest pricing pack.",
     }
     for fk in (fk for fk in FOREIGN_KEYS if fk.table == table):
         described[fk_check_name(fk.column)] = (
             f"Blocking. Every {fk.column} points at an existing {fk.parent}.{fk.parent_column}"
-            + (" (an empty one is allowed)." if fk.nullable else "."))
+            + (" (an empty one is allowed)." if fk.nullable else ".")
+        )
     return {name: described[name] for name, _ in check_names(table)}

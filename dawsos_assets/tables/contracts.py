@@ -51,7 +51,8 @@ def is_sum_of(df: pd.DataFrame, *, total: str, first: str, second: str) -> pd.Se
 
 def col(pg: str, optional: bool = False, **kwargs):
     """A contract column: its PostgreSQL type family plus pandera's checks. An `optional` column may be absent
-    (a real history never created it and nothing downstream reads it); where it exists it must hold its rules."""
+    (a real history never created it and nothing downstream reads it); where it exists it must hold its rules.
+    """
     kwargs.setdefault("nullable", False)
     return pa.Field(metadata={"pg": pg, "optional": optional}, **kwargs)
 
@@ -208,8 +209,9 @@ class Lots(Contract):
 class Transactions(Contract):
     id: Series[str] = col("uuid")
     portfolio_id: Series[str] = col("uuid")
-    transaction_type: Series[str] = col("text", isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN",
-                                                       "TRANSFER_OUT", "FEE"])
+    transaction_type: Series[str] = col(
+        "text", isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN", "TRANSFER_OUT", "FEE"]
+    )
     security_id: Series[str] = maybe("uuid")
     symbol: Series[str] = maybe("text")
     transaction_date: Series[pd.Timestamp] = col("date")
@@ -366,9 +368,26 @@ class PositionFactorBetas(Contract):
     security_id: Series[str] = col("uuid")
     symbol: Series[str] = maybe("text")
     asof_date: Series[pd.Timestamp] = col("date")
-    factor_name: Series[str] = col("text", isin=["real_rates", "inflation", "credit_spreads", "fx_usd", "equity_market",
-                                                 "size", "value", "momentum", "volatility", "liquidity", "commodity",
-                                                 "duration", "convexity", "carry", "term_structure"])
+    factor_name: Series[str] = col(
+        "text",
+        isin=[
+            "real_rates",
+            "inflation",
+            "credit_spreads",
+            "fx_usd",
+            "equity_market",
+            "size",
+            "value",
+            "momentum",
+            "volatility",
+            "liquidity",
+            "commodity",
+            "duration",
+            "convexity",
+            "carry",
+            "term_structure",
+        ],
+    )
     beta: Series[float] = col("numeric")
     methodology: Series[str] = maybe("text")
     r_squared: Series[float] = maybe("numeric", in_range={"min_value": 0, "max_value": 1})
@@ -461,10 +480,23 @@ class CorporateActions(Contract):
 
 
 CONTRACTS: dict[str, type[Contract]] = {
-    "users": Users, "portfolios": Portfolios, "securities": Securities, "pricing_packs": PricingPacks,
-    "prices": Prices, "fx_rates": FxRates, "lots": Lots, "transactions": Transactions,
-    "portfolio_daily_values": PortfolioDailyValues, "portfolio_cash_flows": PortfolioCashFlows,
-    "portfolio_metrics": PortfolioMetrics, "macro_indicators": MacroIndicators, "regime_history": RegimeHistory,
-    "cycle_phases": CyclePhases, "position_factor_betas": PositionFactorBetas, "scenario_shocks": ScenarioShocks,
-    "fundamentals": Fundamentals, "news_items": NewsItems, "corporate_actions": CorporateActions,
+    "users": Users,
+    "portfolios": Portfolios,
+    "securities": Securities,
+    "pricing_packs": PricingPacks,
+    "prices": Prices,
+    "fx_rates": FxRates,
+    "lots": Lots,
+    "transactions": Transactions,
+    "portfolio_daily_values": PortfolioDailyValues,
+    "portfolio_cash_flows": PortfolioCashFlows,
+    "portfolio_metrics": PortfolioMetrics,
+    "macro_indicators": MacroIndicators,
+    "regime_history": RegimeHistory,
+    "cycle_phases": CyclePhases,
+    "position_factor_betas": PositionFactorBetas,
+    "scenario_shocks": ScenarioShocks,
+    "fundamentals": Fundamentals,
+    "news_items": NewsItems,
+    "corporate_actions": CorporateActions,
 }

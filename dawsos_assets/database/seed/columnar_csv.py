@@ -72,11 +72,11 @@ def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     matrix[:, 0] = MINUS
     count = np.ones(len(values), np.int64)
     for k in range(width):
-        power = 10 ** k
+        power = 10**k
         matrix[:, width - k] = ZERO + (magnitude // power) % 10
         if k:
             count += magnitude >= power
-    if (magnitude >= 10 ** width).any():
+    if (magnitude >= 10**width).any():
         raise ValueError(f"a value does not fit in {width} digits")
     positions = np.arange(width + 1)[None, :]
     mask = positions > (width - count)[:, None]
@@ -94,6 +94,12 @@ def uuid_strings(rng: np.random.Generator, rows: int) -> np.ndarray:
     hexed[:, 0::2] = hex_digits[raw >> 4]
     hexed[:, 1::2] = hex_digits[raw & 0x0F]
     out = np.full((rows, 36), MINUS, np.uint8)
-    for (src, dst) in (((0, 8), (0, 8)), ((8, 12), (9, 13)), ((12, 16), (14, 18)), ((16, 20), (19, 23)), ((20, 32), (24, 36))):
-        out[:, dst[0]:dst[1]] = hexed[:, src[0]:src[1]]
+    for src, dst in (
+        ((0, 8), (0, 8)),
+        ((8, 12), (9, 13)),
+        ((12, 16), (14, 18)),
+        ((16, 20), (19, 23)),
+        ((20, 32), (24, 36)),
+    ):
+        out[:, dst[0] : dst[1]] = hexed[:, src[0] : src[1]]
     return out.view("S36").ravel()

@@ -11,7 +11,15 @@ from dawsos_assets.database.seed import reference as ref
 
 # USD-based rates at LEGACY_AS_OF; every cross is derived from them, so triangles always agree.
 USD_PER = {"USD": 1.0, "CAD": 1 / 1.3625, "EUR": 1.088, "GBP": 1.266, "JPY": 1 / 149.7}
-FX_PAIRS = [("USD", "CAD"), ("CAD", "USD"), ("EUR", "CAD"), ("EUR", "USD"), ("GBP", "CAD"), ("GBP", "USD"), ("JPY", "CAD")]
+FX_PAIRS = [
+    ("USD", "CAD"),
+    ("CAD", "USD"),
+    ("EUR", "CAD"),
+    ("EUR", "USD"),
+    ("GBP", "CAD"),
+    ("GBP", "USD"),
+    ("JPY", "CAD"),
+]
 PACK_POLICY = "WM4PM_CAD"
 
 
@@ -42,13 +50,26 @@ class Security:
 
 
 def all_securities() -> list[Security]:
-    listed = [Security(sid, sym, name, kind, exch, ccy, dom, sector, px)
-              for sym, sid, name, kind, exch, ccy, dom, sector, px in ref.DEMO_SECURITIES + ref.TEST_SECURITIES]
+    listed = [
+        Security(sid, sym, name, kind, exch, ccy, dom, sector, px)
+        for sym, sid, name, kind, exch, ccy, dom, sector, px in ref.DEMO_SECURITIES + ref.TEST_SECURITIES
+    ]
     for symbol, sector, ccy, px in ref.OTHER_SECURITIES:
         exchange = "TSX" if ccy == "CAD" else "NYSE"
         kind = "etf" if symbol.startswith(("X", "V")) and symbol.endswith(".TO") else "equity"
-        listed.append(Security(ref.stable_id(f"security:{symbol}"), symbol, f"{symbol} (demo)", kind, exchange, ccy,
-                               "CA" if ccy == "CAD" else "US", sector, px))
+        listed.append(
+            Security(
+                ref.stable_id(f"security:{symbol}"),
+                symbol,
+                f"{symbol} (demo)",
+                kind,
+                exchange,
+                ccy,
+                "CA" if ccy == "CAD" else "US",
+                sector,
+                px,
+            )
+        )
     return listed
 
 
@@ -110,8 +131,10 @@ def build_market(rng: np.random.Generator, start: date = ref.HISTORY_START, end:
 
 
 def securities_rows(market: Market) -> list[tuple]:
-    return [(s.id, s.symbol, s.name, s.security_type, s.exchange, s.currency, s.currency, s.domicile, s.sector)
-            for s in market.securities]
+    return [
+        (s.id, s.symbol, s.name, s.security_type, s.exchange, s.currency, s.currency, s.domicile, s.sector)
+        for s in market.securities
+    ]
 
 
 def pricing_pack_rows(market: Market) -> list[tuple]:
@@ -120,8 +143,20 @@ def pricing_pack_rows(market: Market) -> list[tuple]:
     rows = []
     for i, day in enumerate(market.days):
         digest = hashlib.sha256(f"{day.isoformat()}|{PACK_POLICY}".encode()).hexdigest()
-        rows.append((pack_id(day), day, PACK_POLICY, f"sha256:{digest}", '{"FMP": true, "manual": true}',
-                     "fresh", True, True, True, False))
+        rows.append(
+            (
+                pack_id(day),
+                day,
+                PACK_POLICY,
+                f"sha256:{digest}",
+                '{"FMP": true, "manual": true}',
+                "fresh",
+                True,
+                True,
+                True,
+                False,
+            )
+        )
     return rows
 
 
@@ -136,8 +171,21 @@ def price_rows(market: Market, rng: np.random.Generator) -> list[tuple]:
             open_ = round(close * (1 + (spread[d_index] - 0.005)), 4)
             high = round(max(open_, close) * (1 + spread[d_index] / 2), 4)
             low = round(min(open_, close) * (1 - spread[d_index] / 2), 4)
-            rows.append((ref.stable_id(f"price:{sec.symbol}:{day}"), sec.id, pack_id(day), day, close, open_, high, low,
-                         int(volume[d_index]), sec.currency, "manual"))
+            rows.append(
+                (
+                    ref.stable_id(f"price:{sec.symbol}:{day}"),
+                    sec.id,
+                    pack_id(day),
+                    day,
+                    close,
+                    open_,
+                    high,
+                    low,
+                    int(volume[d_index]),
+                    sec.currency,
+                    "manual",
+                )
+            )
     return rows
 
 
@@ -145,6 +193,16 @@ def fx_rows(market: Market) -> list[tuple]:
     rows = []
     for d_index, day in enumerate(market.days):
         for base, quote in FX_PAIRS:
-            rows.append((ref.stable_id(f"fx:{base}{quote}:{day}"), pack_id(day), base, quote, f"{day} 16:00:00+00",
-                         market.fx(base, quote, d_index), "WM/Reuters", PACK_POLICY))
+            rows.append(
+                (
+                    ref.stable_id(f"fx:{base}{quote}:{day}"),
+                    pack_id(day),
+                    base,
+                    quote,
+                    f"{day} 16:00:00+00",
+                    market.fx(base, quote, d_index),
+                    "WM/Reuters",
+                    PACK_POLICY,
+                )
+            )
     return rows
