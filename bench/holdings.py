@@ -68,7 +68,7 @@ def main() -> None:
         refresh_s = time.perf_counter() - started
         conn.execute("VACUUM ANALYZE analytics.holdings")
         ids = [r[0] for r in conn.execute("SELECT DISTINCT portfolio_id FROM lots")]
-        portfolios = random.Random(args.seed).sample(ids, min(200, len(ids)))
+        portfolios = random.Random(args.seed).sample(ids, min(200, len(ids)))  # noqa: S311 — a seeded, reproducible sample of portfolios to time, not a secret
         rows = conn.execute("SELECT count(*) FROM analytics.holdings").fetchone()[0]
         view = latencies(conn, FROM_VIEW, portfolios)
         tables = latencies(conn, FROM_TABLES, portfolios)

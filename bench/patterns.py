@@ -40,9 +40,8 @@ def main() -> None:
                 "p50_ms": round(statistics.median(timings), 1),
                 "p95_ms": round(timings[max(0, int(0.95 * len(timings)) - 1)], 1),
             }
-            print(
-                f"{pattern_id:<30} p50 {results[pattern_id]['p50_ms']:7.1f} ms   p95 {results[pattern_id]['p95_ms']:7.1f} ms"
-            )
+            timing = results[pattern_id]
+            print(f"{pattern_id:<30} p50 {timing['p50_ms']:7.1f} ms   p95 {timing['p95_ms']:7.1f} ms")
     worst = max(r["p50_ms"] for r in results.values())
     dagster = through_dagster(args.dagster_portfolios)
     print(

@@ -1,4 +1,7 @@
-"""Slack alerts for asset checks against a stand-in Slack on 127.0.0.1; schedules and sensors through build_*_context."""
+"""Slack alerts for asset checks against a stand-in Slack on 127.0.0.1.
+
+Schedules and sensors are evaluated through build_*_context.
+"""
 
 import json
 import threading

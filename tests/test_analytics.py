@@ -286,7 +286,8 @@ def test_comparables_are_the_largest_other_securities_of_the_sector(migrated):
             for (s,) in conn.execute("""
             SELECT s.symbol FROM securities s LEFT JOIN LATERAL (SELECT market_cap FROM fundamentals f
                    WHERE f.security_id = s.id ORDER BY asof_date DESC LIMIT 1) f ON TRUE
-             WHERE s.sector = 'Technology' AND s.symbol <> 'MSFT' ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT 5""")
+             WHERE s.sector = 'Technology' AND s.symbol <> 'MSFT'
+             ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT 5""")
         ]
     assert [c["symbol"] for c in result.data["comparables"]["comparables"]] == expected
 
@@ -324,9 +325,11 @@ def test_external_flows_inside_the_window_count_at_the_end_of_their_day(migrated
             np.array(c, dtype=float)
             for c in zip(
                 *conn.execute(
-                    "SELECT total_value, cash_flows FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
+                    "SELECT total_value, cash_flows FROM portfolio_daily_values "
+                    "WHERE portfolio_id = %s ORDER BY asof_date",
                     (ref.ALPHA_PORTFOLIO_ID,),
-                ).fetchall()
+                ).fetchall(),
+                strict=True,
             )
         )
     result = run(migrated_url, "portfolio_overview", portfolio_id=ref.ALPHA_PORTFOLIO_ID)

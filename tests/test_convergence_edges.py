@@ -73,7 +73,8 @@ def test_a_function_a_view_cannot_serve_is_refused_before_any_change(databases):
     execute(
         url,
         """CREATE FUNCTION prune_regimes() RETURNS void LANGUAGE plpgsql AS $$
-                    BEGIN DELETE FROM regime_history WHERE date < CURRENT_DATE - 3650; TRUNCATE regime_history; END $$""",
+                    BEGIN DELETE FROM regime_history WHERE date < CURRENT_DATE - 3650;
+                          TRUNCATE regime_history; END $$""",
     )
     MigrationRunner(url, backup=False).apply(target=14)
     before = schema_dump(url)
@@ -98,7 +99,8 @@ def test_a_key_added_not_valid_by_hand_comes_back_not_valid(databases):
     [
         "CREATE TABLE beta_notes (beta_portfolio uuid, beta_security uuid, beta_factor varchar(50), note text, "
         "FOREIGN KEY (beta_portfolio, beta_security, beta_factor) REFERENCES position_factor_betas)",
-        "CREATE FUNCTION beta_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM position_factor_betas; END",
+        "CREATE FUNCTION beta_count() RETURNS bigint LANGUAGE sql "
+        "BEGIN ATOMIC SELECT count(*) FROM position_factor_betas; END",
     ],
     ids=["foreign key", "sql-standard function"],
 )

@@ -30,7 +30,9 @@ query ($path: [String!]!) {
   assetNodeOrError(assetKey: {path: $path}) {
     ... on AssetNode {
       assetChecksOrError {
-        ... on AssetChecks { checks { name blocking executionForLatestMaterialization { status evaluation { severity } } } }
+        ... on AssetChecks {
+          checks { name blocking executionForLatestMaterialization { status evaluation { severity } } }
+        }
       }
     }
   }
@@ -45,11 +47,15 @@ query ($path: [String!]!) {
 JOB_RUNS = """
 query ($selector: PipelineSelector!) { pipelineOrError(params: $selector) { ... on Pipeline { runs { runId } } } }"""
 BACKFILLS = """
-query { partitionBackfillsOrError(limit: 20) { ... on PartitionBackfills { results { id assetSelection { path } } } } }"""
+query {
+  partitionBackfillsOrError(limit: 20) { ... on PartitionBackfills { results { id assetSelection { path } } } }
+}"""
 CANCEL_BACKFILL = """mutation ($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename } }"""
 LAUNCH = """
 mutation ($params: ExecutionParams!) {
-  launchRun(executionParams: $params) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } }
+  launchRun(executionParams: $params) {
+    __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  }
 }"""
 LOCATION = {"repositoryLocationName": "dawsos_assets", "repositoryName": REPOSITORY_NAME}
 

@@ -39,8 +39,8 @@ class LockAndWorkObserver:
             (t, MODES[m])
             for t, m in cur.execute(
                 "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted "
-                "AND locktype = 'relation' AND relation IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-                "AND relkind = 'r')"
+                "AND locktype = 'relation' AND relation IN "
+                "(SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r')"
             ).fetchall()
             if m in MODES
         }

@@ -99,9 +99,8 @@ def test_a_garbage_or_truncated_dump_is_refused_before_anything_changes(backed_u
             "no migration touches",
         ),
         (
-            '{"migration": "016_x", "version_before": 15, "tables": ["lots; DROP TABLE lots"], "created_at": "x", "sha256": "'
-            + "0" * 64
-            + '"}',
+            '{"migration": "016_x", "version_before": 15, "tables": ["lots; DROP TABLE lots"], '
+            '"created_at": "x", "sha256": "' + "0" * 64 + '"}',
             "does not match",
         ),
     ],

@@ -189,7 +189,8 @@ def test_daily_values_agree_with_lots_prices_and_fx(seeded_url):
             valued AS (
                 SELECT l.portfolio_id, SUM(l.qty_open * pr.close * COALESCE(fx.rate, 1)) AS value
                   FROM lots l JOIN portfolios p ON p.id = l.portfolio_id
-                  JOIN prices pr ON pr.security_id = l.security_id AND pr.pricing_pack_id = 'PP_' || (SELECT day FROM last)
+                  JOIN prices pr ON pr.security_id = l.security_id
+                                AND pr.pricing_pack_id = 'PP_' || (SELECT day FROM last)
                   LEFT JOIN fx_rates fx ON fx.base_ccy = l.currency AND fx.quote_ccy = p.base_currency
                                        AND fx.pricing_pack_id = pr.pricing_pack_id
                  WHERE l.qty_open > 0 GROUP BY 1)

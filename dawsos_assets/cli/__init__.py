@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -35,22 +35,22 @@ app.add_typer(migrate_app, name="migrate")
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
-class BetasForm(str, Enum):
+class BetasForm(StrEnum):
     long = "long"
     wide = "wide"
 
 
-class ShocksForm(str, Enum):
+class ShocksForm(StrEnum):
     flat = "flat"
     jsonb = "jsonb"
 
 
-class AuditShape(str, Enum):
+class AuditShape(StrEnum):
     a = "a"
     b = "b"
 
 
-class State(str, Enum):
+class State(StrEnum):
     plan = "plan"
     nov4 = "nov4"
     nov8 = "nov8"
@@ -168,7 +168,7 @@ def feeds_load() -> None:
     console.print("loaded " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
 
-class OrphanPolicy(str, Enum):
+class OrphanPolicy(StrEnum):
     placeholder = "placeholder"
     quarantine = "quarantine"
     fail = "fail"

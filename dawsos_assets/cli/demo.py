@@ -209,7 +209,8 @@ def print_standardized_summary(console: Console, conn) -> None:
         SELECT (SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id))
              + (SELECT count(*) FROM transactions t WHERE t.security_id IS NOT NULL
                    AND NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = t.security_id))
-             + (SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id))
+             + (SELECT count(*) FROM position_factor_betas b
+                 WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id))
     """).fetchone()[0]
     copies = conn.execute("SELECT count(*) FROM quarantine.row_copies WHERE restored_at IS NULL").fetchone()[0]
     alpha = alpha_validation(conn)

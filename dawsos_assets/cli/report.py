@@ -129,5 +129,6 @@ def print_check_results(console: Console, outcomes, only_failures: bool = False)
     failed = [o for o in outcomes if not o.passed]
     console.print(
         f"{len(outcomes)} checks: {len(outcomes) - len(failed)} passed, "
-        f"{sum(o.severity == 'ERROR' for o in failed)} ERROR failed, {sum(o.severity == 'WARN' for o in failed)} WARN failed"
+        f"{sum(o.severity == 'ERROR' for o in failed)} ERROR failed, "
+        f"{sum(o.severity == 'WARN' for o in failed)} WARN failed"
     )

@@ -124,7 +124,7 @@ def _ensure_server_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(SERVER_USER)
     except KeyError:
-        subprocess.run(["useradd", "-s", "/bin/false", SERVER_USER], check=True, capture_output=True)
+        subprocess.run(["useradd", "-s", "/bin/false", SERVER_USER], check=True, capture_output=True)  # noqa: S603,S607 — fixed argv; useradd is looked up on PATH like the system tools it is
         return pwd.getpwnam(SERVER_USER)
 
 
@@ -194,7 +194,7 @@ class EmbeddedPostgres:
             # user= alone changes only the uid: the server would keep gid 0 and root's groups.
             account = _ensure_server_user()
             kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=stdin, **kwargs)
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=stdin, **kwargs)  # noqa: S603 — argv of the embedded server's own binaries, built in this module
 
     def _postmaster_pid(self) -> int | None:
         pid_file = self.pgdata / "postmaster.pid"

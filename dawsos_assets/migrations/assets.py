@@ -9,6 +9,8 @@ statements in full, and an observation when it found the migration already appli
 showing the figures of the real change.
 """
 
+from itertools import pairwise
+
 import dagster as dg
 from pydantic import Field
 
@@ -131,7 +133,7 @@ def build_migration_op(migration: Migration) -> dg.OpDefinition:
 def build_apply_migrations_job() -> dg.JobDefinition:
     """One op per migration, each after the previous one: a failing migration stops the ones after it."""
     ops = [build_migration_op(m) for m in load_all()]
-    order = {later.name: {"after": dg.DependencyDefinition(earlier.name)} for earlier, later in zip(ops, ops[1:])}
+    order = {later.name: {"after": dg.DependencyDefinition(earlier.name)} for earlier, later in pairwise(ops)}
     return dg.GraphDefinition(name=APPLY_MIGRATIONS_JOB, node_defs=ops, dependencies=order).to_job(
         description="Apply pending migrations in order; each one already applied is verified and observed. "
         "Never scheduled, never started by automation: launch it yourself.",

@@ -104,7 +104,7 @@ def backup_tables(url: str, migration: Migration, version_before: int, conn: psy
     target_url, environment = connection.client_arguments(url)
     old_umask = os.umask(0o077)
     try:
-        result = subprocess.run(command + [target_url], capture_output=True, text=True, timeout=3600, env=environment)
+        result = subprocess.run(command + [target_url], capture_output=True, text=True, timeout=3600, env=environment)  # noqa: S603 — pg_dump from the embedded server's binaries; the URL is the configured database
     finally:
         os.umask(old_umask)
     if result.returncode != 0:
@@ -160,7 +160,7 @@ def _sidecar(dump: Path) -> dict:
 
 def _copy_blocks(dump: Path) -> dict[str, tuple[list[str], list[str]]]:
     """Each table's COPY data, as pg_restore itself prints it."""
-    printed = subprocess.run(
+    printed = subprocess.run(  # noqa: S603 — pg_restore from the embedded server's binaries on a dump this module wrote
         [postgres_binary("pg_restore"), "--data-only", "--file", "-", str(dump)],
         capture_output=True,
         text=True,
@@ -188,7 +188,7 @@ def read_backup(dump: Path) -> Backup:
     sidecar = _sidecar(dump)
     if _sha256(dump) != sidecar["sha256"]:
         raise _refuse(f"{dump.name[:120]} does not match the checksum its sidecar recorded (truncated or altered)")
-    listed = subprocess.run(
+    listed = subprocess.run(  # noqa: S603 — pg_restore from the embedded server's binaries on a dump this module wrote
         [postgres_binary("pg_restore"), "--list", str(dump)], capture_output=True, text=True, timeout=600
     )
     if listed.returncode != 0:

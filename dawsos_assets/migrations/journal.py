@@ -106,7 +106,7 @@ BEGIN
     NEW.updated_at := NOW();
     RETURN NEW;
 END $$
-"""
+"""  # noqa: S608 — LEDGER_SCHEMA is a module constant
 
 
 EXPECTED_COLUMNS = {
@@ -140,7 +140,7 @@ EXPECTED_COLUMNS = {
 def record(cur, version: int, step: str, inverse: str | None = None, detail: dict | None = None) -> None:
     """One journal entry; a file step is recorded once however often it runs (batches, resumed runs)."""
     cur.execute(
-        f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "
+        f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "  # noqa: S608 — LEDGER_SCHEMA is a module constant
         "ON CONFLICT (version, step) WHERE inverse IS NULL DO NOTHING",
         (version, step, inverse, json.dumps(detail or {})),
     )
@@ -151,14 +151,15 @@ def entries(conn: psycopg.Connection, version: int) -> list[tuple[int, str, str 
     if not exists(conn):
         return []
     return conn.execute(
-        f"SELECT id, step, inverse, detail FROM {LEDGER_SCHEMA}.journal WHERE version = %s ORDER BY id", (version,)
+        f"SELECT id, step, inverse, detail FROM {LEDGER_SCHEMA}.journal WHERE version = %s ORDER BY id",  # noqa: S608 — LEDGER_SCHEMA is a module constant
+        (version,),
     ).fetchall()
 
 
 def started_versions(conn: psycopg.Connection) -> set[int]:
     if not exists(conn):
         return set()
-    return {v for (v,) in conn.execute(f"SELECT DISTINCT version FROM {LEDGER_SCHEMA}.journal")}
+    return {v for (v,) in conn.execute(f"SELECT DISTINCT version FROM {LEDGER_SCHEMA}.journal")}  # noqa: S608 — LEDGER_SCHEMA is a module constant
 
 
 def recorded_policy(conn: psycopg.Connection, version: int) -> str | None:

@@ -105,7 +105,8 @@ SELECT p.oid, p.oid::regprocedure::text, l.lanname, p.prosrc, p.prosqlbody IS NO
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname <> ALL(%s) AND n.nspname NOT LIKE 'pg_%%'
    AND p.prokind IN ('f', 'p')
-   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
 """
 
 
@@ -271,7 +272,8 @@ def _named_after(conn, rename: ColumnRename) -> list[tuple[str, str]]:
         SELECT 'index', i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
          WHERE x.indrelid = to_regclass(%(t)s)
            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.conrelid = x.indrelid)
-           AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+           AND EXISTS (SELECT 1 FROM pg_depend d
+                         JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = x.indexrelid AND a.attname = %(c)s)""",
         {"t": f"public.{rename.table}", "c": rename.legacy},
     ).fetchall()

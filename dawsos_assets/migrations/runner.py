@@ -195,7 +195,7 @@ class MigrationRunner:
         ).fetchone()
         status = "status" if has_status else "'applied'"
         rows = conn.execute(
-            f"SELECT version, name, checksum, applied_at, duration_ms, applied_by, details, {status} "
+            f"SELECT version, name, checksum, applied_at, duration_ms, applied_by, details, {status} "  # noqa: S608 — status and LEDGER_SCHEMA are chosen in this method, not user input
             f"FROM {LEDGER_SCHEMA}.ledger ORDER BY version"
         ).fetchall()
         return {
@@ -345,7 +345,7 @@ class MigrationRunner:
                     raise DawsosError(
                         errors.MIGRATION_OUT_OF_ORDER,
                         f"{migration.label} needs {', '.join(earlier)} first",
-                        "apply the earlier migrations first (dawsos migrate apply --to %d)" % only,
+                        f"apply the earlier migrations first (dawsos migrate apply --to {only})",
                     )
                 pending = [migration]
             else:
@@ -486,7 +486,8 @@ class MigrationRunner:
         key = [
             c
             for (c,) in conn.execute(
-                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                "SELECT a.attname FROM pg_index i "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
                 "WHERE i.indrelid = to_regclass(%s) AND i.indisprimary",
                 (f"public.{table}",),
             )
@@ -542,7 +543,8 @@ class MigrationRunner:
         key = [
             c
             for (c,) in conn.execute(
-                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                "SELECT a.attname FROM pg_index i "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
                 "WHERE i.indrelid = to_regclass(%s) AND i.indisprimary",
                 (f"public.{table}",),
             )
@@ -581,7 +583,7 @@ class MigrationRunner:
         ).fetchall():
             joined = pgsql.SQL(" AND ").join(
                 pgsql.SQL("k.{} = t.{}").format(pgsql.Identifier(c), pgsql.Identifier(p))
-                for c, p in zip(child_columns, parent_columns)
+                for c, p in zip(child_columns, parent_columns, strict=True)
             )
             copied += conn.execute(
                 pgsql.SQL(
@@ -841,7 +843,7 @@ class MigrationRunner:
                 index = _CIC.match(statement.strip())
                 if index:
                     conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index.group(1)}")
-                time.sleep(delay * (1 + random.random()))
+                time.sleep(delay * (1 + random.random()))  # noqa: S311 — jitter of a lock-retry backoff, not a secret
                 delay = min(delay * 2, 10.0)
             finally:
                 conn.execute("SET lock_timeout = 0")
@@ -930,7 +932,7 @@ class MigrationRunner:
                 with self._server_errors(migration, Step("up", "switch", description), statement):
                     report.statements.append(self._execute(cur, statement))
         cur.executemany(
-            f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s)",
+            f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s)",  # noqa: S608 — LEDGER_SCHEMA is a module constant
             [
                 (migration.version, step, inverse, json.dumps({"description": description} | (detail or {})))
                 for description, _statements, inverse, step, detail in prepared
@@ -941,14 +943,14 @@ class MigrationRunner:
     def _legacy_aliases(self, conn, table: str) -> dict[str, str]:
         """Standard → legacy name of every column of `table` that an earlier migration renamed."""
         rows = conn.execute(
-            f"SELECT detail FROM {LEDGER_SCHEMA}.journal WHERE step = 'rename column' AND detail->>'table' = %s",
+            f"SELECT detail FROM {LEDGER_SCHEMA}.journal WHERE step = 'rename column' AND detail->>'table' = %s",  # noqa: S608 — LEDGER_SCHEMA is a module constant
             (table,),
         ).fetchall()
         return {d["standard"]: d["legacy"] for (d,) in rows}
 
     def _write_ledger(self, cur, migration: Migration, status: str, duration_ms: float, details: dict) -> None:
         cur.execute(
-            f"INSERT INTO {LEDGER_SCHEMA}.ledger (version, name, checksum, duration_ms, applied_by, details, status) "
+            f"INSERT INTO {LEDGER_SCHEMA}.ledger (version, name, checksum, duration_ms, applied_by, details, status) "  # noqa: S608 — LEDGER_SCHEMA is a module constant
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (
                 migration.version,
@@ -963,7 +965,7 @@ class MigrationRunner:
 
     def _write_history(self, cur, migration: Migration, direction: str, duration_ms: float, details: dict) -> None:
         cur.execute(
-            f"INSERT INTO {LEDGER_SCHEMA}.history (version, name, direction, duration_ms, applied_by, details) "
+            f"INSERT INTO {LEDGER_SCHEMA}.history (version, name, direction, duration_ms, applied_by, details) "  # noqa: S608 — LEDGER_SCHEMA is a module constant
             "VALUES (%s, %s, %s, %s, %s, %s)",
             (migration.version, migration.name, direction, duration_ms, self.applied_by, json.dumps(details)),
         )
@@ -995,8 +997,8 @@ class MigrationRunner:
                         for statement in before + down.statements + after:
                             with self._server_errors(migration, down, statement):
                                 step_report.statements.append(self._execute(cur, statement))
-            cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.journal WHERE version = %s", (migration.version,))
-            cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.ledger WHERE version = %s", (migration.version,))
+            cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.journal WHERE version = %s", (migration.version,))  # noqa: S608 — LEDGER_SCHEMA is a module constant
+            cur.execute(f"DELETE FROM {LEDGER_SCHEMA}.ledger WHERE version = %s", (migration.version,))  # noqa: S608 — LEDGER_SCHEMA is a module constant
             self._write_history(
                 cur,
                 migration,
@@ -1053,7 +1055,7 @@ class MigrationRunner:
                 return
             except psycopg.errors.LockNotAvailable:
                 del report.statements[mark:]
-                time.sleep(delay * (1 + random.random()))
+                time.sleep(delay * (1 + random.random()))  # noqa: S311 — jitter of a lock-retry backoff, not a secret
                 delay = min(delay * 2, 2.0)
         raise DawsosError(
             errors.MIGRATION_LOCK_TIMEOUT,

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
+from psycopg import sql
 
 from dawsos_assets.tables.contracts import CONTRACTS, Contract, optional_columns
 from dawsos_assets.tables.standards import FOREIGN_KEYS, RENAMES
@@ -80,32 +81,44 @@ def _literal(value) -> str:
     return repr(value) if not isinstance(value, bool) else ("TRUE" if value else "FALSE")
 
 
+# pandera bound check -> (SQL operator of a failing value, the statistic holding the bound)
+_BOUND_VIOLATIONS = {
+    "greater_than": ("<=", "min_value"),
+    "greater_than_or_equal_to": ("<", "min_value"),
+    "less_than": (">=", "max_value"),
+    "less_than_or_equal_to": (">", "max_value"),
+}
+
+
+def _range_violation(s: dict, column: str) -> str:
+    low = ">=" if s.get("include_min", True) else ">"
+    high = "<=" if s.get("include_max", True) else "<"
+    return f"NOT ({column} {low} {_literal(s['min_value'])} AND {column} {high} {_literal(s['max_value'])})"
+
+
+def _length_violation(s: dict, column: str) -> str | None:
+    parts = []
+    if s.get("min_value") is not None:
+        parts.append(f"length({column}) < {s['min_value']}")
+    if s.get("max_value") is not None:
+        parts.append(f"length({column}) > {s['max_value']}")
+    return " OR ".join(parts) or None
+
+
 def _column_violation(check, column: str) -> str | None:
     s = check.statistics
+    if check.name in _BOUND_VIOLATIONS:
+        operator, bound = _BOUND_VIOLATIONS[check.name]
+        return f"{column} {operator} {_literal(s[bound])}"
     match check.name:
-        case "greater_than":
-            return f"{column} <= {_literal(s['min_value'])}"
-        case "greater_than_or_equal_to":
-            return f"{column} < {_literal(s['min_value'])}"
-        case "less_than":
-            return f"{column} >= {_literal(s['max_value'])}"
-        case "less_than_or_equal_to":
-            return f"{column} > {_literal(s['max_value'])}"
         case "in_range":
-            low = ">=" if s.get("include_min", True) else ">"
-            high = "<=" if s.get("include_max", True) else "<"
-            return f"NOT ({column} {low} {_literal(s['min_value'])} AND {column} {high} {_literal(s['max_value'])})"
+            return _range_violation(s, column)
         case "isin":
             return f"{column} NOT IN ({', '.join(_literal(v) for v in s['allowed_values'])})"
         case "notin":
             return f"{column} IN ({', '.join(_literal(v) for v in s['forbidden_values'])})"
         case "str_length":
-            parts = []
-            if s.get("min_value") is not None:
-                parts.append(f"length({column}) < {s['min_value']}")
-            if s.get("max_value") is not None:
-                parts.append(f"length({column}) > {s['max_value']}")
-            return " OR ".join(parts) or None
+            return _length_violation(s, column)
         case "str_matches":
             return f"{column} !~ {_literal(s['pattern'].pattern if hasattr(s['pattern'], 'pattern') else s['pattern'])}"
     return None
@@ -186,7 +199,7 @@ def _sample(conn: psycopg.Connection, query: str) -> list[dict]:
     with conn.cursor() as cur:
         cur.execute(query + f" LIMIT {SAMPLE_ROWS}")
         names = [d.name for d in cur.description]
-        return [{n: jsonable(v) for n, v in zip(names, row)} for row in cur.fetchall()]
+        return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
@@ -255,15 +268,15 @@ def check_rows(
         rows_breaking_any = [[r for r in group if r.violation] for _, _, group in groups]
         filters = [f"count(*) FILTER (WHERE {r.violation})" for r in evaluable]
         filters += [f"count(*) FILTER (WHERE {_any_violation(g)})" if g else "0" for g in rows_breaking_any]
-        row = conn.execute(f'SELECT count(*), {", ".join(filters)} FROM public."{table}"').fetchone()
+        row = conn.execute(f'SELECT count(*), {", ".join(filters)} FROM public."{table}"').fetchone()  # noqa: S608 — table and predicates come from the contract registry, not user input
         total = row[0]
-        by_rule = dict(zip((r.label for r in evaluable), row[1:]))
+        by_rule = dict(zip((r.label for r in evaluable), row[1 : 1 + len(evaluable)], strict=True))
         failing_rows = list(row[1 + len(evaluable) :])
     outcomes = []
-    for (severity, name, group), rows in zip(groups, failing_rows):
+    for (severity, name, group), rows in zip(groups, failing_rows, strict=True):
         failing = [r for r in group if r.violation and by_rule[r.label]]
         skipped = [r.label for r in group if not r.violation]
-        listing = f'SELECT * FROM public."{table}" WHERE {_any_violation(failing)}' if failing else None
+        listing = f'SELECT * FROM public."{table}" WHERE {_any_violation(failing)}' if failing else None  # noqa: S608 — table and predicates come from the contract registry, not user input
         outcomes.append(
             CheckOutcome(
                 table,
@@ -306,8 +319,8 @@ def check_unique(
     if index:  # a valid unique index already guarantees it: no scan needed
         return CheckOutcome(table, UNIQUE_KEY, ERROR, True, 0, f"({', '.join(columns)}) enforced by index {index[0]}")
     keys = ", ".join(f'"{c}"' for c in columns)
-    listing = f'SELECT {keys}, count(*) AS copies FROM public."{table}" GROUP BY {keys} HAVING count(*) > 1'
-    duplicates = conn.execute(f"SELECT count(*) FROM ({listing}) d").fetchone()[0]
+    listing = f'SELECT {keys}, count(*) AS copies FROM public."{table}" GROUP BY {keys} HAVING count(*) > 1'  # noqa: S608 — table and key columns come from the contract registry
+    duplicates = conn.execute(f"SELECT count(*) FROM ({listing}) d").fetchone()[0]  # noqa: S608 — the listing is built above from the contract registry
     return CheckOutcome(
         table,
         UNIQUE_KEY,
@@ -329,7 +342,8 @@ def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, 
             continue
         constraint = conn.execute(
             """
-            SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            SELECT c.conname FROM pg_constraint c
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
              WHERE c.contype = 'f' AND c.convalidated AND c.conrelid = to_regclass(%s) AND a.attname = %s
                AND c.confrelid = to_regclass(%s)""",
             (f"public.{table}", fk.column, f"public.{fk.parent}"),
@@ -347,10 +361,10 @@ def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, 
             )
             continue
         listing = (
-            f'SELECT c.* FROM public."{table}" c WHERE c."{fk.column}" IS NOT NULL AND NOT EXISTS '
+            f'SELECT c.* FROM public."{table}" c WHERE c."{fk.column}" IS NOT NULL AND NOT EXISTS '  # noqa: S608 — table and key columns come from the contract registry
             f'(SELECT 1 FROM public."{fk.parent}" p WHERE p."{fk.parent_column}" = c."{fk.column}")'
         )
-        orphans = conn.execute(f"SELECT count(*) FROM ({listing}) o").fetchone()[0]
+        orphans = conn.execute(f"SELECT count(*) FROM ({listing}) o").fetchone()[0]  # noqa: S608 — the listing is built above from the contract registry
         legal = " (NULL is legal)" if fk.nullable else ""
         outcomes.append(
             CheckOutcome(
@@ -379,8 +393,9 @@ def check_freshness(
     if not physical:
         return [CheckOutcome(table, FRESHNESS, WARN, False, 0, f"{column} missing")]
     latest, pack = conn.execute(
-        f'SELECT (SELECT max("{physical}") FROM public."{table}"), '
-        f'(SELECT max("{pack_date}") FROM pricing_packs WHERE superseded_by IS NULL)'
+        sql.SQL(
+            "SELECT (SELECT max({}) FROM {}), (SELECT max({}) FROM pricing_packs WHERE superseded_by IS NULL)"
+        ).format(sql.Identifier(physical), sql.Identifier("public", table), sql.Identifier(pack_date))
     ).fetchone()
     behind = (pack - latest).days if latest and pack else None
     fresh = behind is not None and behind <= 0

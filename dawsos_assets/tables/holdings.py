@@ -56,7 +56,7 @@ def holdings(database: PortfolioDatabase) -> dg.MaterializeResult:
 UNBALANCED_PORTFOLIOS_SQL = f"""
     SELECT portfolio_id, count(*) AS priced_positions, sum(weight)::float8 AS weight_sum
       FROM analytics.holdings WHERE market_value IS NOT NULL
-     GROUP BY portfolio_id HAVING abs(sum(weight) - 1) > {WEIGHT_TOLERANCE}"""
+     GROUP BY portfolio_id HAVING abs(sum(weight) - 1) > {WEIGHT_TOLERANCE}"""  # noqa: S608 — WEIGHT_TOLERANCE is a module constant
 UNPRICED_POSITIONS_SQL = """
     SELECT portfolio_id, symbol, quantity, price, currency, base_currency, fx_rate, asof_date
       FROM analytics.holdings WHERE market_value IS NULL ORDER BY portfolio_id, symbol"""
@@ -64,11 +64,11 @@ UNPRICED_POSITIONS_SQL = """
 
 def _listing(conn, query: str) -> tuple[int, list[dict]]:
     with conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM ({query}) listed")
+        cur.execute(f"SELECT count(*) FROM ({query}) listed")  # noqa: S608 — the listings are this module's own queries
         count = cur.fetchone()[0]
         cur.execute(query + f" LIMIT {SAMPLE_ROWS}")
         names = [d.name for d in cur.description]
-        return count, [{n: jsonable(v) for n, v in zip(names, row)} for row in cur.fetchall()]
+        return count, [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
 
 
 def _holdings_result(

@@ -6,6 +6,7 @@ import hashlib
 
 import dagster as dg
 from dagster._core.definitions.assets.definition.assets_definition import AssetsDefinition
+from psycopg import sql
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.tables.catalog import TABLE_DESCRIPTIONS
@@ -65,7 +66,7 @@ def table_fingerprint(conn, table: str, schema: dg.TableSchema) -> tuple[int, dg
     patterns reading it would wrongly look up to date.
     """
     rows, xmin_sum = conn.execute(
-        f'SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM public."{table}"'
+        sql.SQL("SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM {}").format(sql.Identifier("public", table))
     ).fetchone()
     columns = ",".join(f"{c.name}:{c.type}" for c in schema.columns)
     digest = hashlib.sha256(f"{rows}|{xmin_sum}|{columns}".encode()).hexdigest()[:24]

@@ -92,7 +92,7 @@ class Book:
     cash_flows: list[tuple] = field(default_factory=list)
 
 
-# -- demo and test portfolios (seed_portfolio_data.sql and the plan's Test Portfolio Alpha) ---------------------------------
+# -- demo and test portfolios (seed_portfolio_data.sql and the plan's Test Portfolio Alpha) ----------------------------
 def demo_book(market: Market) -> Book:
     by_symbol = {s.symbol: s for s in market.securities}
     portfolio = Portfolio(

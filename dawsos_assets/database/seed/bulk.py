@@ -163,7 +163,8 @@ def _index_and_fk_definitions(conn: psycopg.Connection, table: str) -> tuple[lis
     fks = [
         (r[0], r[1])
         for r in conn.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f'",
             (table,),
         )
     ]

@@ -48,7 +48,7 @@ def macro_indicator_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF)
         steps = rng.normal(drift * step_scale, vol * np.sqrt(step_scale), len(dates))
         additive = units == "Percent"
         values = level + np.cumsum(steps) if additive else level * np.exp(np.cumsum(steps))
-        for day, value in zip(dates, values):
+        for day, value in zip(dates, values, strict=True):
             rows.append(
                 (
                     ref.stable_id(f"macro:{indicator_id}:{day}"),
@@ -72,7 +72,7 @@ def regime_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF) -> list[
         scores = rng.dirichlet(np.ones(len(ref.REGIMES)))
         scores[state] += 1.0
         scores /= scores.sum()
-        probabilities = {r.lower(): round(float(p), 4) for r, p in zip(ref.REGIMES, scores)}
+        probabilities = {r.lower(): round(float(p), 4) for r, p in zip(ref.REGIMES, scores, strict=True)}
         rows.append(
             (
                 ref.stable_id(f"regime:{day}"),
@@ -130,7 +130,9 @@ def beta_rows(rng: np.random.Generator, market: Market, books: list[Book], varia
         base = np.array(SECTOR_BETAS.get(sectors[security_id], DEFAULT_BETAS)) + rng.normal(0, 0.1, 5)
         betas = [round(float(b), 4) for b in base]
         if variant.betas == "long":
-            rows += [(portfolio_id, security_id, factor, beta) for factor, beta in zip(ref.BETA_FACTORS, betas)]
+            rows += [
+                (portfolio_id, security_id, factor, beta) for factor, beta in zip(ref.BETA_FACTORS, betas, strict=True)
+            ]
         else:
             rows.append(
                 (

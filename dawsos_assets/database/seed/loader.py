@@ -130,7 +130,7 @@ def read_manifest(conn: psycopg.Connection) -> dict:
         raise DawsosError(
             errors.DB_NOT_SEEDED, "the database has no DawsOS demo data", "run `dawsos seed` (or `make demo`) first"
         )
-    return conn.execute(f"SELECT manifest FROM {META_SCHEMA}.seed_manifest").fetchone()[0]
+    return conn.execute(f"SELECT manifest FROM {META_SCHEMA}.seed_manifest").fetchone()[0]  # noqa: S608 — META_SCHEMA is a module constant
 
 
 def _prepare_target(conn: psycopg.Connection, fresh: bool) -> None:
@@ -498,7 +498,8 @@ def adopt_existing_book(conn: psycopg.Connection, book: Book) -> None:
     txns = {
         (kind, sym, day, round(float(amount), 2)): tid
         for tid, kind, sym, day, amount in conn.execute(
-            "SELECT id::text, transaction_type, symbol, transaction_date, amount FROM transactions WHERE portfolio_id = %s",
+            "SELECT id::text, transaction_type, symbol, transaction_date, amount "
+            "FROM transactions WHERE portfolio_id = %s",
             (book.portfolio.id,),
         )
     }
@@ -513,7 +514,7 @@ def _count(conn: psycopg.Connection, query: str) -> int:
 
 def _count_rows(conn) -> dict[str, int]:
     tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
-    return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+    return {t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t))).fetchone()[0] for t in tables}
 
 
 def _write_manifest(
@@ -554,7 +555,7 @@ def _write_manifest(
         f"CREATE TABLE {META_SCHEMA}.seed_manifest (id INT PRIMARY KEY DEFAULT 1 CHECK (id = 1), "
         "seeded_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), manifest JSONB NOT NULL)"
     )
-    conn.execute(f"INSERT INTO {META_SCHEMA}.seed_manifest (manifest) VALUES (%s)", (json.dumps(manifest),))
+    conn.execute(f"INSERT INTO {META_SCHEMA}.seed_manifest (manifest) VALUES (%s)", (json.dumps(manifest),))  # noqa: S608 — META_SCHEMA is a module constant
     return manifest
 
 

@@ -141,7 +141,7 @@ def pricing_pack_rows(market: Market) -> list[tuple]:
     import hashlib
 
     rows = []
-    for i, day in enumerate(market.days):
+    for day in market.days:
         digest = hashlib.sha256(f"{day.isoformat()}|{PACK_POLICY}".encode()).hexdigest()
         rows.append(
             (

@@ -269,7 +269,8 @@ DEMO_LOTS = [
 ALPHA_LOTS = [("AAPL", 100, 15_000, 150), ("MSFT", 50, 17_500, 350), ("GOOGL", 75, 22_500, 300)]
 ALPHA_ACQUISITION = date(2024, 1, 2)
 
-# FRED series catalog (data/seeds/macro/fred_series_catalog.json): id, name, units, frequency, start level, daily drift, daily volatility
+# FRED series catalog (data/seeds/macro/fred_series_catalog.json):
+# id, name, units, frequency, start level, daily drift, daily volatility
 FRED_SERIES = [
     ("T10Y2Y", "10-Year minus 2-Year Treasury spread", "Percent", "Daily", -0.35, 0.0012, 0.03),
     ("UNRATE", "Unemployment rate", "Percent", "Monthly", 3.8, 0.0004, 0.01),
@@ -294,7 +295,8 @@ MIG009_SHOCKS = [
     ("equity_selloff", "Equity Selloff -10%", 0, 0, 0, 0, -0.10),
     ("equity_rally", "Equity Rally +10%", 0, 0, 0, 0, 0.10),
 ]
-# The scenario library (data/seeds/scenarios/*.json): family, shock_type, name, rr, infl, credit, usd, equity, commodity, vol, prob, severity
+# The scenario library (data/seeds/scenarios/*.json):
+# family, shock_type, name, rr, infl, credit, usd, equity, commodity, vol, prob, severity
 SCENARIO_LIBRARY = [
     (
         "standard",
