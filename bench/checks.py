@@ -48,6 +48,7 @@ ANTI_JOINS = [
 
 
 def run_ours(url: str) -> dict:
+    """Find the seeded lots defects with our table checks (one SQL scan per check group)."""
     from dawsos_assets.tables.checks import run_table_checks
 
     with connection.connect(url) as conn:
@@ -62,6 +63,7 @@ def run_ours(url: str) -> dict:
 
 
 def run_hand_written(url: str) -> dict:
+    """Find the same defects with hand-written SQL, the floor to compare with."""
     with connection.connect(url) as conn:
         row = conn.execute(HAND_WRITTEN_SCAN).fetchone()
         orphans = [conn.execute(q).fetchone()[0] for q in ANTI_JOINS]
@@ -74,6 +76,7 @@ def run_hand_written(url: str) -> dict:
 
 
 def run_great_expectations(url: str) -> dict:
+    """Find the defects with the Great Expectations suite run in the database."""
     from dawsos_assets.tables.expectations import validate_in_database
 
     report = validate_in_database(url, tables=["lots"])
@@ -84,6 +87,7 @@ def run_great_expectations(url: str) -> dict:
 
 
 def run_pandera(url: str) -> dict:
+    """Find the defects with pandera on a pandas frame of the first lots (the in-memory approach)."""
     import pandas as pd
     import pandera.errors
 
@@ -117,6 +121,7 @@ PRELOAD = {
 
 
 def child(approach: str, url: str) -> None:
+    """Time one approach in this process and print its findings and seconds as JSON."""
     import importlib
 
     for module in PRELOAD[approach]:  # imports are not check time
@@ -135,6 +140,7 @@ def child(approach: str, url: str) -> None:
 
 
 def main() -> None:
+    """Seed a database and time each approach in its own process, printing the ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lots", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)

@@ -35,6 +35,7 @@ class Probe(threading.Thread):
         self.running, self.worst_ms = True, 0.0
 
     def run(self) -> None:
+        """Run the statement in a loop until stopped, keeping the slowest time."""
         with connection.connect(self.url, autocommit=True, prepare_threshold=None) as conn:
             while self.running:
                 started = time.perf_counter()
@@ -43,12 +44,14 @@ class Probe(threading.Thread):
                 time.sleep(0.01)
 
     def take(self) -> float:
+        """The slowest time since the last call, in ms, then start over."""
         time.sleep(0.3)  # let a statement that was blocked until now finish and be counted
         worst, self.worst_ms = self.worst_ms, 0.0
         return round(worst, 1)
 
 
 def main() -> None:
+    """Apply the migrations to a seeded database while readers and writers run, and print how long they waited."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lots", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=5)

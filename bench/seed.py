@@ -33,6 +33,7 @@ BENCH_DATABASE = "dawsos_bench"
 
 
 def fresh_bench_database() -> str:
+    """Drop and create the benchmark database; returns its URL."""
     admin = connection.database_url("postgres")
     with connection.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
@@ -41,6 +42,7 @@ def fresh_bench_database() -> str:
 
 
 def main() -> None:
+    """Time seeding the legacy database with `--lots` lots and print rows per second."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lots", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)

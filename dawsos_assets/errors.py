@@ -27,9 +27,11 @@ class DawsosError(Exception):
         self.suggestion = suggestion
 
     def one_line(self) -> str:
+        """The error as the one line a user sees: `error CODE: message (suggestion: ...)`."""
         return f"error {self.code}: {_fit(self.message)} (suggestion: {_fit(self.suggestion)})"
 
     def to_dict(self) -> dict:
+        """The error as JSON fields, for `--json` output."""
         return {"code": self.code, "message": self.message, "suggestion": self.suggestion}
 
 

@@ -36,21 +36,29 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 class BetasForm(StrEnum):
+    """Legacy form of position_factor_betas to seed."""
+
     long = "long"
     wide = "wide"
 
 
 class ShocksForm(StrEnum):
+    """Legacy form of scenario_shocks to seed."""
+
     flat = "flat"
     jsonb = "jsonb"
 
 
 class AuditShape(StrEnum):
+    """Legacy shape of audit_log to seed."""
+
     a = "a"
     b = "b"
 
 
 class State(StrEnum):
+    """Which real legacy history to seed."""
+
     plan = "plan"
     nov4 = "nov4"
     nov8 = "nov8"
@@ -169,6 +177,8 @@ def feeds_load() -> None:
 
 
 class OrphanPolicy(StrEnum):
+    """What a migration does with orphaned rows."""
+
     placeholder = "placeholder"
     quarantine = "quarantine"
     fail = "fail"
@@ -489,4 +499,5 @@ def run(args: list[str]) -> int:
 
 
 def main() -> None:
+    """Entry point of the `dawsos` command."""
     sys.exit(run(sys.argv[1:]))

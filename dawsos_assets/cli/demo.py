@@ -19,6 +19,7 @@ from dawsos_assets.tables.checks import run_all_checks
 
 
 def run_demo(console: Console) -> dict:
+    """Run the whole demo: database, seed, migrations, checks and patterns; returns the figures shown."""
     started = time.perf_counter()
     url = connection.ensure_database()
     where = "embedded PostgreSQL" if connection.uses_embedded_server() else "PostgreSQL"
@@ -67,6 +68,7 @@ def run_demo(console: Console) -> dict:
 
 
 def run_migrations_job(console: Console) -> list[dict]:
+    """Observe the legacy tables and apply the migrations through Dagster; print a table of what each did."""
     from dawsos_assets.definitions import APPLY_MIGRATIONS_JOB, OBSERVE_LEGACY_JOB
 
     prepare_instance()
@@ -123,6 +125,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the ev
 
 
 def run_checks_job(console: Console) -> dict:
+    """Materialize the tables and run their checks through Dagster; returns which checks failed."""
     from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB
 
     with dg.DagsterInstance.get() as instance:
@@ -139,6 +142,7 @@ def run_checks_job(console: Console) -> dict:
 
 
 def run_patterns(console: Console) -> dict:
+    """Materialize the pattern outputs of every portfolio (reusing those stored for the latest pricing pack)."""
     from dawsos_assets.definitions import PATTERNS_JOB
 
     with connection.connect() as conn:
@@ -201,6 +205,7 @@ def _stored_outputs(conn) -> dict[str, int]:
 
 
 def print_standardized_summary(console: Console, conn) -> None:
+    """Print what the migrations left: unvalidated foreign keys, orphans and quarantined copies."""
     unvalidated = conn.execute(
         "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated "
         "AND connamespace = 'public'::regnamespace"

@@ -36,6 +36,7 @@ def alpha_validation(conn: psycopg.Connection) -> dict:
 
 
 def manifest_table(manifest: dict, observed: dict[str, int] | None = None) -> Table:
+    """A table of the defects the seed planted, and how many each check finds now when given."""
     table = Table(title="Injected data defects (seed manifest)", title_justify="left")
     table.add_column("defect")
     table.add_column("rows", justify="right")
@@ -112,6 +113,7 @@ def print_legacy_summary(console: Console, conn: psycopg.Connection) -> dict:
 
 
 def print_check_results(console: Console, outcomes, only_failures: bool = False) -> None:
+    """Print the table checks' outcomes (only the failures if asked) and a count line."""
     table = Table(title="Table checks (in PostgreSQL)", title_justify="left")
     for header in ("table", "check", "severity", "result", "failing", "detail"):
         table.add_column(header)

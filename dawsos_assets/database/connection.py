@@ -84,6 +84,7 @@ def client_arguments(url: str) -> tuple[str, dict[str, str]]:
 
 
 def uses_embedded_server() -> bool:
+    """True when no database URL is configured, so the project's embedded PostgreSQL is used."""
     return not os.environ.get(URL_ENV)
 
 
@@ -100,10 +101,12 @@ def database_url(database: str | None = None) -> str:
 
 
 def redacted(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
 
 
 def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:
+    """The URL with the SQLAlchemy driver name set (psycopg by default), password kept."""
     return make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
 
 

@@ -38,6 +38,7 @@ def require_standard_names(conn: psycopg.Connection) -> None:
 
 
 def columns(conn: psycopg.Connection, schema: str = "public") -> dict[str, list[str]]:
+    """Table -> its column names in order, for every table of `schema`."""
     result: dict[str, list[str]] = {}
     for table, column in conn.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
@@ -77,28 +78,35 @@ class Shape:
 
     @classmethod
     def read(cls, conn: psycopg.Connection) -> Shape:
+        """The shape of the database `conn` is connected to."""
         return cls(columns(conn), frozenset((t, c) for t, c, _ in foreign_keys(conn)))
 
     def has(self, table: str, column: str | None = None) -> bool:
+        """True when the table exists and, if a column is given, has that column."""
         return table in self.columns and (column is None or column in self.columns[table])
 
     def has_key(self, table: str, column: str) -> bool:
+        """True when `table.column` has a foreign key."""
         return (table, column) in self.keys
 
     @property
     def open_column(self) -> str | None:
+        """The lots column holding the open quantity (legacy or standard name), or None."""
         return next((c for c in ("qty_open", "quantity_open") if self.has("lots", c)), None)
 
     @property
     def original_column(self) -> str | None:
+        """The lots column holding the original quantity (legacy or standard name), or None."""
         return next((c for c in ("qty_original", "quantity_original") if self.has("lots", c)), None)
 
     @property
     def lots_007(self) -> bool:
+        """True when legacy migration 007 (lot quantity tracking) has run."""
         return self.open_column is not None
 
     @property
     def betas(self) -> str | None:
+        """Form of position_factor_betas: long, wide or unified (None when the table is absent)."""
         betas = self.columns.get("position_factor_betas", [])
         return (
             "long"
@@ -112,6 +120,7 @@ class Shape:
 
     @property
     def shocks(self) -> str | None:
+        """Form of scenario_shocks: jsonb, unified or flat (None when the table is absent)."""
         shocks = self.columns.get("scenario_shocks", [])
         return (
             "jsonb"
@@ -125,10 +134,12 @@ class Shape:
 
     @property
     def audit_log(self) -> str | None:
+        """Shape of audit_log: a or b (None when the table is absent)."""
         audit = self.columns.get("audit_log", [])
         return "a" if "event_type" in audit else "b" if "action" in audit else None
 
     def describe(self) -> dict[str, object]:
+        """The shape in a few fields, for reports and the seed manifest."""
         return {
             "lots_007": self.lots_007,
             "lot_columns": [self.open_column, self.original_column],

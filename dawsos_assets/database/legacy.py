@@ -34,6 +34,7 @@ class LegacyVariant:
     state: Literal["plan", "nov4", "nov8"] = "plan"
 
     def files(self) -> list[Path]:
+        """The legacy SQL files that build this variant's schema, in order."""
         names = ["00_base.sql"]
         if self.lots_007:
             names.append("10_lots_qty_tracking_007.sql")
@@ -46,6 +47,7 @@ class LegacyVariant:
         return [LEGACY_DIR / name for name in names]
 
     def as_dict(self) -> dict:
+        """The variant as a plain dict."""
         return asdict(self)
 
 

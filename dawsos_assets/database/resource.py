@@ -28,9 +28,11 @@ class PortfolioDatabase(dg.ConfigurableResource):
     )
 
     def resolved_url(self) -> str:
+        """The configured URL, or else the embedded server's database (started if needed)."""
         return self.url or connection.ensure_database()
 
     def connect(self, **kwargs) -> psycopg.Connection:
+        """A psycopg connection to the database."""
         return connection.connect(self.resolved_url(), **kwargs)
 
 

@@ -151,6 +151,8 @@ def _port_is_free(port: int) -> bool:
 
 @dataclass
 class ServerStatus:
+    """Whether the embedded server runs, on which port and pid, and where its data lives."""
+
     running: bool
     port: int | None
     pgdata: Path
@@ -208,6 +210,7 @@ class EmbeddedPostgres:
             return None
 
     def status(self) -> ServerStatus:
+        """The embedded server's current status."""
         pid = self._postmaster_pid()
         return ServerStatus(running=pid is not None, port=self._read_port(), pgdata=self.pgdata, pid=pid)
 

@@ -24,6 +24,8 @@ APPLY_MIGRATIONS_JOB = "apply_migrations"
 
 
 class MigrationConfig(dg.Config):
+    """Run configuration of the migration ops."""
+
     orphan_policy: str | None = Field(
         default=None,
         description=f"One of {', '.join(ORPHAN_POLICIES)}; unset: "
@@ -33,6 +35,7 @@ class MigrationConfig(dg.Config):
 
 
 def migration_key(migration: Migration) -> dg.AssetKey:
+    """Asset key of a migration (`migrations/<label>`)."""
     return dg.AssetKey(["migrations", migration.label])
 
 
@@ -52,6 +55,7 @@ def _schema_markdown(schemas: dict[str, list[str]]) -> str:
 
 
 def report_metadata(report: RunReport) -> dict:
+    """What a migration run reports as asset metadata: status, timings, locks, rows moved and statements."""
     metadata = {
         "status": report.status,
         "duration_ms": dg.MetadataValue.float(round(report.duration_ms, 1)),
@@ -69,6 +73,7 @@ def report_metadata(report: RunReport) -> dict:
 
 
 def migration_spec(migration: Migration, previous: Migration | None) -> dg.AssetSpec:
+    """The external asset of a migration: after the previous one, upstream of the tables it touches."""
     deps = [migration_key(previous)] if previous else []
     deps += [legacy_key(table) for table in migration.touches if table in LEGACY_TABLES]
     return dg.AssetSpec(
@@ -91,15 +96,18 @@ def migration_spec(migration: Migration, previous: Migration | None) -> dg.Asset
 
 
 def build_migration_assets() -> list[dg.AssetSpec]:
+    """The asset specs of every migration, chained in order."""
     migrations = load_all()
     return [migration_spec(m, migrations[i - 1] if i else None) for i, m in enumerate(migrations)]
 
 
 def migration_op_name(migration: Migration) -> str:
+    """Name of the op that applies `migration`."""
     return f"apply_{migration.label}"
 
 
 def build_migration_op(migration: Migration) -> dg.OpDefinition:
+    """The op that applies one migration and reports it as a materialization or an observation."""
     key = migration_key(migration)
 
     @dg.op(
@@ -142,4 +150,5 @@ def build_apply_migrations_job() -> dg.JobDefinition:
 
 
 def migrations_touching(table: str) -> list[Migration]:
+    """The migrations that change `table`."""
     return [m for m in load_all() if table in m.touches]

@@ -46,6 +46,7 @@ _COPY = re.compile(r'^COPY public\.("?)([a-z_][a-z0-9_]*)\1 \(([^)]*)\) FROM std
 
 
 def backup_dir() -> Path:
+    """Folder of the pre-migration backups, created private to the user."""
     path = home_dir() / "backups"
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
@@ -128,6 +129,8 @@ def backup_tables(url: str, migration: Migration, version_before: int, conn: psy
 
 @dataclass
 class Backup:
+    """A backup read back: the version it was taken at and each table's COPY data."""
+
     path: Path
     version_before: int
     tables: list[str]

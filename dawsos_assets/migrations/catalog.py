@@ -145,10 +145,12 @@ def _holds_one(conn: psycopg.Connection, condition: str, policy: str) -> bool:
 
 
 def holds(conn: psycopg.Connection, condition: str, policy: str = "placeholder") -> bool:
+    """True when any `|` alternative of the condition holds in the database."""
     return any(_holds_one(conn, alternative, policy) for alternative in condition.split("|"))
 
 
 def failing(conn: psycopg.Connection, conditions: list[str], policy: str = "placeholder") -> list[str]:
+    """The conditions that do not hold."""
     return [c for c in conditions if not holds(conn, c, policy)]
 
 

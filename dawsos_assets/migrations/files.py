@@ -54,6 +54,8 @@ ACTIONS = ("apply", "create")
 
 @dataclass(frozen=True)
 class Classification:
+    """What a statement locks and does to the tables it touches."""
+
     lock: str  # the strongest table lock the statement takes
     effect: str  # catalog-only | scans table | writes rows | rewrites table | none
     target: str | None = None
@@ -102,6 +104,7 @@ _TARGET = re.compile(
 
 
 def classify(statement: str) -> Classification:
+    """The lock and effect of a statement, from the first of _RULES it matches."""
     text = " ".join(statement.split()).rstrip(";").upper()
     target_match = _TARGET.match(" ".join(statement.split()))
     target = target_match.group(1).lower() if target_match else None
@@ -122,6 +125,8 @@ class ColumnRename:
 
 @dataclass
 class Step:
+    """One step of a migration file: its conditions and statements, up or down."""
+
     direction: str  # up | down
     kind: str
     name: str
@@ -134,6 +139,8 @@ class Step:
 
 @dataclass
 class Migration:
+    """A migration file parsed: metadata, renames and steps."""
+
     version: int
     name: str
     path: Path
@@ -146,12 +153,15 @@ class Migration:
 
     @property
     def label(self) -> str:
+        """The migration's version and name, e.g. `014_standardize_quantity_names`."""
         return f"{self.version:03d}_{self.name}"
 
     def steps_for(self, direction: str) -> list[Step]:
+        """The steps of one direction (up or down), in file order."""
         return [s for s in self.steps if s.direction == direction]
 
     def uses_policy(self) -> bool:
+        """True when a step's condition depends on the orphan policy."""
         return any(c.lstrip("!").startswith("policy:") for s in self.steps for c in s.conditions)
 
 
@@ -242,6 +252,7 @@ def _check_structure(path: Path, steps: list[Step]) -> None:
 
 
 def parse(path: Path) -> Migration:
+    """Parse a migration file; a malformed file is a one-line error naming the file."""
     text = path.read_text()
     meta: dict[str, str] = {}
     renames: list[ColumnRename] = []
@@ -292,6 +303,7 @@ def parse(path: Path) -> Migration:
 
 
 def load_all(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Every migration file of `directory`, in version order; refuses duplicate numbers."""
     migrations = [parse(p) for p in sorted(directory.glob("[0-9][0-9][0-9]_*.sql"))]
     versions = [m.version for m in migrations]
     duplicates = sorted({v for v in versions if versions.count(v) > 1})

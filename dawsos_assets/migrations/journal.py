@@ -157,12 +157,14 @@ def entries(conn: psycopg.Connection, version: int) -> list[tuple[int, str, str 
 
 
 def started_versions(conn: psycopg.Connection) -> set[int]:
+    """The versions that have journal entries (started, maybe not finished)."""
     if not exists(conn):
         return set()
     return {v for (v,) in conn.execute(f"SELECT DISTINCT version FROM {LEDGER_SCHEMA}.journal")}  # noqa: S608 — LEDGER_SCHEMA is a module constant
 
 
 def recorded_policy(conn: psycopg.Connection, version: int) -> str | None:
+    """The orphan policy a migration recorded when it started, if any."""
     for _id, step, _inverse, detail in entries(conn, version):
         if step == POLICY_STEP:
             return detail.get("policy")
@@ -170,4 +172,5 @@ def recorded_policy(conn: psycopg.Connection, version: int) -> str | None:
 
 
 def exists(conn: psycopg.Connection) -> bool:
+    """True when the journal table exists."""
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEDGER_SCHEMA}.journal",)).fetchone()[0]

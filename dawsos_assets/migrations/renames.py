@@ -47,6 +47,7 @@ def assess(conn: psycopg.Connection, rename: ColumnRename) -> str:
 
 
 def describe_state(rename: ColumnRename, state: str) -> str:
+    """A column rename in the given state, in words for the plan."""
     subject = f"{rename.table}.{rename.legacy} → {rename.standard}"
     return {
         "rename": f"rename {subject}",
@@ -60,6 +61,8 @@ def describe_state(rename: ColumnRename, state: str) -> str:
 # -- functions that use a renamed column -----------------------------------------------------------------------
 @dataclass
 class FunctionFix:
+    """How one database function that uses a renamed column is handled."""
+
     signature: str
     action: str  # rewrite | search_path | follows | manual
     reason: str
@@ -69,12 +72,15 @@ class FunctionFix:
 
 @dataclass
 class Dependents:
+    """What depends on the renamed columns: functions to fix, objects that follow, notes for old code."""
+
     functions: list[FunctionFix] = field(default_factory=list)
     follows: list[str] = field(default_factory=list)  # views, policies: stored parsed, follow the rename
     notes: list[str] = field(default_factory=list)  # what old code will find different, without stopping anything
 
     @property
     def manual(self) -> list[FunctionFix]:
+        """The functions that need a fix by hand."""
         return [f for f in self.functions if f.action == "manual"]
 
 
@@ -386,6 +392,7 @@ def legacy_view_actions(
 
 
 def refuse_contradictions(label: str, states: dict[ColumnRename, str], deps: Dependents) -> None:
+    """Refuse when a table has both the legacy and the standard column (no rule says which is true)."""
     clashes = [r for r, state in states.items() if state == "contradiction"]
     if clashes:
         r = clashes[0]

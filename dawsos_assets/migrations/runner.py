@@ -40,6 +40,7 @@ _CIC = re.compile(r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s
 
 
 def default_policy() -> str:
+    """The orphan policy from the environment, else placeholder."""
     return os.environ.get(POLICY_ENV, "placeholder")
 
 
@@ -69,6 +70,8 @@ def _coded(method):
 
 @dataclass
 class StatementReport:
+    """One statement a migration ran: its SQL, lock, effect and time."""
+
     sql: str
     lock: str
     effect: str
@@ -78,6 +81,8 @@ class StatementReport:
 
 @dataclass
 class StepReport:
+    """One step of a migration run: whether it ran, why not, its statements and rows."""
+
     name: str
     kind: str
     skipped: bool = False
@@ -91,6 +96,8 @@ class StepReport:
 
 @dataclass
 class RunReport:
+    """What a migration run did, step by step."""
+
     version: int
     name: str
     direction: str
@@ -105,11 +112,14 @@ class RunReport:
     schema_after: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """The report as a plain dict, for JSON."""
         return asdict(self)
 
 
 @dataclass
 class PlannedStep:
+    """One step of a plan: what it would do and why."""
+
     step: str
     kind: str
     action: str  # apply | create | skip | refuse | decided at switch time
@@ -119,6 +129,8 @@ class PlannedStep:
 
 @dataclass
 class MigrationPlan:
+    """What applying a migration would do, without doing it."""
+
     version: int
     label: str
     state: str  # pending | partial
@@ -127,10 +139,13 @@ class MigrationPlan:
     refusal: str | None = None
 
     def as_dict(self) -> dict:
+        """The plan as a plain dict, for JSON."""
         return asdict(self)
 
 
 class MigrationRunner:
+    """Plans, applies, verifies and rolls back the migrations of one database."""
+
     def __init__(
         self,
         url: str | None = None,
@@ -185,6 +200,7 @@ class MigrationRunner:
         return conn
 
     def ledger(self, conn: psycopg.Connection) -> dict[int, dict]:
+        """Version -> the ledger row of every applied migration."""
         exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEDGER_SCHEMA}.ledger",)).fetchone()[0]
         if not exists:
             return {}
@@ -295,6 +311,7 @@ class MigrationRunner:
     # -- public API --------------------------------------------------------------------------------------------
     @_coded
     def status(self) -> list[dict]:
+        """Each migration's state (applied, partial or pending) with its ledger row."""
         with self._session(exclusive=False) as conn:
             ledger = self.ledger(conn)
             started = journal.started_versions(conn)

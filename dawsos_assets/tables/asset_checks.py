@@ -131,4 +131,5 @@ def build_table_checks(table: str) -> dg.AssetChecksDefinition:
 
 
 def build_all_table_checks() -> list[dg.AssetChecksDefinition]:
+    """The asset checks of every table that has a contract."""
     return [build_table_checks(table) for table in CONTRACTS]

@@ -41,11 +41,14 @@ PG_FAMILIES = {
 
 
 def fk_check_name(column: str) -> str:
+    """Name of the foreign-key check on `column` (e.g. `fk_security_id`)."""
     return f"fk_{column}"
 
 
 @dataclass
 class Rule:
+    """One contract rule as SQL: its label, severity and the predicate a breaking row satisfies."""
+
     label: str
     severity: str
     violation: str | None  # SQL predicate, true for a failing row; None when it cannot be evaluated
@@ -54,6 +57,8 @@ class Rule:
 
 @dataclass
 class CheckOutcome:
+    """The result of one check on one table, with a sample of failing rows and the query that lists them all."""
+
     table: str
     check: str
     severity: str
@@ -65,6 +70,7 @@ class CheckOutcome:
     details: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
+        """The outcome's key figures, as the CLI and JSON reports show them."""
         return {
             "asset": self.table,
             "check": self.check,
@@ -149,6 +155,7 @@ def physical_columns(contract: type[Contract], table: str, present: list[str]) -
 
 
 def compile_rules(contract: type[Contract], table: str, present: list[str]) -> list[Rule]:
+    """Translate a table's contract into SQL rules on the columns the table has now (standard or legacy names)."""
     schema = contract.to_schema()
     physical = physical_columns(contract, table, present)
     quoted = {name: (f'"{col}"' if col else None) for name, col in physical.items()}
@@ -186,6 +193,7 @@ def _stats_text(statistics: dict) -> str:
 
 # -- running ----------------------------------------------------------------------------------------------------
 def jsonable(value):
+    """A database value as JSON can hold it (decimals as floats, dates as ISO strings, anything else as text)."""
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, (date, datetime)):
@@ -203,6 +211,7 @@ def _sample(conn: psycopg.Connection, query: str) -> list[dict]:
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
+    """Column name -> data type of a public table, in column order."""
     return dict(
         conn.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
@@ -213,6 +222,7 @@ def table_columns(conn: psycopg.Connection, table: str) -> dict[str, str]:
 
 
 def check_column_names(table: str, contract: type[Contract], present: dict[str, str]) -> CheckOutcome:
+    """Check that the table has every contract column under its standard name (a legacy name fails the check)."""
     schema = contract.to_schema()
     legacy = {r.legacy: r.standard for r in RENAMES if r.table == table}
     problems = []
@@ -301,6 +311,7 @@ def check_rows(
 def check_unique(
     conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]
 ) -> CheckOutcome:
+    """Check that the contract's unique key holds, by a valid unique index or else by counting duplicates."""
     physical = physical_columns(contract, table, list(present))
     key = list(contract.to_schema().unique or [])
     if not key:
@@ -334,6 +345,7 @@ def check_unique(
 
 
 def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, str]) -> list[CheckOutcome]:
+    """Check each foreign key of the table: a validated constraint, or else no orphaned rows."""
     outcomes = []
     for fk in (fk for fk in FOREIGN_KEYS if fk.table == table):
         name = fk_check_name(fk.column)
@@ -385,6 +397,7 @@ def check_foreign_keys(conn: psycopg.Connection, table: str, present: dict[str, 
 def check_freshness(
     conn: psycopg.Connection, table: str, contract: type[Contract], present: dict[str, str]
 ) -> list[CheckOutcome]:
+    """Warn when the table's latest date lags behind the latest pricing pack."""
     column = (getattr(contract.__config__, "metadata", None) or {}).get("freshness")
     if not column:
         return []
@@ -451,6 +464,7 @@ def run_table_checks(conn: psycopg.Connection, table: str, selected: set[str] | 
 
 
 def run_all_checks(conn: psycopg.Connection) -> list[CheckOutcome]:
+    """Run every check on every table that has a contract."""
     return [outcome for table in CONTRACTS for outcome in run_table_checks(conn, table)]
 
 

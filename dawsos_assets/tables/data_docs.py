@@ -50,6 +50,7 @@ def gx_root() -> Path:
 
 
 def site_dir() -> Path:
+    """Folder of the built Great Expectations data-docs site."""
     return gx_root() / "gx" / "uncommitted" / "data_docs" / "local_site"
 
 

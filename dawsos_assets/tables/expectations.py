@@ -35,6 +35,7 @@ def _great_expectations():
 
 
 def suite_name(table: str) -> str:
+    """Name of the expectation suite of `table`."""
     return f"{SUITE_PREFIX}{table}"
 
 
@@ -136,6 +137,7 @@ def build_suites(root: Path = EXPECTATIONS_DIR) -> list[Path]:
 
 
 def committed_suite(table: str, root: Path = EXPECTATIONS_DIR) -> dict:
+    """The suite of `table` as committed under expectations/."""
     return json.loads((root / "expectations" / f"{suite_name(table)}.json").read_text())
 
 

@@ -110,6 +110,7 @@ def _holdings_result(
     can_subset=True,
 )
 def holdings_checks(context: dg.AssetCheckExecutionContext, database: PortfolioDatabase):
+    """Run the selected checks on analytics.holdings and list the first offending rows."""
     selected = {key.name for key in context.selected_asset_check_keys}
     with database.connect() as conn:
         if WEIGHTS_SUM_TO_ONE in selected:

@@ -37,10 +37,12 @@ DATABASE_POOL = "portfolio_database"
 
 
 def legacy_key(table: str) -> dg.AssetKey:
+    """Asset key of a table as the legacy application left it (`legacy/<table>`)."""
     return dg.AssetKey(["legacy", table])
 
 
 def observed_schema(conn, table: str, schema: str = "public") -> dg.TableSchema:
+    """The table's columns as the database has them now, as a Dagster table schema."""
     rows = conn.execute(
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",

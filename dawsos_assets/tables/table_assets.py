@@ -27,6 +27,7 @@ LEGACY_NAME = {(r.table, r.standard): r.legacy for r in RENAMES}
 
 
 def table_key(table: str) -> dg.AssetKey:
+    """Asset key of a standard table."""
     return dg.AssetKey(table)
 
 
@@ -68,6 +69,7 @@ def contract_schema(table: str) -> dg.TableSchema:
 
 
 def build_table_asset(table: str) -> dg.AssetsDefinition:
+    """The asset of one standard table: its contract schema, the migrations that change it and its lineage."""
     migrations = migrations_touching(table)
     legacy = table in LEGACY_TABLES
     metadata = {
@@ -108,4 +110,5 @@ def build_table_asset(table: str) -> dg.AssetsDefinition:
 
 
 def build_table_assets() -> list[dg.AssetsDefinition]:
+    """The assets of every standard table."""
     return [build_table_asset(table) for table in STANDARD_TABLES]

@@ -35,6 +35,8 @@ GENERATED_NAMES = [
 
 @dataclass
 class Portfolio:
+    """A portfolio row of the seed data."""
+
     id: str
     user_id: str
     name: str
@@ -45,6 +47,8 @@ class Portfolio:
 
 @dataclass
 class Lot:
+    """A tax lot of the seed data."""
+
     id: str
     portfolio_id: str
     security_id: str
@@ -66,6 +70,8 @@ class Lot:
 
 @dataclass
 class Transaction:
+    """A transaction of the seed data."""
+
     id: str
     portfolio_id: str
     transaction_type: str
@@ -84,6 +90,8 @@ class Transaction:
 
 @dataclass
 class Book:
+    """One portfolio with its lots, transactions, deposit, daily values and cash flows."""
+
     portfolio: Portfolio
     lots: list[Lot] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
@@ -94,6 +102,7 @@ class Book:
 
 # -- demo and test portfolios (seed_portfolio_data.sql and the plan's Test Portfolio Alpha) ----------------------------
 def demo_book(market: Market) -> Book:
+    """The demo portfolio of the legacy seed data."""
     by_symbol = {s.symbol: s for s in market.securities}
     portfolio = Portfolio(
         ref.DEMO_PORTFOLIO_ID,
@@ -163,6 +172,7 @@ def demo_book(market: Market) -> Book:
 
 
 def alpha_book(market: Market) -> Book:
+    """Test Portfolio Alpha, the portfolio the legacy validation figures were computed on."""
     by_symbol = {s.symbol: s for s in market.securities}
     portfolio = Portfolio(
         ref.ALPHA_PORTFOLIO_ID,
@@ -214,6 +224,7 @@ def _round_quantity(raw: float) -> float:
 
 
 def generated_portfolio(number: int) -> Portfolio:
+    """The portfolio row of generated portfolio `number` (names cycle through a fixed list)."""
     name, base = GENERATED_NAMES[number % len(GENERATED_NAMES)]
     suffix = "" if number < len(GENERATED_NAMES) else f" {number // len(GENERATED_NAMES) + 1}"
     return Portfolio(
@@ -227,6 +238,7 @@ def generated_portfolio(number: int) -> Portfolio:
 
 
 def generated_book(rng: np.random.Generator, market: Market, number: int) -> Book:
+    """A generated portfolio with random lots bought over the history, and its transactions."""
     book = Book(generated_portfolio(number))
     tradable = [s for s in market.securities if s.symbol not in ("BBUC", "SPY")]
     picks = rng.choice(len(tradable), size=int(rng.integers(8, 15)), replace=False)

@@ -48,6 +48,8 @@ class LotChunk:
 
 
 class LotGenerator:
+    """Generates lots in chunks as numpy columns, fast enough for millions of rows."""
+
     def __init__(self, market: Market, portfolio_ids: list[str], rng: np.random.Generator):
         self.rng = rng
         tradable = [i for i, s in enumerate(market.securities) if s.symbol != "BBUC"]
@@ -59,6 +61,7 @@ class LotGenerator:
         self.portfolio_ids = np.array(portfolio_ids, dtype="S36")
 
     def chunk(self, rows: int) -> LotChunk:
+        """The next `rows` random lots."""
         rng, n_days = self.rng, len(self.dates)
         security = rng.integers(0, len(self.security_ids), rows)
         day = rng.integers(0, int(0.8 * n_days), rows)
@@ -95,6 +98,7 @@ class LotGenerator:
 def inject_defects(
     chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedger, shape: Shape, orphan_ids: np.ndarray
 ) -> None:
+    """Plant the seed's defects in a chunk of lots and record them in the ledger."""
     rows = len(chunk.ids)
     orphan = (rng.random(rows) < ORPHAN_RATE) & applicable("orphaned_lots", shape)
     chunk.security_ids = np.where(orphan, orphan_ids[rng.integers(0, len(orphan_ids), rows)], chunk.security_ids)
@@ -205,6 +209,7 @@ def _progress(enabled: bool):
 
 
 def copy_chunks(conn: psycopg.Connection, sql: str, chunks, advance) -> None:
+    """COPY the chunks into the database with `sql`, calling `advance(rows)` after each."""
     with conn.cursor() as cur:
         with cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
             for rows, payload in chunks:

@@ -41,6 +41,7 @@ def _period_dates(frequency: str, end: date) -> list[date]:
 
 
 def macro_indicator_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF) -> list[tuple]:
+    """Rows of macro_indicators: a random walk for each FRED series up to `end`."""
     rows = []
     for indicator_id, name, units, frequency, level, drift, vol in ref.FRED_SERIES:
         dates = _period_dates(frequency, end)
@@ -65,6 +66,7 @@ def macro_indicator_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF)
 
 
 def regime_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF) -> list[tuple]:
+    """Rows of regime_history: a weekly regime that changes now and then, with its scores."""
     rows, state, day = [], 1, date(2024, 1, 5)
     while day <= end:
         if rng.random() < 0.08:
@@ -89,6 +91,7 @@ def regime_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF) -> list[
 
 
 def cycle_phase_rows(rng: np.random.Generator, end: date = ref.LEGACY_AS_OF) -> list[tuple]:
+    """Rows of cycle_phases: a monthly phase for each economic cycle."""
     rows = []
     for cycle_type, phases, start_phase in (
         ("STDC", STDC_PHASES, 2),
@@ -124,6 +127,7 @@ def open_positions(books: list[Book]) -> list[tuple[str, str, str]]:
 
 
 def beta_rows(rng: np.random.Generator, market: Market, books: list[Book], variant: Shape) -> list[tuple]:
+    """Rows of position_factor_betas for every open position, in the variant's long or wide form."""
     sectors = {s.id: s.sector for s in market.securities}
     rows = []
     for portfolio_id, security_id, symbol in open_positions(books):
@@ -213,6 +217,7 @@ def scenario_rows(variant: Shape) -> list[tuple]:
 
 
 def fundamentals_rows(rng: np.random.Generator, market: Market) -> list[tuple]:
+    """Rows of fundamentals: random valuation and profitability figures for each equity."""
     rows = []
     for sec in market.securities:
         if sec.security_type != "equity":
@@ -248,6 +253,7 @@ def fundamentals_rows(rng: np.random.Generator, market: Market) -> list[tuple]:
 
 
 def news_rows(rng: np.random.Generator, books: list[Book], end: date = ref.LEGACY_AS_OF) -> list[tuple]:
+    """Rows of news_items about the held securities, with random sentiment and impact."""
     symbols = sorted({lot.symbol for book in books for lot in book.lots})
     topics = [
         "beats earnings estimates",
@@ -283,6 +289,7 @@ def news_rows(rng: np.random.Generator, books: list[Book], end: date = ref.LEGAC
 def corporate_action_rows(
     rng: np.random.Generator, market: Market, books: list[Book], end: date = ref.LEGACY_AS_OF
 ) -> list[tuple]:
+    """Rows of corporate_actions: upcoming earnings, dividends and splits of the held securities."""
     held = sorted({lot.security_id for book in books for lot in book.lots if lot.qty_open > 0})
     by_id = {s.id: s for s in market.securities}
     rows = []
@@ -334,6 +341,7 @@ def corporate_action_rows(
 
 
 def rubric_rows() -> list[tuple]:
+    """Rows of rating_rubrics: the legacy rubric weights."""
     return [
         (
             ref.stable_id(f"rubric:{kind}"),
@@ -348,6 +356,7 @@ def rubric_rows() -> list[tuple]:
 
 
 def audit_rows(variant: Shape) -> list[tuple]:
+    """Rows of audit_log in the variant's shape."""
     if variant.audit_log == "a":
         return [
             (ref.stable_id(f"audit:{i}"), event, ref.ADMIN_USER_ID, json.dumps({"seed": True}))

@@ -73,15 +73,19 @@ def applicable(key: str, shape: Shape) -> bool:
 
 
 def defect_query(key: str, shape: Shape) -> str:
+    """The query that finds the rows of defect `key`, with the database's lot column names."""
     return DEFECT_QUERIES[key][1].format(open=shape.open_column, original=shape.original_column)
 
 
 @dataclass
 class DefectLedger:
+    """The planted defects: how many of each kind and the ids of the first ones."""
+
     ids: dict[str, list[str]] = field(default_factory=lambda: {key: [] for key in DEFECT_QUERIES})
     counts: dict[str, int] = field(default_factory=lambda: {key: 0 for key in DEFECT_QUERIES})
 
     def record(self, key: str, row_id: str) -> None:
+        """Count one planted defect and keep its row id while the manifest has room."""
         self.counts[key] += 1
         if len(self.ids[key]) < MANIFEST_ID_LIMIT:
             self.ids[key].append(row_id)
@@ -188,6 +192,7 @@ def orphan_rows(books: list[Book], ledger: DefectLedger) -> tuple[list[Lot], lis
 
 
 def orphan_beta_rows(books: list[Book], ledger: DefectLedger, shape: Shape, cnr_id: str) -> list[tuple]:
+    """Rows of position_factor_betas for delisted securities (orphans), recorded in the ledger."""
     host = books[0].portfolio.id
     rows = []
     for i in range(3):

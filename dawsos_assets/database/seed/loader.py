@@ -66,6 +66,8 @@ MAX_SEED = (
 
 @dataclass
 class SeedOptions:
+    """What `dawsos seed` builds: the random seed, scale and legacy variant."""
+
     seed: int = 42
     lots: int | None = None
     portfolios: int | None = None
@@ -74,6 +76,7 @@ class SeedOptions:
     progress: bool = True
 
     def generated_portfolios(self) -> int:
+        """How many generated portfolios to add besides the demo and Alpha portfolios."""
         if self.portfolios is not None:
             return self.portfolios
         if self.lots:
@@ -81,6 +84,7 @@ class SeedOptions:
         return BOOK_PORTFOLIOS
 
     def validate(self) -> None:
+        """Refuse options outside their limits with a one-line error."""
         if not 0 <= self.seed <= MAX_SEED:
             raise DawsosError(
                 errors.SEED_ARGUMENT_INVALID,
@@ -126,6 +130,7 @@ def database_state(conn: psycopg.Connection) -> str:
 
 
 def read_manifest(conn: psycopg.Connection) -> dict:
+    """The manifest the seed wrote (what was built and the defects planted)."""
     if database_state(conn) != "seeded":
         raise DawsosError(
             errors.DB_NOT_SEEDED, "the database has no DawsOS demo data", "run `dawsos seed` (or `make demo`) first"
@@ -173,6 +178,7 @@ class Writer:
         return standard if standard in present else None
 
     def rows(self, table: str, columns: list[str], rows) -> int:
+        """Insert rows into `table` under whatever names its columns have; returns the rows written (0 when absent)."""
         if not self.shape.has(table):
             self.skipped.append(table)
             return 0
@@ -239,6 +245,7 @@ def lot_columns(shape: Shape) -> list[str]:
 
 
 def lot_row(lot: Lot) -> tuple:
+    """A lot as a row of the legacy lots table."""
     return (
         lot.id,
         lot.portfolio_id,
@@ -257,6 +264,7 @@ def lot_row(lot: Lot) -> tuple:
 
 
 def transaction_row(txn: Transaction) -> tuple:
+    """A transaction as a row of the legacy transactions table."""
     return (
         txn.id,
         txn.portfolio_id,

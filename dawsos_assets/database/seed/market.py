@@ -24,6 +24,7 @@ PACK_POLICY = "WM4PM_CAD"
 
 
 def business_days(start: date, end: date) -> list[date]:
+    """The weekdays from `start` to `end`, both included."""
     days, day = [], start
     while day <= end:
         if day.weekday() < 5:
@@ -33,11 +34,14 @@ def business_days(start: date, end: date) -> list[date]:
 
 
 def pack_id(day: date) -> str:
+    """Id of the pricing pack of `day`."""
     return f"PP_{day.isoformat()}"
 
 
 @dataclass
 class Security:
+    """A security of the seed market."""
+
     id: str
     symbol: str
     name: str
@@ -50,6 +54,7 @@ class Security:
 
 
 def all_securities() -> list[Security]:
+    """The demo and test securities plus the other listed ones."""
     listed = [
         Security(sid, sym, name, kind, exch, ccy, dom, sector, px)
         for sym, sid, name, kind, exch, ccy, dom, sector, px in ref.DEMO_SECURITIES + ref.TEST_SECURITIES
@@ -75,6 +80,8 @@ def all_securities() -> list[Security]:
 
 @dataclass
 class Market:
+    """Daily closes of every security and USD rates of every currency over the history."""
+
     days: list[date]
     securities: list[Security]
     closes: np.ndarray  # [security, day], in each security's trading currency
@@ -99,6 +106,7 @@ class Market:
         self.row = {s.id: i for i, s in enumerate(self.securities)}
 
     def close(self, security_id: str, index: int) -> float:
+        """Close of a security at a day index, in its trading currency."""
         return float(self.closes[self.row[security_id], index])
 
     def fx(self, base: str, quote: str, index: int) -> float:
@@ -109,6 +117,7 @@ class Market:
 
 
 def build_market(rng: np.random.Generator, start: date = ref.HISTORY_START, end: date = ref.LEGACY_AS_OF) -> Market:
+    """A random market: business days from `start` to `end` and a price path for each security."""
     days = business_days(start, end)
     securities = all_securities()
     n = len(days)
@@ -131,6 +140,7 @@ def build_market(rng: np.random.Generator, start: date = ref.HISTORY_START, end:
 
 
 def securities_rows(market: Market) -> list[tuple]:
+    """Rows of the securities table."""
     return [
         (s.id, s.symbol, s.name, s.security_type, s.exchange, s.currency, s.currency, s.domicile, s.sector)
         for s in market.securities
@@ -138,6 +148,7 @@ def securities_rows(market: Market) -> list[tuple]:
 
 
 def pricing_pack_rows(market: Market) -> list[tuple]:
+    """Rows of pricing_packs, one per business day."""
     import hashlib
 
     rows = []
@@ -161,6 +172,7 @@ def pricing_pack_rows(market: Market) -> list[tuple]:
 
 
 def price_rows(market: Market, rng: np.random.Generator) -> list[tuple]:
+    """Rows of prices: each security's close, open, high, low and volume per day."""
     rows = []
     for s_index, sec in enumerate(market.securities):
         closes = market.closes[s_index]
@@ -190,6 +202,7 @@ def price_rows(market: Market, rng: np.random.Generator) -> list[tuple]:
 
 
 def fx_rows(market: Market) -> list[tuple]:
+    """Rows of fx_rates for each currency pair and day."""
     rows = []
     for d_index, day in enumerate(market.days):
         for base, quote in FX_PAIRS:

@@ -10,6 +10,7 @@ NAMESPACE = uuid.UUID("6f1b7a52-6a0e-4f1e-9d3c-0a5c2d7e4b10")
 
 
 def stable_id(name: str) -> str:
+    """A UUID derived from `name`, the same on every run."""
     return str(uuid.uuid5(NAMESPACE, name))
 
 
