@@ -37,8 +37,10 @@ RUN_DONE = ("SUCCESS", "FAILURE", "CANCELED")
 # Tables keyed by portfolio that the patterns read; a copy gets new ids where a key or a reference needs one.
 CLONED = {
     "lots": {"id": "md5(c.id::text || x.id::text)::uuid"},
-    "transactions": {"id": "md5(c.id::text || x.id::text)::uuid",
-                     "lot_id": "CASE WHEN x.lot_id IS NULL THEN NULL ELSE md5(c.id::text || x.lot_id::text)::uuid END"},
+    "transactions": {
+        "id": "md5(c.id::text || x.id::text)::uuid",
+        "lot_id": "CASE WHEN x.lot_id IS NULL THEN NULL ELSE md5(c.id::text || x.lot_id::text)::uuid END",
+    },
     "portfolio_daily_values": {},
     "position_factor_betas": {"id": "md5(c.id::text || x.id::text)::uuid"},
 }
@@ -46,22 +48,31 @@ CLONED = {
 
 def copy_books(conn, copies: int) -> None:
     """`copies` more portfolios, copy k of seeded book k mod 8 (in name order), named '<book> #k'."""
-    conn.execute("""
+    conn.execute(
+        """
         CREATE TEMP TABLE copies AS
         SELECT md5('bench-portfolio:' || i)::uuid AS id, b.id AS source, b.name || ' #' || lpad(i::text, 4, '0') AS name
           FROM generate_series(1, %s) i
           JOIN (SELECT id, name, row_number() OVER (ORDER BY name) - 1 AS k FROM portfolios) b ON b.k = i %% %s""",
-                 (copies, SEEDED_BOOKS))
+        (copies, SEEDED_BOOKS),
+    )
     conn.execute("""INSERT INTO portfolios (id, user_id, name, description, base_currency, benchmark_id)
                     SELECT c.id, p.user_id, c.name, 'bench copy of ' || p.name, p.base_currency, p.benchmark_id
                       FROM copies c JOIN portfolios p ON p.id = c.source""")
     for table, replaced in CLONED.items():
-        columns = [c for (c,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
-            "ORDER BY ordinal_position", (table,))]
+        columns = [
+            c
+            for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
+                "ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
         values = [replaced.get(c, "c.id" if c == "portfolio_id" else f"x.{c}") for c in columns]
-        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
-                     f"FROM copies c JOIN {table} x ON x.portfolio_id = c.source")
+        conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
+            f"FROM copies c JOIN {table} x ON x.portfolio_id = c.source"
+        )
 
 
 def prepare_database(portfolios: int) -> str:
@@ -119,10 +130,16 @@ def in_process(url: str) -> dict:
     with connection.connect(url) as conn:
         portfolios = portfolio_keys(conn)
         for pattern in load_all().values():
-            published += sum(o.passed for o in run_batch(conn, engine, pattern, portfolios, "bench-engine-only").values())
+            published += sum(
+                o.passed for o in run_batch(conn, engine, pattern, portfolios, "bench-engine-only").values()
+            )
     patterns_s = time.perf_counter() - started
-    return {"nightly_s": round(nightly_s, 1), "nightly_success": nightly.success,
-            "patterns_s": round(patterns_s, 1), "patterns_published": published}
+    return {
+        "nightly_s": round(nightly_s, 1),
+        "nightly_success": nightly.success,
+        "patterns_s": round(patterns_s, 1),
+        "patterns_published": published,
+    }
 
 
 def free_port() -> int:
@@ -144,8 +161,12 @@ class Daemon:
         from dagster_graphql import DagsterGraphQLClient
 
         self.port = free_port()
-        self.child = subprocess.Popen([str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
-                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.child = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
         self._wait_until_loaded()
 
@@ -193,8 +214,10 @@ def run_breakdown(run_id: str) -> dict:
     with dg.DagsterInstance.get() as instance:
         record = instance.get_run_record_by_id(run_id)
         stats = instance.get_run_stats(run_id)
-    return {"queued_and_launch_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
-            "run_s": round(stats.end_time - stats.start_time, 1)}
+    return {
+        "queued_and_launch_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
+        "run_s": round(stats.end_time - stats.start_time, 1),
+    }
 
 
 def through_the_daemon(url: str) -> dict:
@@ -209,16 +232,25 @@ def through_the_daemon(url: str) -> dict:
     try:
         daemon.stop_sensor("patterns_follow_tables")
         nightly_s, nightly_status, nightly_run = daemon.run(TABLES_AND_CHECKS_JOB)
-        patterns_s, patterns_status, patterns_run = daemon.run(PATTERNS_JOB, {
-            "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        patterns_s, patterns_status, patterns_run = daemon.run(
+            PATTERNS_JOB,
+            {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
     finally:
         daemon.close()
     with connection.connect(url) as conn:
-        published = conn.execute("SELECT count(*) FROM analytics.pattern_outputs WHERE run_id = %s",
-                                 (patterns_run,)).fetchone()[0]
-    return {"nightly_s": round(nightly_s, 1), "nightly_status": nightly_status, "nightly": run_breakdown(nightly_run),
-            "patterns_s": round(patterns_s, 1), "patterns_status": patterns_status,
-            "patterns": run_breakdown(patterns_run), "patterns_published": published}
+        published = conn.execute(
+            "SELECT count(*) FROM analytics.pattern_outputs WHERE run_id = %s", (patterns_run,)
+        ).fetchone()[0]
+    return {
+        "nightly_s": round(nightly_s, 1),
+        "nightly_status": nightly_status,
+        "nightly": run_breakdown(nightly_run),
+        "patterns_s": round(patterns_s, 1),
+        "patterns_status": patterns_status,
+        "patterns": run_breakdown(patterns_run),
+        "patterns_published": published,
+    }
 
 
 def measure(portfolios: int) -> dict:
@@ -234,9 +266,12 @@ def measure(portfolios: int) -> dict:
         instance.add_dynamic_partitions(PORTFOLIOS.name, list(portfolio_keys(conn)))
     engine_only = in_process(url)
     daemon = through_the_daemon(url)
-    result = {"in_process": engine_only, "daemon": daemon,
-              "nightly_daemon_over_inprocess": round(daemon["nightly_s"] / engine_only["nightly_s"], 2),
-              "patterns_daemon_over_engine": round(daemon["patterns_s"] / engine_only["patterns_s"], 2)}
+    result = {
+        "in_process": engine_only,
+        "daemon": daemon,
+        "nightly_daemon_over_inprocess": round(daemon["nightly_s"] / engine_only["nightly_s"], 2),
+        "patterns_daemon_over_engine": round(daemon["patterns_s"] / engine_only["patterns_s"], 2),
+    }
     print(f"N={portfolios}: {json.dumps(result)}", flush=True)
     return result
 
@@ -256,12 +291,21 @@ def main() -> None:
         results = {n: measure(n) for n in args.portfolios}
     finally:
         server.stop()
-    print(json.dumps({
-        "bench": "pipeline", "portfolios": {str(n): r for n, r in results.items()},
-        "nightly_daemon_over_inprocess": {str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()},
-        "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
-        "patterns_daemon_s": {str(n): r["daemon"]["patterns_s"] for n, r in results.items()},
-        "target_ratio": 1.5, "target_patterns_1000_s": 300}))
+    print(
+        json.dumps(
+            {
+                "bench": "pipeline",
+                "portfolios": {str(n): r for n, r in results.items()},
+                "nightly_daemon_over_inprocess": {
+                    str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()
+                },
+                "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
+                "patterns_daemon_s": {str(n): r["daemon"]["patterns_s"] for n, r in results.items()},
+                "target_ratio": 1.5,
+                "target_patterns_1000_s": 300,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

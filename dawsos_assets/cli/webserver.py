@@ -28,8 +28,11 @@ def ensure_port_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            raise DawsosError(errors.PORT_IN_USE, f"port {port} on 127.0.0.1 is already in use",
-                              f"stop what listens there or pass another port, e.g. `dawsos ui --port {port + 1}`") from None
+            raise DawsosError(
+                errors.PORT_IN_USE,
+                f"port {port} on 127.0.0.1 is already in use",
+                f"stop what listens there or pass another port, e.g. `dawsos ui --port {port + 1}`",
+            ) from None
 
 
 def _reset_sigint() -> None:
@@ -38,8 +41,18 @@ def _reset_sigint() -> None:
 
 
 def dagster_dev_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
-            "-w", str(PROJECT_ROOT / "workspace.yaml")]
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+    ]
 
 
 def run_ui(port: int) -> int:

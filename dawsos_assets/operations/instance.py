@@ -45,7 +45,8 @@ def dagster_home() -> Path:
 
 def prepare_instance() -> Path:
     """Write dagster.yaml, put the storage URL in this process's environment (inherited by `dagster dev`, its
-    daemon and run workers) and point DAGSTER_HOME at the instance; return the directory."""
+    daemon and run workers) and point DAGSTER_HOME at the instance; return the directory.
+    """
     home = dagster_home()
     home.mkdir(mode=0o700, exist_ok=True)
     config = INSTANCE_TEMPLATE.format(storage_url_env=STORAGE_URL_ENV)

@@ -34,10 +34,17 @@ def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.E
     """An engine like dagster-postgres's (AUTOCOMMIT, the same token hook) that keeps a few connections open.
 
     pool_pre_ping checks a kept connection before handing it out, so one closed by a server restart is replaced
-    instead of failing the run."""
-    engine = create_pg_engine(postgres_url, token_provider, isolation_level="AUTOCOMMIT",
-                              poolclass=sqlalchemy.pool.QueuePool, pool_size=POOL_SIZE,
-                              max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
+    instead of failing the run.
+    """
+    engine = create_pg_engine(
+        postgres_url,
+        token_provider,
+        isolation_level="AUTOCOMMIT",
+        poolclass=sqlalchemy.pool.QueuePool,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+        pool_pre_ping=True,
+    )
     _never_share_connections_across_fork(engine)
     return engine
 
@@ -45,7 +52,8 @@ def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.E
 def _never_share_connections_across_fork(engine: sqlalchemy.engine.Engine) -> None:
     """A forked child inherits the parent's open sockets; two processes talking over one socket corrupt both
     sessions. SQLAlchemy's recipe for pools and os.fork(): remember which process opened a connection and make
-    any other process discard it and connect anew."""
+    any other process discard it and connect anew.
+    """
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def remember_opening_process(dbapi_connection, connection_record):
@@ -56,7 +64,8 @@ def _never_share_connections_across_fork(engine: sqlalchemy.engine.Engine) -> No
         if connection_record.info["pid"] != os.getpid():
             connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
             raise sqlalchemy.exc.DisconnectionError(
-                f"connection opened by process {connection_record.info['pid']}, not {os.getpid()}")
+                f"connection opened by process {connection_record.info['pid']}, not {os.getpid()}"
+            )
 
 
 class _PooledEngine:
@@ -88,22 +97,34 @@ class PooledPostgresScheduleStorage(_PooledEngine, PostgresScheduleStorage):
 class PooledPostgresStorage(DagsterPostgresStorage):
     """dagster-postgres's unified storage made of the pooled storages above; same config as `storage: postgres`."""
 
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider: Any = None):
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ):
         self.postgres_url = postgres_url
         self.should_autocreate_tables = should_autocreate_tables
         self._inst_data = inst_data
-        self._run_storage = PooledPostgresRunStorage(postgres_url, should_autocreate_tables,
-                                                     token_provider=token_provider)
-        self._event_log_storage = PooledPostgresEventLogStorage(postgres_url, should_autocreate_tables,
-                                                                token_provider=token_provider)
-        self._schedule_storage = PooledPostgresScheduleStorage(postgres_url, should_autocreate_tables,
-                                                               token_provider=token_provider)
+        self._run_storage = PooledPostgresRunStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+        self._event_log_storage = PooledPostgresEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+        self._schedule_storage = PooledPostgresScheduleStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
         DagsterStorage.__init__(self)  # not DagsterPostgresStorage's: it would build the unpooled storages too
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None,
-                          config_value: Mapping[str, Any]) -> PooledPostgresStorage:
-        return cls(inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
-                   should_autocreate_tables=config_value.get("should_autocreate_tables", True),
-                   token_provider=get_token_provider_from_config(config_value))
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledPostgresStorage:
+        return cls(
+            inst_data=inst_data,
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=get_token_provider_from_config(config_value),
+        )

@@ -11,8 +11,8 @@ from datetime import date
 import psycopg
 
 from dawsos_assets import errors
-from dawsos_assets.errors import DawsosError
 from dawsos_assets.database.inspect import require_standard_names, require_tables
+from dawsos_assets.errors import DawsosError
 from dawsos_assets.patterns.loader import TEMPLATE, Pattern, input_problem
 from dawsos_assets.patterns.registry import CapabilityRegistry
 
@@ -33,8 +33,13 @@ class RequestContext:
     trace_id: str
 
     def as_dict(self) -> dict:
-        return {"pricing_pack_id": self.pricing_pack_id, "asof_date": self.asof_date.isoformat(),
-                "portfolio_id": self.portfolio_id, "base_currency": self.base_currency, "trace_id": self.trace_id}
+        return {
+            "pricing_pack_id": self.pricing_pack_id,
+            "asof_date": self.asof_date.isoformat(),
+            "portfolio_id": self.portfolio_id,
+            "base_currency": self.base_currency,
+            "trace_id": self.trace_id,
+        }
 
 
 @dataclass
@@ -120,39 +125,53 @@ def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict) ->
     """Apply defaults and check every value against its declared type and range; a portfolio must exist."""
     unknown = sorted(set(inputs) - set(pattern.inputs))
     if unknown:
-        raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id} has no input(s) {errors.shown(unknown)}",
-                          f"inputs are: {', '.join(pattern.inputs)}")
+        raise DawsosError(
+            errors.PATTERN_EXECUTION_FAILED,
+            f"{pattern.id} has no input(s) {errors.shown(unknown)}",
+            f"inputs are: {', '.join(pattern.inputs)}",
+        )
     resolved = {}
     for name, spec in pattern.inputs.items():
         value = inputs.get(name)
         if value is None:  # an explicit null means "not given", as it did in DawsOS
             value = spec.get("default")
         if value is None and spec.get("required"):
-            raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id}: input '{name}' is required",
-                              f"pass --input {name}=…")
+            raise DawsosError(
+                errors.PATTERN_EXECUTION_FAILED, f"{pattern.id}: input '{name}' is required", f"pass --input {name}=…"
+            )
         problem = input_problem(spec, value)
         if problem:
             code = errors.INVALID_PORTFOLIO_ID if name == "portfolio_id" else errors.PATTERN_INPUT_INVALID
-            raise DawsosError(code, f"{pattern.id}: input '{name}' {problem}, not {errors.shown(value)}",
-                              f"pass --input {name}=<value> as declared in {pattern.path.name}")
+            raise DawsosError(
+                code,
+                f"{pattern.id}: input '{name}' {problem}, not {errors.shown(value)}",
+                f"pass --input {name}=<value> as declared in {pattern.path.name}",
+            )
         resolved[name] = str(uuid.UUID(value)) if value is not None and spec["type"] == "uuid" else value
     require_tables(conn, DAWSOS_TABLES)
     require_standard_names(conn)
     if resolved.get("portfolio_id"):
         found = conn.execute("SELECT 1 FROM portfolios WHERE id = %s", (resolved["portfolio_id"],)).fetchone()
         if not found:
-            raise DawsosError(errors.PORTFOLIO_NOT_FOUND, f"no portfolio {resolved['portfolio_id']}",
-                              "list portfolios with: SELECT id, name FROM portfolios")
+            raise DawsosError(
+                errors.PORTFOLIO_NOT_FOUND,
+                f"no portfolio {resolved['portfolio_id']}",
+                "list portfolios with: SELECT id, name FROM portfolios",
+            )
     return resolved
 
 
 def request_context(conn: psycopg.Connection, portfolio_id: str | None) -> RequestContext:
     """The latest non-superseded pricing pack, and the portfolio's base currency."""
-    pack = conn.execute("SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL "
-                        "ORDER BY asof_date DESC, id DESC LIMIT 1").fetchone()
+    pack = conn.execute(
+        "SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL ORDER BY asof_date DESC, id DESC LIMIT 1"
+    ).fetchone()
     if not pack:
-        raise DawsosError(errors.PRICING_PACK_NOT_FOUND, "the database has no pricing pack",
-                          "seed the database (dawsos seed) or build a pack first")
+        raise DawsosError(
+            errors.PRICING_PACK_NOT_FOUND,
+            "the database has no pricing pack",
+            "seed the database (dawsos seed) or build a pack first",
+        )
     base = "USD"
     if portfolio_id:
         base = conn.execute("SELECT base_currency FROM portfolios WHERE id = %s", (portfolio_id,)).fetchone()[0]
@@ -170,8 +189,11 @@ class PatternEngine:
 
     def reads(self, pattern: Pattern) -> list[str]:
         """The DawsOS tables a run of `pattern` may query: the engine's own and those of every capability it may
-        run (a step skipped by its condition reads nothing on that run)."""
-        capabilities = [self.registry.resolve(s["capability"]) for s in pattern.steps if self.registry.knows(s["capability"])]
+        run (a step skipped by its condition reads nothing on that run).
+        """
+        capabilities = [
+            self.registry.resolve(s["capability"]) for s in pattern.steps if self.registry.knows(s["capability"])
+        ]
         return sorted(self.own_reads(pattern).union(*(c.reads for c in capabilities)))
 
     def refused(self, pattern: Pattern) -> list[str]:
@@ -200,11 +222,15 @@ class PatternEngine:
             except DawsosError:
                 raise
             except Exception as exc:  # fail fast: the pattern stops at its first failing step
-                raise DawsosError(errors.PATTERN_EXECUTION_FAILED,
-                                  f"{pattern.id} step #{number} '{name}' ({step['capability']}) failed: "
-                                  f"{type(exc).__name__}: {exc}",
-                                  "see the trace; the database may lack the data this step needs") from exc
-            trace.append(StepTrace(name, step["capability"], target.name, (time.perf_counter() - began) * 1000,
-                                   warnings=warnings))
+                raise DawsosError(
+                    errors.PATTERN_EXECUTION_FAILED,
+                    f"{pattern.id} step #{number} '{name}' ({step['capability']}) failed: {type(exc).__name__}: {exc}",
+                    "see the trace; the database may lack the data this step needs",
+                ) from exc
+            trace.append(
+                StepTrace(
+                    name, step["capability"], target.name, (time.perf_counter() - began) * 1000, warnings=warnings
+                )
+            )
         data = {key: scope.get(key) for key in pattern.outputs}
         return PatternResult(pattern.id, data, trace, context, (time.perf_counter() - started) * 1000)

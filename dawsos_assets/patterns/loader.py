@@ -18,8 +18,16 @@ from dawsos_assets.errors import DawsosError
 PATTERNS_DIR = Path(__file__).parent / "definitions"
 SCHEMA = json.loads((Path(__file__).parent / "pattern.schema.json").read_text())
 # Names the refactor retired: database legacy names and the API's own (qty, trade_date, …).
-LEGACY_FIELD_NAMES = {"qty", "qty_open", "qty_original", "valuation_date", "flow_date", "trade_date", "realized_pnl",
-                      "value_local_legacy"}
+LEGACY_FIELD_NAMES = {
+    "qty",
+    "qty_open",
+    "qty_original",
+    "valuation_date",
+    "flow_date",
+    "trade_date",
+    "realized_pnl",
+    "value_local_legacy",
+}
 TEMPLATE = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -38,8 +46,11 @@ class Pattern:
 
 def _invalid(path: Path, problem: str, step: str | None = None) -> DawsosError:
     where = f"{path.name}" + (f", step '{step}'" if step else "")
-    return DawsosError(errors.PATTERN_INVALID, f"{where}: {problem}",
-                       "fix the pattern file (schema: dawsos_assets/patterns/pattern.schema.json)")
+    return DawsosError(
+        errors.PATTERN_INVALID,
+        f"{where}: {problem}",
+        "fix the pattern file (schema: dawsos_assets/patterns/pattern.schema.json)",
+    )
 
 
 def _words(value) -> list[str]:
@@ -59,8 +70,9 @@ def parse(path: Path) -> Pattern:
     except json.JSONDecodeError as exc:
         raise _invalid(path, f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if isinstance(document, dict) and isinstance(document.get("outputs"), dict):
-        raise _invalid(path, "`outputs` is an object (the legacy {\"panels\": …} form returns no data); "
-                             "list the step keys to return")
+        raise _invalid(
+            path, '`outputs` is an object (the legacy {"panels": …} form returns no data); list the step keys to return'
+        )
     problems = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(document), key=lambda e: list(e.path))
     if problems:
         first = problems[0]
@@ -72,14 +84,20 @@ def parse(path: Path) -> Pattern:
     for number, step in enumerate(document["steps"], 1):
         legacy = sorted(set(_words(step)) & LEGACY_FIELD_NAMES)
         if legacy:
-            raise _invalid(path, f"uses legacy field name(s) {legacy}; use the standard names "
-                                 "(quantity, quantity_open, market_value, asof_date, transaction_date)",
-                           f"#{number} {step['as']}")
+            raise _invalid(
+                path,
+                f"uses legacy field name(s) {legacy}; use the standard names "
+                "(quantity, quantity_open, market_value, asof_date, transaction_date)",
+                f"#{number} {step['as']}",
+            )
         for expr in TEMPLATE.findall(json.dumps(step)):
             root = expr.split(".")[0]
-            if root not in ("inputs", "ctx") and root not in keys[:number - 1]:
-                raise _invalid(path, f"template {{{{{expr}}}}} refers to '{root}', which no earlier step produces",
-                               f"#{number} {step['as']}")
+            if root not in ("inputs", "ctx") and root not in keys[: number - 1]:
+                raise _invalid(
+                    path,
+                    f"template {{{{{expr}}}}} refers to '{root}', which no earlier step produces",
+                    f"#{number} {step['as']}",
+                )
     unknown = [o for o in document["outputs"] if o not in keys]
     if unknown:
         raise _invalid(path, f"outputs {unknown} are not step keys ({keys})")
@@ -89,8 +107,16 @@ def parse(path: Path) -> Pattern:
         problem = input_problem(spec, spec.get("default"))
         if problem:
             raise _invalid(path, f"the default of input '{name}' {problem}")
-    return Pattern(document["id"], document["name"], document["version"], document["category"], document["inputs"],
-                   document["steps"], document["outputs"], path)
+    return Pattern(
+        document["id"],
+        document["name"],
+        document["version"],
+        document["category"],
+        document["inputs"],
+        document["steps"],
+        document["outputs"],
+        path,
+    )
 
 
 def load_all(directory: Path = PATTERNS_DIR) -> dict[str, Pattern]:
@@ -101,8 +127,11 @@ def load(pattern_id: str, directory: Path = PATTERNS_DIR) -> Pattern:
     """Only the name of a file in the pattern folder: never a path, however it is spelled."""
     known = sorted(p.stem for p in directory.glob("*.json"))
     if pattern_id not in known:
-        raise DawsosError(errors.PATTERN_NOT_FOUND, f"there is no pattern {errors.shown(pattern_id)}",
-                          f"use one of: {', '.join(known)}")
+        raise DawsosError(
+            errors.PATTERN_NOT_FOUND,
+            f"there is no pattern {errors.shown(pattern_id)}",
+            f"use one of: {', '.join(known)}",
+        )
     return parse(directory / f"{pattern_id}.json")
 
 
@@ -120,7 +149,8 @@ def _describe_range(spec: dict) -> str:
 
 def input_problem(spec: dict, value) -> str | None:
     """What is wrong with `value` for an input declared by `spec` (type, range, length), or None. None is fine
-    here: whether a missing value is allowed is the caller's question."""
+    here: whether a missing value is allowed is the caller's question.
+    """
     kind = spec["type"]
     if value is None:
         return None

@@ -44,6 +44,7 @@ class CapabilityRegistry:
         def decorate(function: Callable) -> Callable:
             self._capabilities[name] = Capability(name, agent, function, reads)
             return function
+
         return decorate
 
     def names(self) -> list[str]:
@@ -51,7 +52,8 @@ class CapabilityRegistry:
 
     def _find(self, name: str) -> Capability | None:
         """The registered capability, directly or through the consolidation map (which, unlike DawsOS's
-        runtime, really rescues a legacy name whose target is registered)."""
+        runtime, really rescues a legacy name whose target is registered).
+        """
         return self._capabilities.get(name) or self._capabilities.get(CAPABILITY_MAPPING.get(name))
 
     def knows(self, name: str) -> bool:
@@ -63,9 +65,12 @@ class CapabilityRegistry:
             return capability
         target = CAPABILITY_MAPPING.get(name)
         where = f"{pattern}, step '{step}': " if pattern else ""
-        raise DawsosError(errors.CAPABILITY_NOT_FOUND, f"{where}no agent registers capability '{name}'"
-                          + (f" (nor its consolidated name '{target}')" if target else ""),
-                          "register it in dawsos_assets/patterns/capabilities/ or fix the step's capability name")
+        raise DawsosError(
+            errors.CAPABILITY_NOT_FOUND,
+            f"{where}no agent registers capability '{name}'"
+            + (f" (nor its consolidated name '{target}')" if target else ""),
+            "register it in dawsos_assets/patterns/capabilities/ or fix the step's capability name",
+        )
 
 
 REGISTRY = CapabilityRegistry()
@@ -74,6 +79,13 @@ REGISTRY = CapabilityRegistry()
 def default_registry() -> CapabilityRegistry:
     """The registry with every capability module imported."""
     from dawsos_assets.patterns.capabilities import (  # noqa: F401  (registered on import)
-        actions, attribution, macro, portfolio, rebalance, research, risk)
+        actions,
+        attribution,
+        macro,
+        portfolio,
+        rebalance,
+        research,
+        risk,
+    )
 
     return REGISTRY

@@ -6,7 +6,8 @@ An empty table has nothing to validate; whether a panel may be empty is the data
 The tables of many outputs are validated together, one pandera call per contract and column set: these tables are
 a few rows each, and a call costs about 20 ms whatever its size (13 patterns of one portfolio took 0.6 s one table at
 a time). Rows are indexed by (table, row), so every failure goes back to the output it came from, and the one rule
-over a whole table (weights sum to 1) is computed per table."""
+over a whole table (weights sum to 1) is computed per table.
+"""
 
 from __future__ import annotations
 
@@ -189,7 +190,9 @@ class Recommendation(Row):
 
 class Transaction(Row):
     transaction_date: Series[str]
-    transaction_type: Series[str] = pa.Field(isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN", "TRANSFER_OUT", "FEE"])
+    transaction_type: Series[str] = pa.Field(
+        isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN", "TRANSFER_OUT", "FEE"]
+    )
     quantity: Series[float] = pa.Field(gt=0, nullable=True)
     price: Series[float] = pa.Field(ge=0, nullable=True)
     total_value: Series[float]
@@ -228,25 +231,45 @@ SCENARIO_TABLES = ("positions", "position_deltas", "winners", "losers")  # the t
 # pattern -> {dotted path of a table in its output: the contract of its rows}
 TABLES: dict[str, dict[str, type[Row]]] = {
     "portfolio_overview": {"valued_positions.positions": ValuedPosition, "historical_nav.data": NavPoint},
-    "portfolio_scenario_analysis": {**{f"scenario_result.{table}": PositionDelta for table in SCENARIO_TABLES},
-                                    "charts.position_deltas": PositionDelta,
-                                    "hedge_suggestions.hedges": Hedge, "hedge_suggestions.suggestions": Hedge},
-    "portfolio_cycle_risk": {"cycle_risk_map.amplified_factors": AmplifiedFactor,
-                             "cycle_risk_map.heatmap_data": HeatmapCell, "dar.scenario_distribution": ScenarioOutcome},
+    "portfolio_scenario_analysis": {
+        **{f"scenario_result.{table}": PositionDelta for table in SCENARIO_TABLES},
+        "charts.position_deltas": PositionDelta,
+        "hedge_suggestions.hedges": Hedge,
+        "hedge_suggestions.suggestions": Hedge,
+    },
+    "portfolio_cycle_risk": {
+        "cycle_risk_map.amplified_factors": AmplifiedFactor,
+        "cycle_risk_map.heatmap_data": HeatmapCell,
+        "dar.scenario_distribution": ScenarioOutcome,
+    },
     "portfolio_macro_overview": {"positioning.rows": FactorPositioning, "dar.scenario_distribution": ScenarioOutcome},
-    "macro_trend_monitor": {"regime_history.history": RegimeHistoryPoint, "factor_history.history": FactorHistoryPoint,
-                            "trend_analysis.shifts": RegimeShift, "alert_suggestions.suggestions": AlertSuggestion},
-    "news_impact_analysis": {"impact_analysis.news_with_impact": NewsImpact,
-                             "impact_analysis.entity_mentions": EntityMention},
+    "macro_trend_monitor": {
+        "regime_history.history": RegimeHistoryPoint,
+        "factor_history.history": FactorHistoryPoint,
+        "trend_analysis.shifts": RegimeShift,
+        "alert_suggestions.suggestions": AlertSuggestion,
+    },
+    "news_impact_analysis": {
+        "impact_analysis.news_with_impact": NewsImpact,
+        "impact_analysis.entity_mentions": EntityMention,
+    },
     "policy_rebalance": {"rebalance_result.trades": Trade, "rebalance_result.breaches_left": Breach},
     "cycle_deleveraging_scenarios": {
-        **{f"{scenario}.{table}": PositionDelta for scenario in ("money_printing", "austerity", "default")
-           for table in SCENARIO_TABLES},
-        "impact.rows": ScenarioComparison, "options.recommendations": Recommendation},
+        **{
+            f"{scenario}.{table}": PositionDelta
+            for scenario in ("money_printing", "austerity", "default")
+            for table in SCENARIO_TABLES
+        },
+        "impact.rows": ScenarioComparison,
+        "options.recommendations": Recommendation,
+    },
     "holding_deep_dive": {"transactions.transactions": Transaction, "comparables.comparables": Comparable},
-    "corporate_actions_upcoming": {"actions.actions": CorporateAction, "actions_with_impact.actions": ActionImpact,
-                                   "actions_with_impact.notifications.urgent": ActionImpact,
-                                   "actions_with_impact.notifications.informational": ActionImpact},
+    "corporate_actions_upcoming": {
+        "actions.actions": CorporateAction,
+        "actions_with_impact.actions": ActionImpact,
+        "actions_with_impact.notifications.urgent": ActionImpact,
+        "actions_with_impact.notifications.informational": ActionImpact,
+    },
 }
 
 
@@ -275,7 +298,8 @@ def _message(path: str, failure) -> str:
 
 def _row_index(index) -> tuple | None:
     """The (table, row) of a failing row; None for a failure of the whole frame (a missing column). pandera
-    reports a MultiIndex entry as a tuple or as its text, "(0, 3)", depending on the check."""
+    reports a MultiIndex entry as a tuple or as its text, "(0, 3)", depending on the check.
+    """
     if isinstance(index, str) and index.startswith("("):
         index = ast.literal_eval(index)
     return index if isinstance(index, tuple) else None
@@ -284,13 +308,16 @@ def _row_index(index) -> tuple | None:
 def _frame(tables: list[list[dict]]) -> pd.DataFrame:
     """The rows of several tables in one frame, indexed by (table number, row number)."""
     frame = pd.DataFrame([row for rows in tables for row in rows])
-    frame.index = pd.MultiIndex.from_tuples([(number, i) for number, rows in enumerate(tables) for i in range(len(rows))])
+    frame.index = pd.MultiIndex.from_tuples(
+        [(number, i) for number, rows in enumerate(tables) for i in range(len(rows))]
+    )
     return frame
 
 
 def tables_failures(path: str, tables: list[list[dict]], contract: type[Row]) -> list[list[str]]:
     """The failures of each table (in order) under one contract. Tables with the same columns are validated in one
-    call; a column missing from a group is missing from each of its tables."""
+    call; a column missing from a group is missing from each of its tables.
+    """
     failures: list[list[str]] = [[] for _ in tables]
     groups: dict[frozenset, list[int]] = defaultdict(list)
     for number, rows in enumerate(tables):
@@ -313,9 +340,11 @@ def table_failures(path: str, rows: list[dict], contract: type[Row]) -> list[str
 
 def responses_failures(pattern: str, outputs: list[dict]) -> list[list[str]]:
     """The failures of each output of `pattern` (in order): legacy names, tables without a contract, and every
-    table's contract, validated across the outputs at once."""
-    failures = [[f"legacy field name '{k}' in the output" for k in sorted(_keys(data) & LEGACY_FIELD_NAMES)]
-                for data in outputs]
+    table's contract, validated across the outputs at once.
+    """
+    failures = [
+        [f"legacy field name '{k}' in the output" for k in sorted(_keys(data) & LEGACY_FIELD_NAMES)] for data in outputs
+    ]
     contracts = TABLES.get(pattern, {})
     found: dict[str, list[tuple[int, list[dict]]]] = defaultdict(list)
     for number, data in enumerate(outputs):
@@ -325,8 +354,9 @@ def responses_failures(pattern: str, outputs: list[dict]) -> list[list[str]]:
             else:
                 failures[number].append(f"{path}: a table without a contract (add one to responses.TABLES)")
     for path, owned in found.items():
-        for (number, _rows), table_failures_ in zip(owned, tables_failures(path, [rows for _, rows in owned],
-                                                                          contracts[path])):
+        for (number, _rows), table_failures_ in zip(
+            owned, tables_failures(path, [rows for _, rows in owned], contracts[path])
+        ):
             failures[number] += table_failures_
     return failures
 
