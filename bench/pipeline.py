@@ -18,6 +18,7 @@ otherwise start the patterns itself after the nightly run). Ends with one JSON l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -30,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_HOME = "/var/tmp/dawsos-bench-pipeline"
+DEFAULT_HOME = "/var/tmp/dawsos-bench-pipeline"  # noqa: S108 — the benchmark's default scratch home, overridable with --home
 SEEDED_BOOKS = 8  # the demo portfolio, Test Portfolio Alpha and 6 generated books
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RUN_DONE = ("SUCCESS", "FAILURE", "CANCELED")
@@ -70,12 +71,13 @@ def copy_books(conn, copies: int) -> None:
         ]
         values = [replaced.get(c, "c.id" if c == "portfolio_id" else f"x.{c}") for c in columns]
         conn.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608 — table and column names come from this script's list and the catalog
             f"FROM copies c JOIN {table} x ON x.portfolio_id = c.source"
         )
 
 
 def prepare_database(portfolios: int) -> str:
+    """A migrated database with `portfolios` portfolios (copies of the seeded books); returns its URL."""
     from dawsos_assets.database import connection
     from dawsos_assets.database.seed.loader import SeedOptions, load_provider_data, seed_database
     from dawsos_assets.migrations.runner import MigrationRunner
@@ -143,6 +145,7 @@ def in_process(url: str) -> dict:
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -161,7 +164,7 @@ class Daemon:
         from dagster_graphql import DagsterGraphQLClient
 
         self.port = free_port()
-        self.child = subprocess.Popen(
+        self.child = subprocess.Popen(  # noqa: S603 — starts this project's own installed `dawsos ui`
             [str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -173,16 +176,15 @@ class Daemon:
     def _wait_until_loaded(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(Exception):  # the server is still starting
                 entries = self.client._execute(self.LOCATIONS)["workspaceOrError"]["locationEntries"]
                 if entries and all(e["loadStatus"] == "LOADED" for e in entries):
                     return
-            except Exception:  # the server is still starting
-                pass
             time.sleep(1)
         raise RuntimeError(f"dawsos ui did not load the code location within {timeout} s")
 
     def stop_sensor(self, name: str) -> None:
+        """Stop the sensor `name` if it runs, so it does not start runs during the measurement."""
         selector = {"repositoryLocationName": "dawsos_assets", "repositoryName": "__repository__", "sensorName": name}
         sensor = self.client._execute(self.SENSOR, {"selector": selector})["sensorOrError"]
         state = sensor["sensorState"]
@@ -200,6 +202,7 @@ class Daemon:
         return time.perf_counter() - started, status, run_id
 
     def close(self) -> None:
+        """Stop the web server (SIGTERM, then kill after a minute)."""
         self.child.send_signal(signal.SIGTERM)
         try:
             self.child.wait(60)
@@ -254,6 +257,7 @@ def through_the_daemon(url: str) -> dict:
 
 
 def measure(portfolios: int) -> dict:
+    """Run the pipeline for `portfolios` portfolios through the web server and return its timings."""
     import dagster as dg
 
     from dawsos_assets.database import connection
@@ -277,6 +281,7 @@ def measure(portfolios: int) -> dict:
 
 
 def main() -> None:
+    """Measure the pipeline at each size given and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--portfolios", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")

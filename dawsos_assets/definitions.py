@@ -47,7 +47,7 @@ from dawsos_assets.tables.legacy_assets import observe_legacy_tables
 from dawsos_assets.tables.quality import data_quality_report, refactoring_success_metrics
 from dawsos_assets.tables.table_assets import build_table_assets
 
-SLACK_BOT_TOKEN_ENV = "DAWSOS_SLACK_BOT_TOKEN"
+SLACK_BOT_TOKEN_ENV = "DAWSOS_SLACK_BOT_TOKEN"  # noqa: S105 — the name of the environment variable, not a token
 SLACK_CHANNEL_ENV = "DAWSOS_SLACK_CHANNEL"
 WEBSERVER_URL_ENV = "DAWSOS_WEBSERVER_URL"
 

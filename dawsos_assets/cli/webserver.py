@@ -24,6 +24,7 @@ SHUTDOWN_GRACE_S = 30
 
 
 def ensure_port_free(port: int) -> None:
+    """Refuse with a one-line error when `port` on 127.0.0.1 is taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -41,6 +42,7 @@ def _reset_sigint() -> None:
 
 
 def dagster_dev_command(port: int) -> list[str]:
+    """The `dagster dev` command line serving the project on 127.0.0.1:`port`."""
     return [
         sys.executable,
         "-m",
@@ -64,7 +66,7 @@ def run_ui(port: int) -> int:
     docs = start_server(docs_port)
     # runs started from the UI inherit it: the data-quality report links to this server
     environment = {**os.environ, DATA_DOCS_URL_ENV: f"http://127.0.0.1:{docs_port}/"}
-    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_reset_sigint, env=environment)
+    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_reset_sigint, env=environment)  # noqa: S603 — argv of `dagster dev`, built in this module
 
     received = []
 

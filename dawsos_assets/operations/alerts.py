@@ -54,16 +54,21 @@ END $$;
 COOLDOWN_ENV = "DAWSOS_ALERT_COOLDOWN_MINUTES"
 MAX_BACKOFF = timedelta(hours=1)
 FIRST_BACKOFF = timedelta(seconds=30)
-MAX_ATTEMPTS = 8  # with the backoff doubling from 30 s, about an hour of trying (7 waits: 30 s … 32 min) before a message is dead-lettered
+# With the backoff doubling from 30 s, about an hour of trying (7 waits: 30 s … 32 min) before a message is
+# dead-lettered.
+MAX_ATTEMPTS = 8
 WEBHOOK_ENV = "DAWSOS_SLACK_WEBHOOK_URL"
 
 
 def cooldown() -> timedelta:
+    """How long a failing check stays quiet after an alert (DAWSOS_ALERT_COOLDOWN_MINUTES, default 6 hours)."""
     return timedelta(minutes=float(os.environ.get(COOLDOWN_ENV, "360")))
 
 
 @dataclass(frozen=True)
 class CheckEvent:
+    """One asset check evaluation, as alerts need it."""
+
     asset: str
     check: str
     passed: bool
@@ -75,6 +80,7 @@ class CheckEvent:
 
     @property
     def key(self) -> str:
+        """The check's key, `asset.check`."""
         return f"{self.asset}.{self.check}"
 
 
@@ -109,6 +115,7 @@ def check_events(instance, run_id: str) -> list[CheckEvent]:
 
 
 def message(event: CheckEvent, kind: str, webserver_url: str) -> dict:
+    """The Slack message for a failure or a recovery, with a link to the run."""
     link = f"{webserver_url.rstrip('/')}/runs/{event.run_id}"
     if kind == "recovery":
         text = f":white_check_mark: Recovered: `{event.asset}` check `{event.check}` passes again. <{link}|Run>"
@@ -154,7 +161,8 @@ def enqueue(conn: psycopg.Connection, events: list[CheckEvent], webserver_url: s
             conn.execute(
                 """INSERT INTO dawsos_meta.alert_state (check_key, failing, last_alert_at) VALUES (%s, %s, %s)
                             ON CONFLICT (check_key) DO UPDATE SET failing = EXCLUDED.failing,
-                                last_alert_at = COALESCE(EXCLUDED.last_alert_at, dawsos_meta.alert_state.last_alert_at)""",
+                                last_alert_at = COALESCE(EXCLUDED.last_alert_at,
+                                                         dawsos_meta.alert_state.last_alert_at)""",
                 (event.key, not event.passed, now if kind == "failure" else None),
             )
     return queued
@@ -176,7 +184,7 @@ def validate_webhook_url(url: str) -> None:
         and (parts.scheme == "https" or (parts.scheme == "http" and loopback))
     )
     try:
-        parts.port  # raises on a port that is not a number
+        parts.port  # noqa: B018 — the property raises on a port that is not a number
     except ValueError:
         well_formed = False
     if not well_formed:
@@ -190,12 +198,15 @@ def validate_webhook_url(url: str) -> None:
 
 @dataclass(frozen=True)
 class SlackChannel:
+    """Where alerts go: an incoming webhook, or a bot token and channel."""
+
     webhook_url: str | None = None
     bot_token: str | None = None
     channel: str | None = None
 
     @property
     def configured(self) -> bool:
+        """True when either way of posting is set."""
         return bool(self.webhook_url or (self.bot_token and self.channel))
 
     def send(self, payload: dict) -> None:
@@ -211,14 +222,14 @@ class SlackChannel:
             raise SlackUnavailable(f"Slack unreachable or unreadable reply ({type(exc).__name__})") from None
 
     def _post_to_webhook(self, payload: dict) -> None:
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 — validate_webhook_url admits only https (http on loopback)
             self.webhook_url,
             data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 — validate_webhook_url admits only https (http on loopback)
                 if response.status >= 300:
                     raise SlackUnavailable(f"webhook answered HTTP {response.status}")
         except urllib.error.HTTPError as exc:
@@ -232,6 +243,8 @@ class SlackChannel:
 
 @dataclass(frozen=True)
 class Claimed:
+    """An outbox message taken for delivery, with the attempts made so far."""
+
     id: int
     payload: dict
     attempts: int

@@ -40,6 +40,7 @@ STORAGE_URL_ENV = "DAWSOS_DAGSTER_STORAGE_URL"
 
 
 def dagster_home() -> Path:
+    """The DAGSTER_HOME the project uses, under DAWSOS_HOME."""
     return home_dir() / "dagster"
 
 

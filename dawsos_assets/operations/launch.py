@@ -36,6 +36,7 @@ def code_location_origin():
 
 
 def remote_job_origin(job_name: str) -> RemoteJobOrigin:
+    """The origin of job `job_name` in the project's code location, for launching it on the instance."""
     return RemoteJobOrigin(RemoteRepositoryOrigin(code_location_origin(), REPOSITORY_NAME), job_name)
 
 

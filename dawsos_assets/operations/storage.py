@@ -3,9 +3,9 @@
 dagster-postgres gives each of its storages (runs, events, schedules) a SQLAlchemy engine without a pool, so every
 event it stores opens a new PostgreSQL connection and closes it again. A pattern run over many portfolio partitions
 stores two events per partition and pattern (planned, then materialized); issue 12's profile found one pattern over
-1,000 partitions spending 144 of its 150 s on storing them, mostly opening connections. These subclasses keep the same tables,
-migrations and queries and only swap that engine for a small pool. The web server keeps Dagster's own choice: it
-replaces the engine through `optimize_for_webserver` with a pool of its own.
+1,000 partitions spending 144 of its 150 s on storing them, mostly opening connections. These subclasses keep the
+same tables, migrations and queries and only swap that engine for a small pool. The web server keeps Dagster's own
+choice: it replaces the engine through `optimize_for_webserver` with a pool of its own.
 
 dagster.yaml selects the unified class: `storage: custom: {module: dawsos_assets.operations.storage,
 class: PooledPostgresStorage, config: {postgres_url: …}}` (see dawsos_assets/operations/instance.py).
@@ -122,6 +122,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> PooledPostgresStorage:
+        """Build the storage from its dagster.yaml config (the same keys as dagster-postgres)."""
         return cls(
             inst_data=inst_data,
             postgres_url=pg_url_from_config(config_value),

@@ -47,7 +47,8 @@ ON CONFLICT (pattern, portfolio_id, pricing_pack_id)
 DO UPDATE SET result = EXCLUDED.result, trace = EXCLUDED.trace, run_id = EXCLUDED.run_id, computed_at = NOW()
 """
 REJECT_SQL = """
-INSERT INTO analytics.pattern_rejects (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, failures, run_id)
+INSERT INTO analytics.pattern_rejects
+       (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, failures, run_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
 """
 NOT_EVALUATED = "not evaluated: the engine refused to run the pattern"
@@ -64,6 +65,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
+        """True when no audit found a failure."""
         return not any(self.failures.values())
 
 
@@ -71,7 +73,7 @@ def audit(pattern: Pattern, outcomes: list[Outcome], refused: list[str]) -> None
     """Fill in each outcome's failures; the response contracts are validated for all outcomes at once."""
     computed = [o for o in outcomes if o.result is not None]
     contracts = responses_failures(pattern.id, [o.result.data for o in computed])
-    for outcome, contract_failures in zip(computed, contracts):
+    for outcome, contract_failures in zip(computed, contracts, strict=True):
         outcome.failures = {
             RESPONSE_CONTRACT: contract_failures,
             UI_DATA_PATHS: data_path_failures(pattern.id, outcome.result.data, outcome.result.explained_steps),
@@ -179,6 +181,7 @@ def run_batch(
 
 
 def pattern_key(pattern_id: str) -> dg.AssetKey:
+    """Asset key of a pattern's stored output (`patterns/<id>`)."""
     return dg.AssetKey(["patterns", pattern_id])
 
 
@@ -204,6 +207,7 @@ FOLLOW_TABLES = (
 
 
 def build_pattern_asset(pattern: Pattern, engine: PatternEngine | None = None) -> dg.AssetsDefinition:
+    """The partitioned asset that runs one pattern per portfolio, stores its output and audits it."""
     engine = engine or PatternEngine(default_registry())
     key = pattern_key(pattern.id)
     specs = [
@@ -247,6 +251,7 @@ def build_pattern_asset(pattern: Pattern, engine: PatternEngine | None = None) -
 
 
 def build_pattern_assets() -> list[dg.AssetsDefinition]:
+    """The assets of every pattern file, sharing one engine."""
     engine = PatternEngine(default_registry())
     return [build_pattern_asset(p, engine) for p in load_all().values()]
 

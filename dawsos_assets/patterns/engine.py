@@ -33,6 +33,7 @@ class RequestContext:
     trace_id: str
 
     def as_dict(self) -> dict:
+        """The context as JSON values, for templates (`{{ctx.…}}`) and stored outputs."""
         return {
             "pricing_pack_id": self.pricing_pack_id,
             "asof_date": self.asof_date.isoformat(),
@@ -44,6 +45,8 @@ class RequestContext:
 
 @dataclass
 class StepTrace:
+    """What one step of a run did: the capability it resolved to, its time and its warnings."""
+
     step: str
     capability: str
     resolved_to: str
@@ -54,6 +57,8 @@ class StepTrace:
 
 @dataclass
 class PatternResult:
+    """A pattern's output, with the trace of its steps and the context it ran in."""
+
     pattern: str
     data: dict
     trace: list[StepTrace]
@@ -62,6 +67,7 @@ class PatternResult:
 
     @property
     def warnings(self) -> list[str]:
+        """Every step's warnings, prefixed with the step's name."""
         return [f"{t.step}: {w}" for t in self.trace for w in t.warnings]
 
     @property
@@ -111,6 +117,7 @@ def _literal(text: str, scope: dict):
 
 
 def condition_holds(condition: str | None, scope: dict) -> bool:
+    """Whether a step's condition holds in the scope (no condition always holds)."""
     if condition is None:
         return True
     comparison = _COMPARISON.match(condition)
@@ -179,6 +186,8 @@ def request_context(conn: psycopg.Connection, portfolio_id: str | None) -> Reque
 
 
 class PatternEngine:
+    """Runs patterns step by step with the capabilities of a registry."""
+
     def __init__(self, registry: CapabilityRegistry):
         self.registry = registry
 
@@ -201,6 +210,7 @@ class PatternEngine:
         return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]
 
     def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict) -> PatternResult:
+        """Run `pattern` with `inputs`: every capability must resolve and the inputs be valid before any step runs."""
         started = time.perf_counter()
         for step in pattern.steps:  # every capability must resolve before anything runs
             self.registry.resolve(step["capability"], pattern.id, step["as"])

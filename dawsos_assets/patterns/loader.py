@@ -34,6 +34,8 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True)
 class Pattern:
+    """A pattern file, validated: its inputs, steps and outputs."""
+
     id: str
     name: str
     version: str
@@ -64,7 +66,7 @@ def _words(value) -> list[str]:
     return []
 
 
-def parse(path: Path) -> Pattern:
+def _read_document(path: Path) -> dict:
     try:
         document = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -73,6 +75,10 @@ def parse(path: Path) -> Pattern:
         raise _invalid(
             path, '`outputs` is an object (the legacy {"panels": …} form returns no data); list the step keys to return'
         )
+    return document
+
+
+def _check_schema(path: Path, document: dict) -> None:
     problems = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(document), key=lambda e: list(e.path))
     if problems:
         first = problems[0]
@@ -80,8 +86,11 @@ def parse(path: Path) -> Pattern:
         if len(first.path) >= 2 and first.path[0] == "steps":
             step = f"#{first.path[1] + 1}"
         raise _invalid(path, f"{'/'.join(map(str, first.path)) or 'document'}: {first.message}", step)
-    keys = [s["as"] for s in document["steps"]]
-    for number, step in enumerate(document["steps"], 1):
+
+
+def _check_steps(path: Path, steps: list[dict], keys: list[str]) -> None:
+    """Standard field names only, and templates that refer to inputs, ctx or an earlier step."""
+    for number, step in enumerate(steps, 1):
         legacy = sorted(set(_words(step)) & LEGACY_FIELD_NAMES)
         if legacy:
             raise _invalid(
@@ -98,6 +107,9 @@ def parse(path: Path) -> Pattern:
                     f"template {{{{{expr}}}}} refers to '{root}', which no earlier step produces",
                     f"#{number} {step['as']}",
                 )
+
+
+def _check_outputs_and_inputs(path: Path, document: dict, keys: list[str]) -> None:
     unknown = [o for o in document["outputs"] if o not in keys]
     if unknown:
         raise _invalid(path, f"outputs {unknown} are not step keys ({keys})")
@@ -107,6 +119,15 @@ def parse(path: Path) -> Pattern:
         problem = input_problem(spec, spec.get("default"))
         if problem:
             raise _invalid(path, f"the default of input '{name}' {problem}")
+
+
+def parse(path: Path) -> Pattern:
+    """Read and validate a pattern file; the first problem found is a one-line error naming the file."""
+    document = _read_document(path)
+    _check_schema(path, document)
+    keys = [s["as"] for s in document["steps"]]
+    _check_steps(path, document["steps"], keys)
+    _check_outputs_and_inputs(path, document, keys)
     return Pattern(
         document["id"],
         document["name"],
@@ -120,6 +141,7 @@ def parse(path: Path) -> Pattern:
 
 
 def load_all(directory: Path = PATTERNS_DIR) -> dict[str, Pattern]:
+    """Every pattern file of `directory`, by id."""
     return {p.stem: parse(p) for p in sorted(directory.glob("*.json"))}
 
 
@@ -147,6 +169,32 @@ def _describe_range(spec: dict) -> str:
     return f" from {spec['minimum']} to {spec['maximum']}"
 
 
+def _number_problem(spec: dict, value, kind: str) -> str | None:
+    wanted = int if kind == "integer" else (int, float)
+    not_finite = isinstance(value, float) and not math.isfinite(value)  # JSON's NaN and Infinity
+    if isinstance(value, bool) or not isinstance(value, wanted) or not_finite:
+        return f"must be {'an integer' if kind == 'integer' else 'a number'}{_describe_range(spec)}"
+    if not spec["minimum"] <= value <= spec["maximum"]:
+        return f"must be{_describe_range(spec)}"
+    return None
+
+
+def _date_problem(value) -> str | None:
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        return "must be a date written YYYY-MM-DD"
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return "must be a date that exists (YYYY-MM-DD)"
+    return None
+
+
+def _string_problem(spec: dict, value) -> str | None:
+    if not isinstance(value, str) or len(value) > spec["maxLength"]:
+        return f"must be text of at most {spec['maxLength']} characters"
+    return "must not contain NUL characters" if "\x00" in value else None
+
+
 def input_problem(spec: dict, value) -> str | None:
     """What is wrong with `value` for an input declared by `spec` (type, range, length), or None. None is fine
     here: whether a missing value is allowed is the caller's question.
@@ -155,26 +203,12 @@ def input_problem(spec: dict, value) -> str | None:
     if value is None:
         return None
     if kind in ("integer", "number"):
-        wanted = int if kind == "integer" else (int, float)
-        not_finite = isinstance(value, float) and not math.isfinite(value)  # JSON's NaN and Infinity
-        if isinstance(value, bool) or not isinstance(value, wanted) or not_finite:
-            return f"must be {'an integer' if kind == 'integer' else 'a number'}{_describe_range(spec)}"
-        if not spec["minimum"] <= value <= spec["maximum"]:
-            return f"must be{_describe_range(spec)}"
-        return None
+        return _number_problem(spec, value, kind)
     if kind == "date":
-        if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
-            return "must be a date written YYYY-MM-DD"
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return "must be a date that exists (YYYY-MM-DD)"
-        return None
+        return _date_problem(value)
     if kind == "uuid":
         return None if isinstance(value, str) and _is_uuid(value) else "must be a UUID"
     if kind == "string":
-        if not isinstance(value, str) or len(value) > spec["maxLength"]:
-            return f"must be text of at most {spec['maxLength']} characters"
-        return "must not contain NUL characters" if "\x00" in value else None
+        return _string_problem(spec, value)
     expected = {"boolean": bool, "array": list, "object": dict}[kind]
     return None if isinstance(value, expected) else f"must be a JSON {kind}"

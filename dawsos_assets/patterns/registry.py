@@ -30,6 +30,8 @@ CAPABILITY_MAPPING = {
 
 @dataclass(frozen=True)
 class Capability:
+    """A registered capability: its name, the agent that provides it, its function and the tables it reads."""
+
     name: str
     agent: str
     function: Callable
@@ -37,10 +39,14 @@ class Capability:
 
 
 class CapabilityRegistry:
+    """Capabilities by name, with DawsOS's legacy names mapped to their consolidated ones."""
+
     def __init__(self):
         self._capabilities: dict[str, Capability] = {}
 
     def register(self, name: str, agent: str, reads: tuple[str, ...] = ()):
+        """Decorator that registers a function as capability `name` of `agent`."""
+
         def decorate(function: Callable) -> Callable:
             self._capabilities[name] = Capability(name, agent, function, reads)
             return function
@@ -48,6 +54,7 @@ class CapabilityRegistry:
         return decorate
 
     def names(self) -> list[str]:
+        """The registered capability names, sorted."""
         return sorted(self._capabilities)
 
     def _find(self, name: str) -> Capability | None:
@@ -57,9 +64,11 @@ class CapabilityRegistry:
         return self._capabilities.get(name) or self._capabilities.get(CAPABILITY_MAPPING.get(name))
 
     def knows(self, name: str) -> bool:
+        """True when `name` (or its consolidated name) is registered."""
         return self._find(name) is not None
 
     def resolve(self, name: str, pattern: str | None = None, step: str | None = None) -> Capability:
+        """The capability `name` stands for; a one-line error naming the pattern and step when none does."""
         capability = self._find(name)
         if capability:
             return capability

@@ -23,6 +23,7 @@ def _position(conn, ctx, warnings, portfolio_id: str, security_id: str | None) -
 
 @REGISTRY.register("get_position_details", "financial_analyst", reads=("fx_rates", "lots", "prices", "securities"))
 def position_details(conn, ctx, warnings, portfolio_id: str, security_id: str | None, pack_id: str) -> dict:
+    """One open position valued at the pack: quantity, cost, market value, weight and gain."""
     position = _position(conn, ctx, warnings, portfolio_id, security_id)
     if position is None:
         raise ValueError(f"portfolio {portfolio_id} holds no open position in {security_id}")
@@ -50,6 +51,7 @@ def _price_returns(conn, security_id: str, end, lookback_days: int) -> pd.Series
 def position_return(
     conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252
 ) -> dict:
+    """Return statistics of a security from its daily prices over the lookback (TWR, volatility, Sharpe, drawdown)."""
     returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
     stats = performance(returns)
     if not stats:
@@ -73,6 +75,7 @@ def position_return(
 def position_risk(
     conn, ctx, warnings, portfolio_id: str, security_id: str, pack_id: str, lookback_days: int = 252
 ) -> dict:
+    """The position's beta and correlation to its portfolio and its one-day 95 % VaR."""
     position_returns = _price_returns(conn, security_id, ctx.asof_date, lookback_days)
     portfolio_returns = daily_returns(daily_values(conn, portfolio_id, ctx.asof_date, lookback_days))
     joined = pd.concat([position_returns.rename("p"), portfolio_returns.rename("q")], axis=1).dropna()
@@ -95,6 +98,7 @@ def position_risk(
 
 @REGISTRY.register("get_transaction_history", "financial_analyst", reads=("transactions",))
 def transaction_history(conn, ctx, warnings, portfolio_id: str, security_id: str, limit: int = 50) -> dict:
+    """The latest transactions of a portfolio in one security, newest first."""
     rows = conn.execute(
         "SELECT transaction_date, transaction_type, quantity, price, amount, fee, commission, currency "
         "FROM transactions WHERE portfolio_id = %s AND security_id = %s ORDER BY transaction_date DESC LIMIT %s",
@@ -119,6 +123,7 @@ def transaction_history(conn, ctx, warnings, portfolio_id: str, security_id: str
 
 @REGISTRY.register("get_security_fundamentals", "financial_analyst", reads=("fundamentals", "securities"))
 def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
+    """The latest fundamentals of a security (market cap, P/E, dividend yield, ROE)."""
     row = conn.execute(
         "SELECT s.symbol, s.sector, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe FROM securities s "
         "LEFT JOIN fundamentals f ON f.security_id = s.id WHERE s.id = %s ORDER BY f.asof_date DESC LIMIT 1",
@@ -127,7 +132,7 @@ def security_fundamentals(conn, ctx, warnings, security_id: str) -> dict:
     if row is None or row[2] is None:
         warnings.append("no fundamentals for this security")
     values = [float(v) if v is not None and not isinstance(v, str) else v for v in (row or [None] * 6)]
-    return dict(zip(["symbol", "sector", "market_cap", "pe_ratio", "dividend_yield", "roe"], values))
+    return dict(zip(["symbol", "sector", "market_cap", "pe_ratio", "dividend_yield", "roe"], values, strict=True))
 
 
 @REGISTRY.register("get_comparable_positions", "financial_analyst", reads=("fundamentals", "prices", "securities"))
@@ -138,7 +143,8 @@ def comparable_positions(conn, ctx, warnings, security_id: str, sector: str | No
         return {"sector": None, "comparables": [], "count": 0}
     rows = conn.execute(
         """
-        SELECT s.id::text, s.symbol, s.name, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe, p.close, s.trading_currency
+        SELECT s.id::text, s.symbol, s.name, f.market_cap, f.pe_ratio, f.dividend_yield, f.roe, p.close,
+               s.trading_currency
           FROM securities s
           LEFT JOIN LATERAL (SELECT * FROM fundamentals f WHERE f.security_id = s.id AND f.asof_date <= %s
                               ORDER BY f.asof_date DESC LIMIT 1) f ON TRUE
@@ -151,7 +157,7 @@ def comparable_positions(conn, ctx, warnings, security_id: str, sector: str | No
     comparables = [
         {
             n: (float(v) if n in ("market_cap", "pe_ratio", "dividend_yield", "roe", "price") and v is not None else v)
-            for n, v in zip(names, row)
+            for n, v in zip(names, row, strict=True)
         }
         for row in rows
     ]
@@ -192,6 +198,7 @@ def scenario_charts(conn, ctx, warnings, base: dict, shocked: dict) -> dict:
 
 @REGISTRY.register("macro_hound.suggest_alert_presets", "macro_hound")
 def suggest_alert_presets(conn, ctx, warnings, trend_analysis: dict, portfolio_id: str) -> dict:
+    """Alert presets for the regime probabilities that moved most (up to three)."""
     suggestions = [
         {
             "alert_type": "regime_shift",
@@ -229,6 +236,7 @@ def create_alert_if_threshold(
 
 @REGISTRY.register("financial_analyst.macro_overview_charts", "financial_analyst")
 def macro_overview(conn, ctx, warnings, regime: dict, indicators: dict, dar: dict) -> dict:
+    """The regime, its indicators and scores and the drawdown-at-risk, as the macro overview charts need them."""
     return {
         "regime_name": regime["regime_name"],
         "confidence": regime["confidence"],
@@ -242,6 +250,7 @@ def macro_overview(conn, ctx, warnings, regime: dict, indicators: dict, dar: dic
 
 @REGISTRY.register("portfolio.factor_positioning", "financial_analyst")
 def factor_positioning(conn, ctx, warnings, factor_exposures: dict) -> dict:
+    """The factor exposures as rows, largest beta first, with each factor's share of variance."""
     if not factor_exposures["betas"]:
         warnings.append("no factor exposures: nothing to position")
     return {
@@ -264,10 +273,12 @@ def render_report(conn, ctx, warnings, portfolio_id: str, template: str, report_
     performance_ = report_data.get("performance") or {}
     body = (
         f"<html><head><meta charset='utf-8'><title>Portfolio report</title></head><body>"
-        f"<h1>Portfolio {html.escape(portfolio_id)}</h1><p>Pricing pack {ctx.pricing_pack_id}, as of {ctx.asof_date}</p>"
+        f"<h1>Portfolio {html.escape(portfolio_id)}</h1>"
+        f"<p>Pricing pack {ctx.pricing_pack_id}, as of {ctx.asof_date}</p>"
         f"<p>TWR 1y {performance_.get('twr_1y')}, volatility {performance_.get('volatility')}, "
         f"Sharpe {performance_.get('sharpe_ratio')}</p>"
-        f"<table><tr><th>symbol</th><th>quantity</th><th>market value</th><th>weight</th></tr>{rows}</table></body></html>"
+        f"<table><tr><th>symbol</th><th>quantity</th><th>market value</th><th>weight</th></tr>{rows}</table>"
+        f"</body></html>"
     )
     target = home_dir() / "reports" / f"{portfolio_id}_{ctx.pricing_pack_id}.html"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
-"""Return attribution of the current holdings between two pricing packs (DawsOS's currency_attribution.py and holding drill-down): the portfolio's
-local, FX and interaction parts, and one holding's contribution and currency parts.
+"""Return attribution of the current holdings between two pricing packs (DawsOS's currency_attribution.py and
+holding drill-down): the portfolio's local, FX and interaction parts, and one holding's contribution and currency
+parts.
 
 Every figure uses the same convention: the shares held today, valued at the start and end packs in the base
 currency; weights are start values over the invested total (cash excluded). A holding without a price or rate at
@@ -18,6 +19,8 @@ from dawsos_assets.patterns.registry import REGISTRY
 
 @dataclass(frozen=True)
 class HeldReturn:
+    """One holding's value at the start pack and its local and currency returns to the end pack."""
+
     security_id: str
     symbol: str
     currency: str
@@ -27,6 +30,7 @@ class HeldReturn:
 
     @property
     def total(self) -> float:
+        """The holding's total return in the base currency (local and FX compounded)."""
         return (1 + self.local) * (1 + self.fx) - 1
 
 

@@ -1,4 +1,7 @@
-"""Macro capabilities from macro_indicators, regime_history and cycle_phases (DawsOS's services/macro.py and its configured defaults)."""
+"""Macro capabilities from macro_indicators, regime_history and cycle_phases.
+
+As DawsOS's services/macro.py computes them, with its configured defaults.
+"""
 
 from __future__ import annotations
 
@@ -161,6 +164,7 @@ def detect_regime(conn, ctx, warnings, asof_date: str | None = None) -> dict:
 
 @REGISTRY.register("macro.get_indicators", "macro_hound", reads=("macro_indicators",))
 def get_indicators(conn, ctx, warnings, asof_date: str | None = None) -> dict:
+    """The latest value of each macro indicator on or before the as-of date."""
     rows = conn.execute(
         """SELECT DISTINCT ON (indicator_id) indicator_id, indicator_name, asof_date, value, units
                              FROM macro_indicators WHERE asof_date <= %s ORDER BY indicator_id, asof_date DESC""",
@@ -176,6 +180,7 @@ def get_indicators(conn, ctx, warnings, asof_date: str | None = None) -> dict:
 
 @REGISTRY.register("macro.get_regime_history", "macro_hound", reads=("regime_history",))
 def get_regime_history(conn, ctx, warnings, lookback_weeks: int = 4) -> dict:
+    """The detected regime over the lookback weeks, with the probability series of each regime."""
     rows = conn.execute(
         "SELECT asof_date, regime, confidence, regime_scores_json FROM regime_history "
         "WHERE asof_date > %s AND asof_date <= %s ORDER BY asof_date",
@@ -281,7 +286,10 @@ def cycle_inputs(conn, ctx) -> tuple[dict[str, float], list[str]]:
 
 
 def detect_phase(cycle_type: str, phases: dict, values: dict, ctx) -> dict:
-    """Score = sum of contributions / sum |weights| / 100, clamped to [0, 1]; the best phase wins (services/macro.py)."""
+    """Score = sum of contributions / sum |weights| / 100, clamped to [0, 1]; the best phase wins.
+
+    As in DawsOS's services/macro.py.
+    """
     scores = {}
     for phase, weights in phases.items():
         contribution = 0.0
@@ -315,16 +323,19 @@ def _cycle(conn, ctx, warnings, cycle_type: str, phases: dict) -> dict:
 
 @REGISTRY.register("cycles.compute_short_term", "macro_hound", reads=("macro_indicators",))
 def short_term_cycle(conn, ctx, warnings) -> dict:
+    """The short-term debt cycle phase."""
     return _cycle(conn, ctx, warnings, "STDC", STDC_PHASES)
 
 
 @REGISTRY.register("cycles.compute_long_term", "macro_hound", reads=("macro_indicators",))
 def long_term_cycle(conn, ctx, warnings) -> dict:
+    """The long-term debt cycle phase."""
     return _cycle(conn, ctx, warnings, "LTDC", LTDC_PHASES)
 
 
 @REGISTRY.register("cycles.compute_empire", "macro_hound", reads=("macro_indicators",))
 def empire_cycle(conn, ctx, warnings) -> dict:
+    """The empire cycle phase."""
     return _cycle(conn, ctx, warnings, "EMPIRE", EMPIRE_PHASES)
 
 
@@ -337,7 +348,7 @@ def civil_cycle(conn, ctx, warnings) -> dict:
     for phase, ranges in CIVIL_PHASES.items():
         parts = [
             1.0 if lo <= v <= hi else max(0.0, 1 - 5 * min(abs(v - lo), abs(v - hi)))
-            for v, (lo, hi) in zip(values, ranges)
+            for v, (lo, hi) in zip(values, ranges, strict=True)
         ]
         scores[phase] = sum(parts) / len(parts)
     phase = max(scores, key=scores.get)
@@ -354,6 +365,7 @@ def civil_cycle(conn, ctx, warnings) -> dict:
 
 @REGISTRY.register("macro.detect_trend_shifts", "macro_hound")
 def detect_trend_shifts(conn, ctx, warnings, regime_history: dict, factor_history: dict) -> dict:
+    """Whether the regime changed over the history, and how each regime's probability moved."""
     history = regime_history["history"]
     if len(history) < 2:
         warnings.append("fewer than two regime observations: no trend")

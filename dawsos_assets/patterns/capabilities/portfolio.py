@@ -116,6 +116,7 @@ def valued_portfolio(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> di
 
 
 def daily_values(conn, portfolio_id: str, end, lookback_days: int | None) -> pd.DataFrame:
+    """The portfolio's daily values up to `end`, the last `lookback_days` of them when given."""
     rows = conn.execute(
         "SELECT asof_date, total_value, cash_flows FROM portfolio_daily_values "
         "WHERE portfolio_id = %s AND asof_date <= %s ORDER BY asof_date",
@@ -137,6 +138,7 @@ def daily_returns(frame: pd.DataFrame) -> pd.Series:
 
 
 def performance(returns: pd.Series, risk_free_annual: float = 0.04) -> dict:
+    """TWR, volatility, Sharpe ratio and max drawdown of daily returns (empty with fewer than two returns)."""
     rf_daily = (1 + risk_free_annual) ** (1 / TRADING_DAYS) - 1
     if len(returns) < 2:
         return {}
@@ -259,6 +261,7 @@ def sector_allocation(conn, ctx, warnings, valued_positions: dict) -> dict:
 
 @REGISTRY.register("portfolio.historical_nav", "financial_analyst", reads=("portfolio_daily_values",))
 def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookback_days: int = TRADING_DAYS) -> dict:
+    """The portfolio's net asset value by day over the lookback, with its first and last values."""
     frame = daily_values(conn, portfolio_id, ctx.asof_date, lookback_days)
     if frame.empty:
         warnings.append("no daily values for this portfolio: the NAV history is empty")
@@ -266,7 +269,7 @@ def historical_nav(conn, ctx, warnings, portfolio_id: str, pack_id: str, lookbac
     labels = [d.isoformat() for d in frame["asof_date"]]
     first, last = (values[0], values[-1]) if values else (None, None)
     return {
-        "data": [{"asof_date": d, "value": v} for d, v in zip(labels, values)],
+        "data": [{"asof_date": d, "value": v} for d, v in zip(labels, values, strict=True)],
         "labels": labels,
         "values": values,
         "start_date": labels[0] if labels else None,

@@ -1,5 +1,5 @@
-"""Rebalancing toward a policy (DawsOS's services/optimizer.py): equal weight under the single-position cap, within the turnover
-limit, in whole shares, every value in the portfolio's base currency.
+"""Rebalancing toward a policy (DawsOS's services/optimizer.py): equal weight under the single-position cap, within
+the turnover limit, in whole shares, every value in the portfolio's base currency.
 
 The turnover budget goes first to the trades that cure a cap breach, spent so that the largest position comes
 down first (the remaining largest weight is as small as the budget allows); what is left goes to the other trades,
@@ -20,6 +20,8 @@ DEFAULT_CAP_PCT, DEFAULT_TURNOVER_PCT, DEFAULT_MIN_LOT = 20.0, 10.0, 100.0
 
 @dataclass
 class Holding:
+    """One holding during a rebalance: its value in the base currency and the trades planned for it."""
+
     symbol: str
     security_id: str
     currency: str
@@ -37,6 +39,7 @@ class Holding:
 
     @property
     def trade_value(self) -> float:
+        """The base-currency value of the planned whole-share trade."""
         return abs(self.shares) * self.unit
 
 
@@ -174,6 +177,7 @@ def propose_trades(
 
 @REGISTRY.register("financial_analyst.analyze_impact", "financial_analyst")
 def analyze_impact(conn, ctx, warnings, current_positions: dict, proposed_trades: list, pack_id: str) -> dict:
+    """Portfolio value and top-10 concentration before and after the proposed trades."""
     values = {p["symbol"]: p["market_value"] or 0 for p in current_positions["positions"]}
     after = dict(values)
     for t in proposed_trades:

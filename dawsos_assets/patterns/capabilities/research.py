@@ -1,14 +1,17 @@
-"""Research capabilities: fundamentals and Buffett ratings (DawsOS's services/ratings.py), news impact, corporate actions."""
+"""Research capabilities: fundamentals and Buffett ratings (DawsOS's services/ratings.py), news, corporate actions."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
 
+from psycopg import sql
+
 from dawsos_assets.patterns.capabilities.portfolio import fx_rate
 from dawsos_assets.patterns.registry import REGISTRY
 
-# (component, fundamentals field, thresholds as (bound, score) checked in order, direction) per rating, hard-coded in ratings.py
+# (component, fundamentals field, thresholds as (bound, score) checked in order, direction) per rating,
+# hard-coded in ratings.py
 RATING_RULES = {
     "dividend_safety": {
         "weights": {"payout_ratio": 0.30, "fcf_coverage": 0.35, "growth_streak": 0.20, "net_cash": 0.15},
@@ -42,7 +45,7 @@ RATING_RULES = {
 
 def _warn_if_empty(conn, table: str, warnings: list) -> None:
     """Nothing found: say so when the table holds no rows at all (a DawsOS database may lack the data)."""
-    if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+    if conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))).fetchone()[0]:
         warnings.append(f"{table} holds no rows: nothing to report")
 
 
@@ -91,7 +94,7 @@ def load_fundamentals(conn, ctx, warnings, security_id: str | None = None, portf
                 warnings.append(f"no fundamentals for security {sid}")
                 continue
             names = [d.name for d in cur.description]
-        record = dict(zip(names, row))
+        record = dict(zip(names, row, strict=True))
         out[record["symbol"]] = {
             k: (_num(v) if isinstance(v, (Decimal, int, float)) else str(v)) for k, v in record.items()
         }
@@ -136,16 +139,19 @@ def _rate(kind: str, fundamentals: dict, warnings: list, weights: dict[str, floa
 
 @REGISTRY.register("financial_analyst.dividend_safety", "financial_analyst", reads=("rating_rubrics",))
 def dividend_safety(conn, ctx, warnings, fundamentals: dict) -> dict:
+    """Dividend safety rating of each security from its fundamentals."""
     return _rate("dividend_safety", fundamentals, warnings, rubric_weights(conn, "dividend_safety", warnings))
 
 
 @REGISTRY.register("financial_analyst.moat_strength", "financial_analyst", reads=("rating_rubrics",))
 def moat_strength(conn, ctx, warnings, fundamentals: dict) -> dict:
+    """Moat strength rating of each security from its fundamentals."""
     return _rate("moat_strength", fundamentals, warnings, rubric_weights(conn, "moat_strength", warnings))
 
 
 @REGISTRY.register("financial_analyst.resilience", "financial_analyst", reads=("rating_rubrics",))
 def resilience(conn, ctx, warnings, fundamentals: dict) -> dict:
+    """Resilience rating of each security from its fundamentals."""
     return _rate("resilience", fundamentals, warnings, rubric_weights(conn, "resilience", warnings))
 
 
@@ -211,6 +217,7 @@ def explain(conn, ctx, warnings, topic: str, data: dict) -> dict:
 
 @REGISTRY.register("news.search", "data_harvester", reads=("news_items",))
 def news_search(conn, ctx, warnings, entities: list, lookback_hours: int = 720) -> dict:
+    """News items that mention the given securities within the lookback hours."""
     symbols = [e["symbol"] for e in entities or []]
     since = ctx.asof_date - timedelta(hours=lookback_hours)
     rows = conn.execute(
@@ -239,6 +246,7 @@ def news_search(conn, ctx, warnings, entities: list, lookback_hours: int = 720) 
 
 @REGISTRY.register("news.compute_portfolio_impact", "data_harvester")
 def news_impact(conn, ctx, warnings, news_items: dict, positions: dict, min_threshold: float = 0.05) -> dict:
+    """The news weighted by the portfolio's exposure to the securities each item mentions."""
     weights = {p["symbol"]: p["weight"] or 0.0 for p in positions["positions"]}
     items = []
     for item in news_items["items"]:
@@ -268,11 +276,14 @@ def news_impact(conn, ctx, warnings, news_items: dict, positions: dict, min_thre
 
 @REGISTRY.register("corporate_actions.upcoming", "data_harvester", reads=("corporate_actions", "lots"))
 def upcoming_actions(conn, ctx, warnings, portfolio_id: str, days_ahead: int = 90) -> dict:
+    """The corporate actions of the portfolio's open positions within the next `days_ahead` days."""
     rows = conn.execute(
-        """SELECT ca.security_id::text, ca.symbol, ca.action_type, ca.action_date, ca.amount, ca.split_ratio, ca.currency
+        """SELECT ca.security_id::text, ca.symbol, ca.action_type, ca.action_date, ca.amount, ca.split_ratio,
+                                  ca.currency
                              FROM corporate_actions ca
                             WHERE ca.action_date > %s AND ca.action_date <= %s
-                              AND ca.security_id IN (SELECT security_id FROM lots WHERE portfolio_id = %s AND quantity_open > 0)
+                              AND ca.security_id IN (SELECT security_id FROM lots
+                                                      WHERE portfolio_id = %s AND quantity_open > 0)
                             ORDER BY ca.action_date, ca.symbol""",
         (ctx.asof_date, ctx.asof_date + timedelta(days=days_ahead), portfolio_id),
     ).fetchall()

@@ -1,5 +1,6 @@
 """Risk capabilities: factor exposures from position_factor_betas, scenario stress (betas x shocks at market
-value, not cost), drawdown-at-risk from the loss tail, hedges within a cost budget (DawsOS's ScenarioService, risk and hedge services).
+value, not cost), drawdown-at-risk from the loss tail, hedges within a cost budget (DawsOS's ScenarioService, risk
+and hedge services).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def factor_exposures(conn, ctx, warnings, portfolio_id: str, pack_id: str) -> di
 
 @REGISTRY.register("risk.get_factor_exposure_history", "financial_analyst", reads=("position_factor_betas",))
 def factor_exposure_history(conn, ctx, warnings, portfolio_id: str, lookback_weeks: int = 4) -> dict:
+    """The portfolio's average beta per factor by date, and the change from the first date to the last."""
     rows = conn.execute(
         "SELECT asof_date, factor_name, avg(beta) FROM position_factor_betas WHERE portfolio_id = %s "
         "GROUP BY 1, 2 ORDER BY 1",
@@ -142,6 +144,7 @@ def _amplification(label: str | None) -> float:
 
 @REGISTRY.register("risk.overlay_cycle_phases", "financial_analyst")
 def overlay_cycle_phases(conn, ctx, warnings, factor_exposures: dict, stdc: dict, ltdc: dict) -> dict:
+    """The factor exposures amplified by the short- and long-term debt cycle phases."""
     overall = (_amplification(stdc.get("phase_label")) + _amplification(ltdc.get("phase_label"))) / 2
     heatmap = [{"factor": f, "current": b, "amplified": b * overall} for f, b in factor_exposures["betas"].items()]
     if not heatmap:
@@ -178,7 +181,7 @@ def load_scenario(conn, scenario_id: str, warnings: list) -> dict | None:
     names = ["shock_type", "shock_name", *SHOCK_FACTORS]
     return {
         n: (float(v) if isinstance(v, (int, float)) or hasattr(v, "as_integer_ratio") else v)
-        for n, v in zip(names, row)
+        for n, v in zip(names, row, strict=True)
     }
 
 
@@ -202,6 +205,7 @@ def no_scenario(scenario_id: str, valued: dict) -> dict:
 
 
 def scenario_stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario_id: str) -> dict:
+    """The portfolio under one scenario of the library (null results when the library lacks it)."""
     scenario = load_scenario(conn, scenario_id, warnings)
     return stress(conn, ctx, warnings, portfolio_id, valued, scenario) if scenario else no_scenario(scenario_id, valued)
 
@@ -283,6 +287,7 @@ def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict)
 def run_scenario(
     conn, ctx, warnings, portfolio_id: str, pack_id: str, scenario_id: str, valued: dict | None = None
 ) -> dict:
+    """Value the portfolio (unless given) and stress it under one scenario."""
     valued = valued or valued_portfolio(conn, ctx, warnings, portfolio_id, pack_id)
     return scenario_stress(conn, ctx, warnings, portfolio_id, valued, scenario_id)
 
@@ -334,6 +339,7 @@ def _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, shock_type
     "scenarios.deleveraging_money_printing", "macro_hound", reads=("position_factor_betas", "scenario_shocks")
 )
 def money_printing(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued: dict | None = None) -> dict:
+    """The portfolio under Dalio's money-printing deleveraging scenario."""
     return _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, "dalio_money_printing_deleveraging")
 
 
@@ -341,16 +347,19 @@ def money_printing(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued:
     "scenarios.deleveraging_austerity", "macro_hound", reads=("position_factor_betas", "scenario_shocks")
 )
 def austerity(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued: dict | None = None) -> dict:
+    """The portfolio under Dalio's austerity deleveraging scenario."""
     return _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, "dalio_austerity_deleveraging")
 
 
 @REGISTRY.register("scenarios.deleveraging_default", "macro_hound", reads=("position_factor_betas", "scenario_shocks"))
 def default_deleveraging(conn, ctx, warnings, portfolio_id: str, pack_id: str, valued: dict | None = None) -> dict:
+    """The portfolio under Dalio's default deleveraging scenario."""
     return _deleveraging(conn, ctx, warnings, portfolio_id, pack_id, valued, "dalio_default_deleveraging")
 
 
 @REGISTRY.register("scenarios.compare", "macro_hound")
 def compare_scenarios(conn, ctx, warnings, base: dict, **scenarios: dict) -> dict:
+    """The base portfolio and each scenario side by side: value, P&L and drawdown."""
     rows = [
         {
             "metric": "Portfolio value",
@@ -449,6 +458,7 @@ def suggest_hedges(
 def suggest_deleveraging_hedges(
     conn, ctx, warnings, portfolio_id: str, ltdc_phase: str | None, scenarios: dict
 ) -> dict:
+    """Hedges from the playbook of the regime the long-term debt cycle phase points to."""
     phase = (ltdc_phase or "").lower()
     regime = (
         "DELEVERAGING"
