@@ -11,21 +11,33 @@ from dawsos_assets.database import connection  # noqa: E402
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, read_manifest, seed_database  # noqa: E402
 
 
-def seeded_database(name: str, lots: int, seed: int, template: str | None = None, reuse_migrated: bool = False,
-                    portfolios: int | None = None) -> str:
+def seeded_database(
+    name: str,
+    lots: int,
+    seed: int,
+    template: str | None = None,
+    reuse_migrated: bool = False,
+    portfolios: int | None = None,
+) -> str:
     """URL of database `name` holding a seed of `lots` lots (seeded now unless it already is; a migrated one is
-    reused only when `reuse_migrated`)."""
+    reused only when `reuse_migrated`).
+    """
     admin = connection.database_url("postgres")
     url = connection.database_url(name)
     with connection.connect(admin, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
     if exists:
         with connection.connect(url) as conn:
-            if database_state(conn) == "seeded" and read_manifest(conn)["row_counts"]["lots"] == lots \
-                    and read_manifest(conn)["seed"] == seed \
-                    and (portfolios is None or read_manifest(conn)["options"]["portfolios"] == portfolios) \
-                    and (reuse_migrated or not conn.execute(
-                        "SELECT to_regclass('dawsos_migrations.ledger') IS NOT NULL").fetchone()[0]):
+            if (
+                database_state(conn) == "seeded"
+                and read_manifest(conn)["row_counts"]["lots"] == lots
+                and read_manifest(conn)["seed"] == seed
+                and (portfolios is None or read_manifest(conn)["options"]["portfolios"] == portfolios)
+                and (
+                    reuse_migrated
+                    or not conn.execute("SELECT to_regclass('dawsos_migrations.ledger') IS NOT NULL").fetchone()[0]
+                )
+            ):
                 return url
     with connection.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -40,7 +52,8 @@ def seeded_database(name: str, lots: int, seed: int, template: str | None = None
 
 def peak_rss_mb() -> float:
     """This process's peak resident memory. ru_maxrss is not used: it survives execve, so a child started by a
-    large parent would report the parent's peak; VmHWM belongs to the new address space."""
+    large parent would report the parent's peak; VmHWM belongs to the new address space.
+    """
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024

@@ -18,6 +18,7 @@ otherwise start the patterns itself after the nightly run). Ends with one JSON l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -30,15 +31,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_HOME = "/var/tmp/dawsos-bench-pipeline"
+DEFAULT_HOME = "/var/tmp/dawsos-bench-pipeline"  # noqa: S108 — the benchmark's default scratch home, overridable with --home
 SEEDED_BOOKS = 8  # the demo portfolio, Test Portfolio Alpha and 6 generated books
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RUN_DONE = ("SUCCESS", "FAILURE", "CANCELED")
 # Tables keyed by portfolio that the patterns read; a copy gets new ids where a key or a reference needs one.
 CLONED = {
     "lots": {"id": "md5(c.id::text || x.id::text)::uuid"},
-    "transactions": {"id": "md5(c.id::text || x.id::text)::uuid",
-                     "lot_id": "CASE WHEN x.lot_id IS NULL THEN NULL ELSE md5(c.id::text || x.lot_id::text)::uuid END"},
+    "transactions": {
+        "id": "md5(c.id::text || x.id::text)::uuid",
+        "lot_id": "CASE WHEN x.lot_id IS NULL THEN NULL ELSE md5(c.id::text || x.lot_id::text)::uuid END",
+    },
     "portfolio_daily_values": {},
     "position_factor_betas": {"id": "md5(c.id::text || x.id::text)::uuid"},
 }
@@ -46,25 +49,35 @@ CLONED = {
 
 def copy_books(conn, copies: int) -> None:
     """`copies` more portfolios, copy k of seeded book k mod 8 (in name order), named '<book> #k'."""
-    conn.execute("""
+    conn.execute(
+        """
         CREATE TEMP TABLE copies AS
         SELECT md5('bench-portfolio:' || i)::uuid AS id, b.id AS source, b.name || ' #' || lpad(i::text, 4, '0') AS name
           FROM generate_series(1, %s) i
           JOIN (SELECT id, name, row_number() OVER (ORDER BY name) - 1 AS k FROM portfolios) b ON b.k = i %% %s""",
-                 (copies, SEEDED_BOOKS))
+        (copies, SEEDED_BOOKS),
+    )
     conn.execute("""INSERT INTO portfolios (id, user_id, name, description, base_currency, benchmark_id)
                     SELECT c.id, p.user_id, c.name, 'bench copy of ' || p.name, p.base_currency, p.benchmark_id
                       FROM copies c JOIN portfolios p ON p.id = c.source""")
     for table, replaced in CLONED.items():
-        columns = [c for (c,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
-            "ORDER BY ordinal_position", (table,))]
+        columns = [
+            c
+            for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
+                "ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
         values = [replaced.get(c, "c.id" if c == "portfolio_id" else f"x.{c}") for c in columns]
-        conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "
-                     f"FROM copies c JOIN {table} x ON x.portfolio_id = c.source")
+        conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} "  # noqa: S608 — table and column names come from this script's list and the catalog
+            f"FROM copies c JOIN {table} x ON x.portfolio_id = c.source"
+        )
 
 
 def prepare_database(portfolios: int) -> str:
+    """A migrated database with `portfolios` portfolios (copies of the seeded books); returns its URL."""
     from dawsos_assets.database import connection
     from dawsos_assets.database.seed.loader import SeedOptions, load_provider_data, seed_database
     from dawsos_assets.migrations.runner import MigrationRunner
@@ -119,13 +132,20 @@ def in_process(url: str) -> dict:
     with connection.connect(url) as conn:
         portfolios = portfolio_keys(conn)
         for pattern in load_all().values():
-            published += sum(o.passed for o in run_batch(conn, engine, pattern, portfolios, "bench-engine-only").values())
+            published += sum(
+                o.passed for o in run_batch(conn, engine, pattern, portfolios, "bench-engine-only").values()
+            )
     patterns_s = time.perf_counter() - started
-    return {"nightly_s": round(nightly_s, 1), "nightly_success": nightly.success,
-            "patterns_s": round(patterns_s, 1), "patterns_published": published}
+    return {
+        "nightly_s": round(nightly_s, 1),
+        "nightly_success": nightly.success,
+        "patterns_s": round(patterns_s, 1),
+        "patterns_published": published,
+    }
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -144,24 +164,27 @@ class Daemon:
         from dagster_graphql import DagsterGraphQLClient
 
         self.port = free_port()
-        self.child = subprocess.Popen([str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
-                                      cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.child = subprocess.Popen(  # noqa: S603 — starts this project's own installed `dawsos ui`
+            [str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
         self._wait_until_loaded()
 
     def _wait_until_loaded(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(Exception):  # the server is still starting
                 entries = self.client._execute(self.LOCATIONS)["workspaceOrError"]["locationEntries"]
                 if entries and all(e["loadStatus"] == "LOADED" for e in entries):
                     return
-            except Exception:  # the server is still starting
-                pass
             time.sleep(1)
         raise RuntimeError(f"dawsos ui did not load the code location within {timeout} s")
 
     def stop_sensor(self, name: str) -> None:
+        """Stop the sensor `name` if it runs, so it does not start runs during the measurement."""
         selector = {"repositoryLocationName": "dawsos_assets", "repositoryName": "__repository__", "sensorName": name}
         sensor = self.client._execute(self.SENSOR, {"selector": selector})["sensorOrError"]
         state = sensor["sensorState"]
@@ -179,6 +202,7 @@ class Daemon:
         return time.perf_counter() - started, status, run_id
 
     def close(self) -> None:
+        """Stop the web server (SIGTERM, then kill after a minute)."""
         self.child.send_signal(signal.SIGTERM)
         try:
             self.child.wait(60)
@@ -193,8 +217,10 @@ def run_breakdown(run_id: str) -> dict:
     with dg.DagsterInstance.get() as instance:
         record = instance.get_run_record_by_id(run_id)
         stats = instance.get_run_stats(run_id)
-    return {"queued_and_launch_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
-            "run_s": round(stats.end_time - stats.start_time, 1)}
+    return {
+        "queued_and_launch_s": round(stats.start_time - record.create_timestamp.timestamp(), 1),
+        "run_s": round(stats.end_time - stats.start_time, 1),
+    }
 
 
 def through_the_daemon(url: str) -> dict:
@@ -209,19 +235,29 @@ def through_the_daemon(url: str) -> dict:
     try:
         daemon.stop_sensor("patterns_follow_tables")
         nightly_s, nightly_status, nightly_run = daemon.run(TABLES_AND_CHECKS_JOB)
-        patterns_s, patterns_status, patterns_run = daemon.run(PATTERNS_JOB, {
-            "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        patterns_s, patterns_status, patterns_run = daemon.run(
+            PATTERNS_JOB,
+            {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
     finally:
         daemon.close()
     with connection.connect(url) as conn:
-        published = conn.execute("SELECT count(*) FROM analytics.pattern_outputs WHERE run_id = %s",
-                                 (patterns_run,)).fetchone()[0]
-    return {"nightly_s": round(nightly_s, 1), "nightly_status": nightly_status, "nightly": run_breakdown(nightly_run),
-            "patterns_s": round(patterns_s, 1), "patterns_status": patterns_status,
-            "patterns": run_breakdown(patterns_run), "patterns_published": published}
+        published = conn.execute(
+            "SELECT count(*) FROM analytics.pattern_outputs WHERE run_id = %s", (patterns_run,)
+        ).fetchone()[0]
+    return {
+        "nightly_s": round(nightly_s, 1),
+        "nightly_status": nightly_status,
+        "nightly": run_breakdown(nightly_run),
+        "patterns_s": round(patterns_s, 1),
+        "patterns_status": patterns_status,
+        "patterns": run_breakdown(patterns_run),
+        "patterns_published": published,
+    }
 
 
 def measure(portfolios: int) -> dict:
+    """Run the pipeline for `portfolios` portfolios through the web server and return its timings."""
     import dagster as dg
 
     from dawsos_assets.database import connection
@@ -234,14 +270,18 @@ def measure(portfolios: int) -> dict:
         instance.add_dynamic_partitions(PORTFOLIOS.name, list(portfolio_keys(conn)))
     engine_only = in_process(url)
     daemon = through_the_daemon(url)
-    result = {"in_process": engine_only, "daemon": daemon,
-              "nightly_daemon_over_inprocess": round(daemon["nightly_s"] / engine_only["nightly_s"], 2),
-              "patterns_daemon_over_engine": round(daemon["patterns_s"] / engine_only["patterns_s"], 2)}
+    result = {
+        "in_process": engine_only,
+        "daemon": daemon,
+        "nightly_daemon_over_inprocess": round(daemon["nightly_s"] / engine_only["nightly_s"], 2),
+        "patterns_daemon_over_engine": round(daemon["patterns_s"] / engine_only["patterns_s"], 2),
+    }
     print(f"N={portfolios}: {json.dumps(result)}", flush=True)
     return result
 
 
 def main() -> None:
+    """Measure the pipeline at each size given and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--portfolios", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")
@@ -256,12 +296,21 @@ def main() -> None:
         results = {n: measure(n) for n in args.portfolios}
     finally:
         server.stop()
-    print(json.dumps({
-        "bench": "pipeline", "portfolios": {str(n): r for n, r in results.items()},
-        "nightly_daemon_over_inprocess": {str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()},
-        "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
-        "patterns_daemon_s": {str(n): r["daemon"]["patterns_s"] for n, r in results.items()},
-        "target_ratio": 1.5, "target_patterns_1000_s": 300}))
+    print(
+        json.dumps(
+            {
+                "bench": "pipeline",
+                "portfolios": {str(n): r for n, r in results.items()},
+                "nightly_daemon_over_inprocess": {
+                    str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()
+                },
+                "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
+                "patterns_daemon_s": {str(n): r["daemon"]["patterns_s"] for n, r in results.items()},
+                "target_ratio": 1.5,
+                "target_patterns_1000_s": 300,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

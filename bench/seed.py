@@ -33,6 +33,7 @@ BENCH_DATABASE = "dawsos_bench"
 
 
 def fresh_bench_database() -> str:
+    """Drop and create the benchmark database; returns its URL."""
     admin = connection.database_url("postgres")
     with connection.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
@@ -41,6 +42,7 @@ def fresh_bench_database() -> str:
 
 
 def main() -> None:
+    """Time seeding the legacy database with `--lots` lots and print rows per second."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lots", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -59,7 +61,9 @@ def main() -> None:
         market = build_market(np.random.default_rng(args.seed))
         csv_path = Path(tempfile.mkdtemp(dir=os.environ.get("TMPDIR"))) / "lots.csv"
         with open(csv_path, "wb") as fh:
-            for _rows, payload in bulk_lot_payloads(market, bulk["portfolio_ids"], rows, args.seed, DefectLedger(), variant):
+            for _rows, payload in bulk_lot_payloads(
+                market, bulk["portfolio_ids"], rows, args.seed, DefectLedger(), variant
+            ):
                 fh.write(payload)
         conn.execute("CREATE TABLE lots_plain (LIKE lots INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
         conn.execute("ALTER TABLE lots_plain ADD PRIMARY KEY (id)")
@@ -71,29 +75,43 @@ def main() -> None:
                     yield 0, block
 
         started = time.perf_counter()
-        copy_chunks(conn, f"COPY lots_plain ({', '.join(lot_columns(variant))}) FROM STDIN (FORMAT csv)",
-                    file_blocks(), lambda n: None)
+        copy_chunks(
+            conn,
+            f"COPY lots_plain ({', '.join(lot_columns(variant))}) FROM STDIN (FORMAT csv)",
+            file_blocks(),
+            lambda n: None,
+        )
         conn.commit()
         plain_copy_s = time.perf_counter() - started
         csv_bytes = csv_path.stat().st_size
         csv_path.unlink()
-        same_rows = conn.execute("SELECT count(*) FROM lots_plain p JOIN lots l USING (id) WHERE "
-                                 "(p.quantity, p.qty_open, p.cost_basis, p.is_open) = "
-                                 "(l.quantity, l.qty_open, l.cost_basis, l.is_open)").fetchone()[0]
+        same_rows = conn.execute(
+            "SELECT count(*) FROM lots_plain p JOIN lots l USING (id) WHERE "
+            "(p.quantity, p.qty_open, p.cost_basis, p.is_open) = "
+            "(l.quantity, l.qty_open, l.cost_basis, l.is_open)"
+        ).fetchone()[0]
 
     ours_rate = rows / bulk["copy_lots_s"]
     plain_rate = rows / plain_copy_s
     figures = {
-        "bench": "seed", "lots": rows, "identical_rows_in_both_tables": same_rows, "csv_mb": round(csv_bytes / 2**20, 1),
-        "ours_generate_and_copy_s": round(bulk["copy_lots_s"], 2), "ours_rows_per_s": round(ours_rate),
-        "plain_copy_s": round(plain_copy_s, 2), "plain_copy_rows_per_s": round(plain_rate),
-        "ratio_ours_to_plain_copy": round(ours_rate / plain_rate, 3), "target_ratio": 0.7,
+        "bench": "seed",
+        "lots": rows,
+        "identical_rows_in_both_tables": same_rows,
+        "csv_mb": round(csv_bytes / 2**20, 1),
+        "ours_generate_and_copy_s": round(bulk["copy_lots_s"], 2),
+        "ours_rows_per_s": round(ours_rate),
+        "plain_copy_s": round(plain_copy_s, 2),
+        "plain_copy_rows_per_s": round(plain_rate),
+        "ratio_ours_to_plain_copy": round(ours_rate / plain_rate, 3),
+        "target_ratio": 0.7,
         "rebuild_indexes_and_fks_s": round(bulk["rebuild_indexes_s"], 2),
         "buy_transactions_s": round(bulk["insert_transactions_s"], 2),
         "seed_total_s": round(seed_total, 2),
     }
-    print(f"lots: ours {ours_rate:,.0f} rows/s (generate + COPY) vs plain COPY {plain_rate:,.0f} rows/s "
-          f"-> ratio {figures['ratio_ours_to_plain_copy']} (target >= 0.7)")
+    print(
+        f"lots: ours {ours_rate:,.0f} rows/s (generate + COPY) vs plain COPY {plain_rate:,.0f} rows/s "
+        f"-> ratio {figures['ratio_ours_to_plain_copy']} (target >= 0.7)"
+    )
     print(json.dumps(figures))
 
 

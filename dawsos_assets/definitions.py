@@ -2,7 +2,8 @@
 
 Importing this module reads no environment variable and opens no file or connection. Dagster loads
 `load_definitions`, which reads the deployment's settings (Slack, schedule timezone, UI address) at load time;
-`defs` is the same graph with the defaults."""
+`defs` is the same graph with the defaults.
+"""
 
 import os
 import warnings
@@ -12,10 +13,13 @@ import dagster as dg
 # Beta features relied on, on purpose (README, "Dagster features in beta"): a backfill of every portfolio as one
 # run, one op observing all legacy tables, and links from assets to their source. Their warnings would otherwise
 # open every process's output.
-warnings.filterwarnings("ignore", category=dg.BetaWarning,
-                        message=r"(Parameter `backfill_policy` of function `asset`"
-                                r"|Function `multi_observable_source_asset`|Function `with_source_code_references`"
-                                r"|Class `LocalFileCodeReference`|Class `CodeReferencesMetadataValue`)")
+warnings.filterwarnings(
+    "ignore",
+    category=dg.BetaWarning,
+    message=r"(Parameter `backfill_policy` of function `asset`"
+    r"|Function `multi_observable_source_asset`|Function `with_source_code_references`"
+    r"|Class `LocalFileCodeReference`|Class `CodeReferencesMetadataValue`)",
+)
 
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import build_migration_assets
@@ -43,8 +47,7 @@ from dawsos_assets.tables.legacy_assets import observe_legacy_tables
 from dawsos_assets.tables.quality import data_quality_report, refactoring_success_metrics
 from dawsos_assets.tables.table_assets import build_table_assets
 
-
-SLACK_BOT_TOKEN_ENV = "DAWSOS_SLACK_BOT_TOKEN"
+SLACK_BOT_TOKEN_ENV = "DAWSOS_SLACK_BOT_TOKEN"  # noqa: S105 — the name of the environment variable, not a token
 SLACK_CHANNEL_ENV = "DAWSOS_SLACK_CHANNEL"
 WEBSERVER_URL_ENV = "DAWSOS_WEBSERVER_URL"
 
@@ -52,42 +55,64 @@ WEBSERVER_URL_ENV = "DAWSOS_WEBSERVER_URL"
 def build_defs(resources: dict | None = None, schedule_timezone: str = "UTC") -> dg.Definitions:
     """The pipeline's definitions; `resources` replaces the defaults by key (tests point them at their database and
     Slack stand-in). Building reads no environment and opens only the project's own files (migrations, pattern
-    definitions, source for the code links): the defaults are the embedded database and no Slack."""
+    definitions, source for the code links): the defaults are the embedded database and no Slack.
+    """
     return dg.Definitions(
         assets=dg.with_source_code_references(
-            [observe_legacy_tables, *build_migration_assets(), *build_table_assets(), holdings,
-             refactoring_success_metrics, data_quality_report, *build_pattern_assets()]),
+            [
+                observe_legacy_tables,
+                *build_migration_assets(),
+                *build_table_assets(),
+                holdings,
+                refactoring_success_metrics,
+                data_quality_report,
+                *build_pattern_assets(),
+            ]
+        ),
         asset_checks=[*build_all_table_checks(), holdings_checks],
         jobs=JOBS,
         schedules=calendar_schedules(schedule_timezone),
-        sensors=[portfolio_partitions, patterns_follow_tables, check_alerts_after_success, check_alerts_after_failure,
-                 slack_alert_retries, pending_migrations],
+        sensors=[
+            portfolio_partitions,
+            patterns_follow_tables,
+            check_alerts_after_success,
+            check_alerts_after_failure,
+            slack_alert_retries,
+            pending_migrations,
+        ],
         resources={"database": PortfolioDatabase(), "slack": SlackAlerts(), **(resources or {})},
     )
 
 
 def _env_var_if_set(name: str) -> dg.EnvVar | None:
     """An EnvVar (resolved only when a step or sensor uses it, so the UI never shows the secret) for a variable that
-    is set; None for one that is not, since Slack is optional and an unset EnvVar fails the resource."""
+    is set; None for one that is not, since Slack is optional and an unset EnvVar fails the resource.
+    """
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
 def slack_from_environment() -> SlackAlerts:
     """Slack as the deployment configures it. A malformed webhook stops the load here with SLACK_CONFIG_INVALID, and
-    the resource refuses it again wherever it is used (a run worker's environment may differ)."""
+    the resource refuses it again wherever it is used (a run worker's environment may differ).
+    """
     if os.environ.get(WEBHOOK_ENV):
         validate_webhook_url(os.environ[WEBHOOK_ENV])
-    return SlackAlerts(webhook_url=_env_var_if_set(WEBHOOK_ENV), bot_token=_env_var_if_set(SLACK_BOT_TOKEN_ENV),
-                       channel=_env_var_if_set(SLACK_CHANNEL_ENV),
-                       webserver_url=os.environ.get(WEBSERVER_URL_ENV, "http://127.0.0.1:3000"))
+    return SlackAlerts(
+        webhook_url=_env_var_if_set(WEBHOOK_ENV),
+        bot_token=_env_var_if_set(SLACK_BOT_TOKEN_ENV),
+        channel=_env_var_if_set(SLACK_CHANNEL_ENV),
+        webserver_url=os.environ.get(WEBSERVER_URL_ENV, "http://127.0.0.1:3000"),
+    )
 
 
 @dg.definitions
 def load_definitions() -> dg.Definitions:
     """What Dagster loads (workspace.yaml, the code server): the definitions with the deployment's settings, read
-    from the environment when the code location loads, never when this module is imported."""
-    return build_defs(resources={"slack": slack_from_environment()},
-                      schedule_timezone=os.environ.get(TIMEZONE_ENV, "UTC"))
+    from the environment when the code location loads, never when this module is imported.
+    """
+    return build_defs(
+        resources={"slack": slack_from_environment()}, schedule_timezone=os.environ.get(TIMEZONE_ENV, "UTC")
+    )
 
 
 defs = build_defs()  # the same graph with the defaults, for tests, the demo and the benchmarks

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 MAX_PART_CHARS = 400  # a message quoting a 100 KB input must still fit on one readable line
 
 
 def _fit(text: str) -> str:
     """Whitespace (newlines included) collapsed to single spaces, cut to MAX_PART_CHARS."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_PART_CHARS else flat[:MAX_PART_CHARS - 1] + "…"
+    return flat if len(flat) <= MAX_PART_CHARS else flat[: MAX_PART_CHARS - 1] + "…"
 
 
 def shown(value, limit: int = 60) -> str:
@@ -28,9 +27,11 @@ class DawsosError(Exception):
         self.suggestion = suggestion
 
     def one_line(self) -> str:
+        """The error as the one line a user sees: `error CODE: message (suggestion: ...)`."""
         return f"error {self.code}: {_fit(self.message)} (suggestion: {_fit(self.suggestion)})"
 
     def to_dict(self) -> dict:
+        """The error as JSON fields, for `--json` output."""
         return {"code": self.code, "message": self.message, "suggestion": self.suggestion}
 
 

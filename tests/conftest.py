@@ -71,8 +71,11 @@ def _ensure_roles(admin_url: str) -> str:
 
 def _create_database(admin_url: str, name: str, template: str | None = None, owner: str | None = None) -> str:
     with connection.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
-                     + (f" OWNER {owner}" if owner else ""))
+        conn.execute(
+            f'CREATE DATABASE "{name}"'
+            + (f' TEMPLATE "{template}"' if template else "")
+            + (f" OWNER {owner}" if owner else "")
+        )
     return connection._parse(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -92,12 +95,17 @@ class Databases:
         self.created: list[str] = []
 
     def owner_url(self, name: str) -> str:
-        return connection._parse(self.admin_url).set(database=name, username=OWNER_ROLE,
-                                                     password=self.owner_password).render_as_string(hide_password=False)
+        return (
+            connection._parse(self.admin_url)
+            .set(database=name, username=OWNER_ROLE, password=self.owner_password)
+            .render_as_string(hide_password=False)
+        )
 
     def app_url(self, url: str) -> str:
         """The same database as DawsOS's application role."""
-        return connection._parse(url).set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
+        return (
+            connection._parse(url).set(username=APP_ROLE, password=APP_PASSWORD).render_as_string(hide_password=False)
+        )
 
     def _new(self, template: str | None = None) -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
@@ -173,8 +181,9 @@ def empty_url(databases, monkeypatch) -> str:
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([DAWSOS, *args], capture_output=True, text=True, env=full_env, timeout=timeout,
-                          cwd=PROJECT_ROOT)
+    return subprocess.run(
+        [DAWSOS, *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=PROJECT_ROOT
+    )
 
 
 @pytest.fixture

@@ -22,20 +22,40 @@ from dawsos_assets.database.seed.loader import SeedOptions, load_demo_data
 from dawsos_assets.database.server import postgres_binary
 
 REPO_PLAN_ENV = "DAWSOS_REPO_PLAN_DIR"
-SCHEMA_FILES = ["000_roles", "001_portfolios_lots_transactions", "pricing_packs", "rating_rubrics", "portfolio_metrics",
-                "macro_indicators", "alerts_notifications", "portfolio_daily_values", "portfolio_cash_flows",
-                "scenario_factor_tables"]
-MIGRATIONS_AFTER_SEED = ["007_add_lot_qty_tracking", "008_add_corporate_actions_support", "009_add_scenario_dar_tables",
-                         "009_jwt_auth", "010_add_users_and_audit_log", "010_fix_audit_log_schema",
-                         "011_alert_delivery_system", "012_add_alert_channels", "013_add_derived_indicators"]
+SCHEMA_FILES = [
+    "000_roles",
+    "001_portfolios_lots_transactions",
+    "pricing_packs",
+    "rating_rubrics",
+    "portfolio_metrics",
+    "macro_indicators",
+    "alerts_notifications",
+    "portfolio_daily_values",
+    "portfolio_cash_flows",
+    "scenario_factor_tables",
+]
+MIGRATIONS_AFTER_SEED = [
+    "007_add_lot_qty_tracking",
+    "008_add_corporate_actions_support",
+    "009_add_scenario_dar_tables",
+    "009_jwt_auth",
+    "010_add_users_and_audit_log",
+    "010_fix_audit_log_schema",
+    "011_alert_delivery_system",
+    "012_add_alert_channels",
+    "013_add_derived_indicators",
+]
 APP_ROLE, APP_PASSWORD = "dawsos_app", "dawsos_app_pass"  # 000_roles.sql's own role and password
 BRK_B = "0b225e3f-5c2c-4dc6-8d3c-2bcf9700c32c"
 
 
 def repo_plan_dir() -> Path:
     """Where DawsOS's files are; a missing copy fails the test that needs it (never a silent skip)."""
-    candidates = [os.environ.get(REPO_PLAN_ENV), Path(__file__).resolve().parents[2] / "shared" / "dawsos_repo_plan",
-                  "/work/shared/dawsos_repo_plan"]
+    candidates = [
+        os.environ.get(REPO_PLAN_ENV),
+        Path(__file__).resolve().parents[2] / "shared" / "dawsos_repo_plan",
+        "/work/shared/dawsos_repo_plan",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "seed_portfolio_data.sql").exists():
             return Path(candidate)
@@ -45,9 +65,13 @@ def repo_plan_dir() -> Path:
 def _psql(url: str, path: Path) -> list[str]:
     """psql -f without ON_ERROR_STOP: every statement runs, failures are reported and skipped."""
     target, environment = connection.client_arguments(url)
-    done = subprocess.run([postgres_binary("psql"), "--no-psqlrc", "-q", "-f", str(path), target],
-                          capture_output=True, text=True, timeout=300,
-                          env=environment | {"PGOPTIONS": "-c client_min_messages=error"})
+    done = subprocess.run(
+        [postgres_binary("psql"), "--no-psqlrc", "-q", "-f", str(path), target],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment | {"PGOPTIONS": "-c client_min_messages=error"},
+    )
     return [line for line in done.stderr.splitlines() if "ERROR" in line]
 
 
@@ -61,10 +85,14 @@ def replay_repo_plan(url: str) -> list[str]:
     errors += _psql(url, db / "seeds" / "001_rating_rubrics.sql")
     errors += _psql(url, db / "migrations" / "005_create_rls_policies.sql")
     with connection.connect(url) as conn:  # what the application had made before the seed script ran
-        conn.execute("INSERT INTO portfolios (id, user_id, name, base_currency) VALUES (%s, %s, 'Main Portfolio', 'USD')",
-                     (ref.DEMO_PORTFOLIO_ID, ref.ADMIN_USER_ID))
-        conn.execute("INSERT INTO securities (id, symbol, name) VALUES (%s, 'BRK.B', 'Berkshire Hathaway Inc. Class B')",
-                     (BRK_B,))
+        conn.execute(
+            "INSERT INTO portfolios (id, user_id, name, base_currency) VALUES (%s, %s, 'Main Portfolio', 'USD')",
+            (ref.DEMO_PORTFOLIO_ID, ref.ADMIN_USER_ID),
+        )
+        conn.execute(
+            "INSERT INTO securities (id, symbol, name) VALUES (%s, 'BRK.B', 'Berkshire Hathaway Inc. Class B')",
+            (BRK_B,),
+        )
         conn.commit()
     errors += _psql(url, repo / "seed_portfolio_data.sql")
     for name in MIGRATIONS_AFTER_SEED:
@@ -78,6 +106,7 @@ def build_real_state(url: str, state: str) -> dict:
     with connection.connect(url) as conn:
         with conn.transaction():
             history = apply_history(conn, state)
-            manifest = load_demo_data(conn, SeedOptions(variant=LegacyVariant(state=state), progress=False),
-                                      errors + history)
+            manifest = load_demo_data(
+                conn, SeedOptions(variant=LegacyVariant(state=state), progress=False), errors + history
+            )
     return manifest

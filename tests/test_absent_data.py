@@ -12,7 +12,14 @@ from dawsos_assets.patterns.registry import default_registry
 from dawsos_assets.patterns.responses import response_failures
 from dawsos_assets.patterns.ui_registry import data_path_failures
 
-EMPTIED = ["position_factor_betas", "scenario_shocks", "rating_rubrics", "fundamentals", "news_items", "corporate_actions"]
+EMPTIED = [
+    "position_factor_betas",
+    "scenario_shocks",
+    "rating_rubrics",
+    "fundamentals",
+    "news_items",
+    "corporate_actions",
+]
 BALANCED_RETIREMENT = "54209ad3-f6b9-5afb-bc26-a51105cb4ea9"  # generated, CAD base, holds EVO (EUR)
 
 
@@ -25,13 +32,19 @@ def results(databases):
     with connection.connect(url) as conn:
         conn.execute(f"TRUNCATE {', '.join(EMPTIED)}")
         conn.execute("DELETE FROM portfolio_daily_values WHERE portfolio_id = ANY(%s::uuid[])", (portfolios,))
-        conn.execute("DELETE FROM prices WHERE security_id IN (SELECT id FROM securities WHERE symbol IN ('SPY', 'XIC.TO'))")
+        conn.execute(
+            "DELETE FROM prices WHERE security_id IN (SELECT id FROM securities WHERE symbol IN ('SPY', 'XIC.TO'))"
+        )
         conn.execute("DELETE FROM fx_rates WHERE 'EUR' IN (base_ccy, quote_ccy)")
         conn.commit()
         engine = PatternEngine(default_registry())
-        return {(portfolio, pattern_id): engine.run(conn, pattern, {"portfolio_id": portfolio}
-                                                    if "portfolio_id" in pattern.inputs else {})
-                for portfolio in portfolios for pattern_id, pattern in load_all().items()}
+        return {
+            (portfolio, pattern_id): engine.run(
+                conn, pattern, {"portfolio_id": portfolio} if "portfolio_id" in pattern.inputs else {}
+            )
+            for portfolio in portfolios
+            for pattern_id, pattern in load_all().items()
+        }
 
 
 @pytest.mark.parametrize("portfolio", [ref.DEMO_PORTFOLIO_ID, BALANCED_RETIREMENT], ids=["demo", "generated"])
@@ -57,7 +70,17 @@ def test_every_pattern_answers_with_nulls_and_warnings(results, portfolio):
     for pattern, result in ((p, results[(portfolio, p)]) for p in load_all()):  # still publishable
         assert response_failures(pattern, result.data) == [], pattern
         assert data_path_failures(pattern, result.data, result.explained_steps) == [], pattern
-    for pattern in ("portfolio_overview", "portfolio_scenario_analysis", "portfolio_cycle_risk",
-                    "cycle_deleveraging_scenarios", "buffett_checklist", "holding_deep_dive", "portfolio_macro_overview",
-                    "macro_trend_monitor", "news_impact_analysis", "corporate_actions_upcoming", "policy_rebalance"):
+    for pattern in (
+        "portfolio_overview",
+        "portfolio_scenario_analysis",
+        "portfolio_cycle_risk",
+        "cycle_deleveraging_scenarios",
+        "buffett_checklist",
+        "holding_deep_dive",
+        "portfolio_macro_overview",
+        "macro_trend_monitor",
+        "news_impact_analysis",
+        "corporate_actions_upcoming",
+        "policy_rebalance",
+    ):
         assert warnings[pattern], pattern

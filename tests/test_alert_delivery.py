@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -70,8 +70,10 @@ def queue_alerts(url: str, count: int = ALERTS) -> None:
     with connection.connect(url) as conn:
         conn.execute(ALERT_TABLES_SQL)
         for number in range(count):
-            conn.execute("INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) VALUES (%s, 'failure', %s)",
-                         (f"lots.check_{number}", json.dumps({"text": f"alert {number}"})))
+            conn.execute(
+                "INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) VALUES (%s, 'failure', %s)",
+                (f"lots.check_{number}", json.dumps({"text": f"alert {number}"})),
+            )
         conn.commit()
 
 
@@ -79,7 +81,7 @@ def sensor_ticks(url: str, channel: SlackChannel, ticks: int) -> int:
     """Deliver as the retry sensor would, two hours apart (past any backoff); a tick that raises is just a failed
     tick, as in the daemon. Returns how many ticks raised."""
     raised = 0
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     for tick in range(ticks):
         try:
             with connection.connect(url) as conn:
@@ -100,7 +102,9 @@ def test_malformed_replies_cost_one_repeat_each_and_lose_nothing(empty_url):
     try:
         raised = sensor_ticks(empty_url, SlackChannel(webhook_url=slack.url), ticks=12)
         lost = ALERTS - len(set(slack.received))
-        measured = f"{slack.duplicates()} duplicates, {lost} never delivered, {slack.malformed_replies} malformed replies"
+        measured = (
+            f"{slack.duplicates()} duplicates, {lost} never delivered, {slack.malformed_replies} malformed replies"
+        )
         assert raised == 0, measured
         assert lost == 0 and undelivered(empty_url) == 0, measured
         assert slack.malformed_replies > 0, measured  # the fault mix really happened
@@ -114,9 +118,16 @@ def test_a_deliverer_killed_mid_send_repeats_only_the_message_in_flight(empty_ur
     slack = FaultySlack(hang_on=5)
     try:
         deliverer = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from dawsos_assets.database import connection; "
-             "from dawsos_assets.operations.alerts import SlackChannel, deliver; "
-             "deliver(connection.connect(sys.argv[1]), SlackChannel(webhook_url=sys.argv[2]))", empty_url, slack.url])
+            [
+                sys.executable,
+                "-c",
+                "import sys; from dawsos_assets.database import connection; "
+                "from dawsos_assets.operations.alerts import SlackChannel, deliver; "
+                "deliver(connection.connect(sys.argv[1]), SlackChannel(webhook_url=sys.argv[2]))",
+                empty_url,
+                slack.url,
+            ]
+        )
         assert slack.hanging.wait(60), "the deliverer never reached the fifth message"
         deliverer.send_signal(signal.SIGKILL)
         deliverer.wait(30)
@@ -131,21 +142,29 @@ def test_a_deliverer_killed_mid_send_repeats_only_the_message_in_flight(empty_ur
 def test_a_message_slack_never_takes_is_dead_lettered_and_shown(empty_url):
     queue_alerts(empty_url, count=2)
     with connection.connect(empty_url) as conn:  # the second one's last attempt never reported back (crash)
-        conn.execute("UPDATE dawsos_meta.alert_outbox SET attempts = %s WHERE check_key = 'lots.check_1'", (MAX_ATTEMPTS,))
+        conn.execute(
+            "UPDATE dawsos_meta.alert_outbox SET attempts = %s WHERE check_key = 'lots.check_1'", (MAX_ATTEMPTS,)
+        )
         conn.commit()
     slack = FaultySlack(status=500)
     try:
         sensor_ticks(empty_url, SlackChannel(webhook_url=slack.url), ticks=MAX_ATTEMPTS + 3)
         assert slack.received == ["alert 0"] * MAX_ATTEMPTS  # then never again
         with connection.connect(empty_url) as conn:
-            rows = conn.execute("SELECT check_key, attempts, last_error FROM dawsos_meta.alert_outbox "
-                                "WHERE dead_at IS NOT NULL ORDER BY id").fetchall()
-        assert [(key, attempts) for key, attempts, _ in rows] == [("lots.check_0", MAX_ATTEMPTS),
-                                                                  ("lots.check_1", MAX_ATTEMPTS)]
+            rows = conn.execute(
+                "SELECT check_key, attempts, last_error FROM dawsos_meta.alert_outbox "
+                "WHERE dead_at IS NOT NULL ORDER BY id"
+            ).fetchall()
+        assert [(key, attempts) for key, attempts, _ in rows] == [
+            ("lots.check_0", MAX_ATTEMPTS),
+            ("lots.check_1", MAX_ATTEMPTS),
+        ]
         assert "HTTP 500" in rows[0][2]
         with dg.instance_for_test() as instance:
-            context = dg.build_sensor_context(instance=instance, resources={
-                "database": PortfolioDatabase(url=empty_url), "slack": SlackAlerts(webhook_url=slack.url)})
+            context = dg.build_sensor_context(
+                instance=instance,
+                resources={"database": PortfolioDatabase(url=empty_url), "slack": SlackAlerts(webhook_url=slack.url)},
+            )
             tick = slack_alert_retries(context)
         assert f"2 message(s) dead-lettered after {MAX_ATTEMPTS} attempts" in tick.skip_message
         assert SECRET not in tick.skip_message

@@ -1,8 +1,11 @@
-"""Slack alerts for asset checks against a stand-in Slack on 127.0.0.1; schedules and sensors through build_*_context."""
+"""Slack alerts for asset checks against a stand-in Slack on 127.0.0.1.
+
+Schedules and sensors are evaluated through build_*_context.
+"""
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
@@ -67,8 +70,9 @@ def broken_run(url: str, instance):
     with connection.connect(url) as conn:
         conn.execute("UPDATE lots SET cost_basis = -1 WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)")
         conn.commit()
-    return defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(instance=instance, run_config=QUIET,
-                                                                          raise_on_error=False)
+    return defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False
+    )
 
 
 def success_event(result):
@@ -77,8 +81,12 @@ def success_event(result):
 
 def alert(sensor, instance, result, url, slack_url, status_event):
     context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name, dagster_instance=instance, dagster_run=result.dagster_run, dagster_event=status_event,
-        resources={"database": PortfolioDatabase(url=url), "slack": SlackAlerts(webhook_url=slack_url)})
+        sensor_name=sensor.name,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=status_event,
+        resources={"database": PortfolioDatabase(url=url), "slack": SlackAlerts(webhook_url=slack_url)},
+    )
     if sensor is check_alerts_after_failure:
         context = context.for_run_failure()
     sensor(context)
@@ -121,12 +129,15 @@ def test_the_alert_counts_distinct_rows_and_names_each_rule(seeded_url):
     """A lot breaking two rules is one failing row; the message lists how many rows break each rule."""
     MigrationRunner(seeded_url, backup=False).apply()
     with connection.connect(seeded_url) as conn:
-        conn.execute("UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
-                     "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)")
+        conn.execute(
+            "UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
+            "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)"
+        )
         conn.commit()
     with dg.instance_for_test() as instance:
         run = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False, asset_selection=[dg.AssetKey("lots")])
+            instance=instance, run_config=QUIET, raise_on_error=False, asset_selection=[dg.AssetKey("lots")]
+        )
         [event] = [e for e in check_events(instance, run.run_id) if e.check == "row_rules"]
     text = message(event, "failure", "http://ui")["text"]
     assert "— 1 failing row(s)" in text
@@ -141,11 +152,13 @@ def test_slack_down_then_up_delivers_exactly_once(seeded_url):
             from dawsos_assets.operations.alerts import ALERT_TABLES_SQL
 
             conn.execute(ALERT_TABLES_SQL)
-            conn.execute("INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) "
-                         "VALUES ('lots.row_rules', 'failure', '{\"text\": \"hello\"}')")
+            conn.execute(
+                "INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) "
+                "VALUES ('lots.row_rules', 'failure', '{\"text\": \"hello\"}')"
+            )
             conn.commit()
             channel = SlackChannel(webhook_url=stand_in.url)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             first = deliver(conn, channel, now)
             retry_too_early = deliver(conn, channel, now + timedelta(seconds=1))
             second = deliver(conn, channel, now + timedelta(minutes=5))
@@ -167,8 +180,10 @@ def test_no_channel_keeps_alerts_queued(seeded_url, slack):
         from dawsos_assets.operations.alerts import ALERT_TABLES_SQL
 
         conn.execute(ALERT_TABLES_SQL)
-        conn.execute("INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) "
-                     "VALUES ('lots.row_rules', 'failure', '{\"text\": \"queued\"}')")
+        conn.execute(
+            "INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) "
+            "VALUES ('lots.row_rules', 'failure', '{\"text\": \"queued\"}')"
+        )
         conn.commit()
         assert deliver(conn, SlackChannel())["skipped"] == "no Slack channel configured"
         assert conn.execute("SELECT attempts, delivered_at FROM dawsos_meta.alert_outbox").fetchone() == (0, None)
@@ -178,7 +193,7 @@ def test_no_channel_keeps_alerts_queued(seeded_url, slack):
 
 
 def test_nightly_and_weekly_schedules(seeded_url):
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 27, 0, 5, tzinfo=timezone.utc))
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 27, 0, 5, tzinfo=UTC))
     assert len(nightly.evaluate_tick(context).run_requests) == 1
     assert nightly.job_name == TABLES_AND_CHECKS_JOB
     assert nightly.cron_schedule == "5 0 * * *" and weekly_data_quality.cron_schedule == "0 6 * * 1"
@@ -187,8 +202,10 @@ def test_nightly_and_weekly_schedules(seeded_url):
 
 def test_pending_migrations_are_reported_not_applied(seeded_url, slack):
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={
-            "database": PortfolioDatabase(url=seeded_url), "slack": SlackAlerts(webhook_url=slack.url)})
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={"database": PortfolioDatabase(url=seeded_url), "slack": SlackAlerts(webhook_url=slack.url)},
+        )
         result = pending_migrations(context)
     assert "6 migration(s) pending" in result.skip_message
     with connection.connect(seeded_url) as conn:

@@ -29,26 +29,35 @@ def fx(conn, currency: str, base: str, pack: str) -> float:
     """Base units per one unit of `currency` in the pack, straight from fx_rates."""
     if currency == base:
         return 1.0
-    direct = conn.execute("SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
-                          (currency, base, pack)).fetchone()
+    direct = conn.execute(
+        "SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
+        (currency, base, pack),
+    ).fetchone()
     if direct:
         return float(direct[0])
-    reverse = conn.execute("SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
-                           (base, currency, pack)).fetchone()
+    reverse = conn.execute(
+        "SELECT rate FROM fx_rates WHERE base_ccy = %s AND quote_ccy = %s AND pricing_pack_id = %s",
+        (base, currency, pack),
+    ).fetchone()
     return 1 / float(reverse[0])
 
 
 def holdings(conn, portfolio_id: str) -> list[tuple]:
     """(security_id, symbol, currency, shares open) per held security."""
-    return conn.execute("""SELECT l.security_id::text, s.symbol, s.trading_currency, sum(l.quantity_open)::float
+    return conn.execute(
+        """SELECT l.security_id::text, s.symbol, s.trading_currency, sum(l.quantity_open)::float
                              FROM lots l JOIN securities s ON s.id = l.security_id
                             WHERE l.portfolio_id = %s AND l.quantity_open > 0 GROUP BY 1, 2, 3""",
-                        (portfolio_id,)).fetchall()
+        (portfolio_id,),
+    ).fetchall()
 
 
 def close(conn, security_id: str, pack: str) -> float:
-    return float(conn.execute("SELECT close FROM prices WHERE security_id = %s AND pricing_pack_id = %s",
-                              (security_id, pack)).fetchone()[0])
+    return float(
+        conn.execute(
+            "SELECT close FROM prices WHERE security_id = %s AND pricing_pack_id = %s", (security_id, pack)
+        ).fetchone()[0]
+    )
 
 
 def test_currency_attribution_matches_the_held_basket_valued_at_both_ends(migrated):
@@ -58,10 +67,15 @@ def test_currency_attribution_matches_the_held_basket_valued_at_both_ends(migrat
     attribution = result.data["currency_attr"]
     end, base = result.context.pricing_pack_id, result.context.base_currency
     with connection.connect(migrated) as conn:
-        start = conn.execute("SELECT id FROM pricing_packs WHERE superseded_by IS NULL AND asof_date <= %s "
-                             "ORDER BY asof_date DESC LIMIT 1", (result.context.asof_date - timedelta(days=365),)).fetchone()[0]
-        rows = [(q, close(conn, s, start), close(conn, s, end), fx(conn, c, base, start), fx(conn, c, base, end), c)
-                for s, _, c, q in holdings(conn, ref.DEMO_PORTFOLIO_ID)]
+        start = conn.execute(
+            "SELECT id FROM pricing_packs WHERE superseded_by IS NULL AND asof_date <= %s "
+            "ORDER BY asof_date DESC LIMIT 1",
+            (result.context.asof_date - timedelta(days=365),),
+        ).fetchone()[0]
+        rows = [
+            (q, close(conn, s, start), close(conn, s, end), fx(conn, c, base, start), fx(conn, c, base, end), c)
+            for s, _, c, q in holdings(conn, ref.DEMO_PORTFOLIO_ID)
+        ]
     start_value = sum(q * p0 * f0 for q, p0, _, f0, _, _ in rows)
     basket_return = sum(q * p1 * f1 for q, _, p1, _, f1, _ in rows) / start_value - 1
     local_only = sum(q * p1 * f0 for q, _, p1, f0, _, _ in rows) / start_value - 1
@@ -73,7 +87,8 @@ def test_currency_attribution_matches_the_held_basket_valued_at_both_ends(migrat
     assert abs(attribution["fx_return"]) > 1e-4 and abs(attribution["interaction"]) > 1e-7  # CAD and EUR holdings
     eur = [(q, p0, f0) for q, p0, _, f0, _, c in rows if c == "EUR"]
     assert attribution["by_currency"]["EUR"]["weight"] == pytest.approx(
-        sum(q * p0 * f0 for q, p0, f0 in eur) / start_value, abs=1e-12)
+        sum(q * p0 * f0 for q, p0, f0 in eur) / start_value, abs=1e-12
+    )
 
 
 def water_level(values: list[float], floor: float, budget: float) -> float:
@@ -91,8 +106,10 @@ def test_rebalance_cures_the_largest_breach_first_and_warns_about_what_is_left(m
     result = run(migrated, "policy_rebalance", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
     plan = result.data["rebalance_result"]
     with connection.connect(migrated) as conn:
-        values = {s: q * close(conn, sid, result.context.pricing_pack_id)
-                  for sid, s, _, q in holdings(conn, ref.ALPHA_PORTFOLIO_ID)}
+        values = {
+            s: q * close(conn, sid, result.context.pricing_pack_id)
+            for sid, s, _, q in holdings(conn, ref.ALPHA_PORTFOLIO_ID)
+        }
     total = sum(values.values())
     level = water_level(list(values.values()), 0.2 * total, 0.1 * total)
     after = {t["symbol"]: t["weight_after"] for t in plan["trades"]}
@@ -102,8 +119,9 @@ def test_rebalance_cures_the_largest_breach_first_and_warns_about_what_is_left(m
     assert plan["turnover_pct"] <= 10.0
     assert all(t["reason"] == "cures the 20% cap breach" for t in plan["trades"])
     for symbol in ("MSFT", "AAPL", "GOOGL"):
-        assert any(w.startswith(f"rebalance_result: {symbol} stays at") and "above the 20% cap" in w
-                   for w in result.warnings), symbol
+        assert any(
+            w.startswith(f"rebalance_result: {symbol} stays at") and "above the 20% cap" in w for w in result.warnings
+        ), symbol
 
 
 def test_rebalance_values_trades_in_the_base_currency_within_the_limits_after_scaling(migrated):
@@ -116,8 +134,12 @@ def test_rebalance_values_trades_in_the_base_currency_within_the_limits_after_sc
     with connection.connect(migrated) as conn:
         held = {s: (sid, c, q) for sid, s, c, q in holdings(conn, CANADIAN_DIVIDEND_INCOME)}
         total = sum(q * close(conn, sid, pack) * fx(conn, c, "CAD", pack) for sid, c, q in held.values())
-        expected = {t["symbol"]: abs(t["quantity"]) * close(conn, held[t["symbol"]][0], pack)
-                    * fx(conn, held[t["symbol"]][1], "CAD", pack) for t in plan["trades"]}
+        expected = {
+            t["symbol"]: abs(t["quantity"])
+            * close(conn, held[t["symbol"]][0], pack)
+            * fx(conn, held[t["symbol"]][1], "CAD", pack)
+            for t in plan["trades"]
+        }
     assert any(held[t["symbol"]][1] == "USD" for t in plan["trades"])
     for trade in plan["trades"]:
         assert trade["trade_value"] == pytest.approx(expected[trade["symbol"]], abs=0.01), trade["symbol"]
@@ -134,9 +156,11 @@ def test_expected_dividends_are_converted_to_the_base_currency(migrated):
     pack, asof = result.context.pricing_pack_id, result.context.asof_date
     with connection.connect(migrated) as conn:
         held = {sid: q for sid, _, _, q in holdings(conn, CANADIAN_DIVIDEND_INCOME)}
-        dividends = conn.execute("SELECT security_id::text, amount, currency FROM corporate_actions "
-                                 "WHERE action_type = 'dividend' AND action_date > %s AND action_date <= %s",
-                                 (asof, asof + timedelta(days=90))).fetchall()
+        dividends = conn.execute(
+            "SELECT security_id::text, amount, currency FROM corporate_actions "
+            "WHERE action_type = 'dividend' AND action_date > %s AND action_date <= %s",
+            (asof, asof + timedelta(days=90)),
+        ).fetchall()
         expected = sum(float(a) * held[s] * fx(conn, c, "CAD", pack) for s, a, c in dividends if s in held)
         currencies = {c for s, _, c in dividends if s in held}
     assert "USD" in currencies and expected > 0
@@ -151,13 +175,22 @@ def test_monthly_indicators_get_a_z_score_over_their_own_observations(migrated):
     with connection.connect(migrated) as conn:
         for indicator in ("UNRATE", "CPIAUCSL", "T10Y2Y"):
             window = 30 if indicator != "T10Y2Y" else 252
-            values = np.array([float(v) for (v,) in conn.execute(
-                "SELECT value FROM macro_indicators WHERE indicator_id = %s AND asof_date <= %s "
-                "ORDER BY asof_date DESC LIMIT %s", (indicator, result.context.asof_date, window))])
+            values = np.array(
+                [
+                    float(v)
+                    for (v,) in conn.execute(
+                        "SELECT value FROM macro_indicators WHERE indicator_id = %s AND asof_date <= %s "
+                        "ORDER BY asof_date DESC LIMIT %s",
+                        (indicator, result.context.asof_date, window),
+                    )
+                ]
+            )
             assert len(values) == window
             z = (values[0] - values.mean()) / values.std(ddof=1)
             assert regime["zscores"][indicator] == pytest.approx(z, abs=1e-9), indicator
-    assert not any(w.startswith(f"regime: {i}") for i in ("T10Y2Y", "UNRATE", "CPIAUCSL", "BAA10Y") for w in result.warnings)
+    assert not any(
+        w.startswith(f"regime: {i}") for i in ("T10Y2Y", "UNRATE", "CPIAUCSL", "BAA10Y") for w in result.warnings
+    )
 
 
 def test_an_indicator_without_enough_observations_is_left_out_with_a_warning(migrated_url):
@@ -171,14 +204,18 @@ def test_an_indicator_without_enough_observations_is_left_out_with_a_warning(mig
 
 def test_a_missing_beta_is_unknown_sensitivity_not_zero_and_dar_says_so(migrated_url):
     with connection.connect(migrated_url) as conn:
-        conn.execute("DELETE FROM position_factor_betas WHERE portfolio_id = %s AND security_id = "
-                     "(SELECT id FROM securities WHERE symbol = 'BTI')", (ref.DEMO_PORTFOLIO_ID,))
+        conn.execute(
+            "DELETE FROM position_factor_betas WHERE portfolio_id = %s AND security_id = "
+            "(SELECT id FROM securities WHERE symbol = 'BTI')",
+            (ref.DEMO_PORTFOLIO_ID,),
+        )
         conn.commit()
     scenario = run(migrated_url, "portfolio_scenario_analysis", portfolio_id=ref.DEMO_PORTFOLIO_ID)
     rows = {r["symbol"]: r for r in scenario.data["scenario_result"]["position_deltas"]}
     assert rows["BTI"]["delta_value"] is None and rows["BTI"]["shocked_value"] is None
     assert scenario.data["scenario_result"]["total_delta_pl"] == pytest.approx(
-        sum(r["delta_value"] for s, r in rows.items() if s != "BTI"), abs=1e-9)
+        sum(r["delta_value"] for s, r in rows.items() if s != "BTI"), abs=1e-9
+    )
     assert scenario.data["scenario_result"]["coverage"] < 1
     assert any(w.startswith("scenario_result: BTI: no beta for") for w in scenario.warnings)
     cycle = run(migrated_url, "portfolio_cycle_risk", portfolio_id=ref.DEMO_PORTFOLIO_ID)
@@ -189,8 +226,10 @@ def test_a_missing_beta_is_unknown_sensitivity_not_zero_and_dar_says_so(migrated
 def test_an_unpriced_position_has_a_null_var_not_zero(migrated_url):
     with connection.connect(migrated_url) as conn:
         pypl = conn.execute("SELECT id::text FROM securities WHERE symbol = 'PYPL'").fetchone()[0]
-        conn.execute("DELETE FROM prices WHERE security_id = %s AND pricing_pack_id = "
-                     "(SELECT max(id) FROM pricing_packs)", (pypl,))
+        conn.execute(
+            "DELETE FROM prices WHERE security_id = %s AND pricing_pack_id = (SELECT max(id) FROM pricing_packs)",
+            (pypl,),
+        )
         conn.commit()
     result = run(migrated_url, "holding_deep_dive", portfolio_id=ref.DEMO_PORTFOLIO_ID, security_id=pypl)
     assert result.data["position"]["market_value"] is None
@@ -213,16 +252,28 @@ def test_holding_contribution_and_currency_parts_from_prices_and_rates(migrated)
     result = run(migrated, "holding_deep_dive", portfolio_id=ref.DEMO_PORTFOLIO_ID, security_id=cnr)
     end, start = result.context.pricing_pack_id, result.data["contribution"]["start_pack"]
     with connection.connect(migrated) as conn:
-        rows = {s: (q * close(conn, s, start) * fx(conn, c, "USD", start), close(conn, s, end) / close(conn, s, start) - 1,
-                    fx(conn, c, "USD", end) / fx(conn, c, "USD", start) - 1)
-                for s, _, c, q in holdings(conn, ref.DEMO_PORTFOLIO_ID)}
+        rows = {
+            s: (
+                q * close(conn, s, start) * fx(conn, c, "USD", start),
+                close(conn, s, end) / close(conn, s, start) - 1,
+                fx(conn, c, "USD", end) / fx(conn, c, "USD", start) - 1,
+            )
+            for s, _, c, q in holdings(conn, ref.DEMO_PORTFOLIO_ID)
+        }
     total = sum(v for v, _, _ in rows.values())
     value, local, currency = rows[cnr]
     basket = sum(v / total * ((1 + lo) * (1 + f) - 1) for v, lo, f in rows.values())
     contribution, parts = result.data["contribution"], result.data["currency_attr"]
-    assert contribution["total_contribution"] == pytest.approx(value / total * ((1 + local) * (1 + currency) - 1), abs=1e-12)
-    assert contribution["pct_of_portfolio_return"] == pytest.approx(contribution["total_contribution"] / basket, abs=1e-9)
-    assert (parts["local_return"], parts["fx_return"]) == (pytest.approx(local, abs=1e-12), pytest.approx(currency, abs=1e-12))
+    assert contribution["total_contribution"] == pytest.approx(
+        value / total * ((1 + local) * (1 + currency) - 1), abs=1e-12
+    )
+    assert contribution["pct_of_portfolio_return"] == pytest.approx(
+        contribution["total_contribution"] / basket, abs=1e-9
+    )
+    assert (parts["local_return"], parts["fx_return"]) == (
+        pytest.approx(local, abs=1e-12),
+        pytest.approx(currency, abs=1e-12),
+    )
     assert parts["fx_contribution"] == pytest.approx(value / total * currency, abs=1e-12) and currency != 0
 
 
@@ -230,10 +281,14 @@ def test_comparables_are_the_largest_other_securities_of_the_sector(migrated):
     result = run(migrated, "holding_deep_dive", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
     assert result.data["position"]["symbol"] == "MSFT"
     with connection.connect(migrated) as conn:
-        expected = [s for (s,) in conn.execute("""
+        expected = [
+            s
+            for (s,) in conn.execute("""
             SELECT s.symbol FROM securities s LEFT JOIN LATERAL (SELECT market_cap FROM fundamentals f
                    WHERE f.security_id = s.id ORDER BY asof_date DESC LIMIT 1) f ON TRUE
-             WHERE s.sector = 'Technology' AND s.symbol <> 'MSFT' ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT 5""")]
+             WHERE s.sector = 'Technology' AND s.symbol <> 'MSFT'
+             ORDER BY f.market_cap DESC NULLS LAST, s.symbol LIMIT 5""")
+        ]
     assert [c["symbol"] for c in result.data["comparables"]["comparables"]] == expected
 
 
@@ -253,17 +308,30 @@ def test_external_flows_inside_the_window_count_at_the_end_of_their_day(migrated
     """A deposit of half the portfolio, held as cash from a day inside the 252-return window: TWR takes it out of
     that day's return (flows at the end of the day) and dilutes the later returns; NAV change includes it."""
     with connection.connect(migrated_url) as conn:
-        rows = conn.execute("SELECT asof_date, total_value::float FROM portfolio_daily_values WHERE portfolio_id = %s "
-                            "ORDER BY asof_date", (ref.ALPHA_PORTFOLIO_ID,)).fetchall()
+        rows = conn.execute(
+            "SELECT asof_date, total_value::float FROM portfolio_daily_values WHERE portfolio_id = %s "
+            "ORDER BY asof_date",
+            (ref.ALPHA_PORTFOLIO_ID,),
+        ).fetchall()
         day, deposit = rows[-100][0], round(rows[-100][1] / 2, 2)
-        conn.execute("UPDATE portfolio_daily_values SET total_value = total_value + %s, cash_balance = cash_balance + %s, "
-                     "cash_flows = cash_flows + CASE WHEN asof_date = %s THEN %s ELSE 0 END "
-                     "WHERE portfolio_id = %s AND asof_date >= %s",
-                     (deposit, deposit, day, deposit, ref.ALPHA_PORTFOLIO_ID, day))
+        conn.execute(
+            "UPDATE portfolio_daily_values SET total_value = total_value + %s, cash_balance = cash_balance + %s, "
+            "cash_flows = cash_flows + CASE WHEN asof_date = %s THEN %s ELSE 0 END "
+            "WHERE portfolio_id = %s AND asof_date >= %s",
+            (deposit, deposit, day, deposit, ref.ALPHA_PORTFOLIO_ID, day),
+        )
         conn.commit()
-        values, flows = (np.array(c, dtype=float) for c in zip(*conn.execute(
-            "SELECT total_value, cash_flows FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
-            (ref.ALPHA_PORTFOLIO_ID,)).fetchall()))
+        values, flows = (
+            np.array(c, dtype=float)
+            for c in zip(
+                *conn.execute(
+                    "SELECT total_value, cash_flows FROM portfolio_daily_values "
+                    "WHERE portfolio_id = %s ORDER BY asof_date",
+                    (ref.ALPHA_PORTFOLIO_ID,),
+                ).fetchall(),
+                strict=True,
+            )
+        )
     result = run(migrated_url, "portfolio_overview", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
     end_of_day = ((values[1:] - flows[1:] - values[:-1]) / values[:-1])[-252:]
     start_of_day = ((values[1:] - flows[1:] - values[:-1]) / (values[:-1] + flows[1:]))[-252:]
@@ -280,14 +348,19 @@ def test_factor_changes_are_null_from_one_snapshot_and_measured_from_two(databas
     url = databases.migrated()
     with connection.connect(url) as conn:
         assert conn.execute("SELECT count(DISTINCT asof_date) FROM position_factor_betas").fetchone()[0] == 1
-        assert conn.execute("SELECT max(asof_date) FROM position_factor_betas").fetchone()[0] == \
-            conn.execute("SELECT max(asof_date) FROM pricing_packs").fetchone()[0]
+        assert (
+            conn.execute("SELECT max(asof_date) FROM position_factor_betas").fetchone()[0]
+            == conn.execute("SELECT max(asof_date) FROM pricing_packs").fetchone()[0]
+        )
     single = run(url, "macro_trend_monitor", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
     assert set(single.data["factor_history"]["changes"].values()) == {None}
     with connection.connect(url) as conn:  # an earlier snapshot, every beta 0.1 lower
-        conn.execute("INSERT INTO position_factor_betas (portfolio_id, security_id, symbol, asof_date, factor_name, beta) "
-                     "SELECT portfolio_id, security_id, symbol, asof_date - 28, factor_name, beta - 0.1 "
-                     "FROM position_factor_betas WHERE portfolio_id = %s", (ref.ALPHA_PORTFOLIO_ID,))
+        conn.execute(
+            "INSERT INTO position_factor_betas (portfolio_id, security_id, symbol, asof_date, factor_name, beta) "
+            "SELECT portfolio_id, security_id, symbol, asof_date - 28, factor_name, beta - 0.1 "
+            "FROM position_factor_betas WHERE portfolio_id = %s",
+            (ref.ALPHA_PORTFOLIO_ID,),
+        )
         conn.commit()
     changes = run(url, "macro_trend_monitor", portfolio_id=ref.ALPHA_PORTFOLIO_ID).data["factor_history"]["changes"]
     assert changes and all(abs(c - 0.1) < 1e-9 for c in changes.values())

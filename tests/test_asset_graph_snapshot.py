@@ -32,19 +32,30 @@ def _dep(dep: dg.AssetDep) -> str:
 def asset_graph_snapshot(definitions: dg.Definitions) -> dict:
     """Asset keys with their deps, group and partitions; checks with their blocking flag; jobs, schedules, sensors."""
     repository = definitions.get_repository_def()
-    assets = {spec.key.to_user_string(): {"group": spec.group_name, "deps": sorted(_dep(dep) for dep in spec.deps),
-                                          "partitions": _partitions(spec.partitions_def)}
-              for spec in definitions.resolve_all_asset_specs()}
-    checks = {f"{spec.asset_key.to_user_string()}:{spec.name}": {
-                  "blocking": spec.blocking,
-                  "additional_deps": sorted(dep.asset_key.to_user_string() for dep in spec.additional_deps)}
-              for assets_def in repository.asset_graph.assets_defs for spec in assets_def.check_specs}
+    assets = {
+        spec.key.to_user_string(): {
+            "group": spec.group_name,
+            "deps": sorted(_dep(dep) for dep in spec.deps),
+            "partitions": _partitions(spec.partitions_def),
+        }
+        for spec in definitions.resolve_all_asset_specs()
+    }
+    checks = {
+        f"{spec.asset_key.to_user_string()}:{spec.name}": {
+            "blocking": spec.blocking,
+            "additional_deps": sorted(dep.asset_key.to_user_string() for dep in spec.additional_deps),
+        }
+        for assets_def in repository.asset_graph.assets_defs
+        for spec in assets_def.check_specs
+    }
     return {
         "assets": dict(sorted(assets.items())),
         "checks": dict(sorted(checks.items())),
         "jobs": sorted(job.name for job in repository.get_all_jobs() if not job.name.startswith("__")),
-        "schedules": {s.name: {"job": s.job_name, "cron": s.cron_schedule} for s in sorted(repository.schedule_defs,
-                                                                                            key=lambda s: s.name)},
+        "schedules": {
+            s.name: {"job": s.job_name, "cron": s.cron_schedule}
+            for s in sorted(repository.schedule_defs, key=lambda s: s.name)
+        },
         "sensors": sorted(sensor.name for sensor in repository.sensor_defs),
     }
 
@@ -56,7 +67,8 @@ def render(snapshot: dict) -> str:
 def test_the_asset_graph_matches_its_committed_snapshot():
     committed = json.loads(SNAPSHOT.read_text())
     assert json.loads(render(asset_graph_snapshot(defs))) == committed, (
-        f"the asset graph changed; if that is intended, run `{REGENERATE}` and commit tests/snapshots/asset_graph.json")
+        f"the asset graph changed; if that is intended, run `{REGENERATE}` and commit tests/snapshots/asset_graph.json"
+    )
 
 
 if __name__ == "__main__":

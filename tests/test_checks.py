@@ -24,7 +24,11 @@ MANIFEST_TO_CHECK = {
     "orphaned_betas_security": ("position_factor_betas", "fk_security_id", None),
     "orphaned_betas_portfolio": ("position_factor_betas", "fk_portfolio_id", None),
     "open_lots_with_zero_qty_open": ("lots", "drift_rules", "open_flag_has_open_quantity(is_open, quantity_open)"),
-    "closed_lots_with_positive_qty_open": ("lots", "drift_rules", "closed_flag_has_no_open_quantity(is_open, quantity_open)"),
+    "closed_lots_with_positive_qty_open": (
+        "lots",
+        "drift_rules",
+        "closed_flag_has_no_open_quantity(is_open, quantity_open)",
+    ),
     "quantity_differs_from_qty_original": ("lots", "drift_rules", "columns_equal(quantity, quantity_original)"),
 }
 
@@ -61,7 +65,10 @@ def test_dawsos_check_fails_on_legacy_and_passes_after_migration(seeded_url):
     results = json.loads(legacy.stdout)
     assert set(results[0]) == {"asset", "check", "passed", "severity", "failing_count"}
     assert {(r["asset"], r["check"]) for r in results if not r["passed"] and r["severity"] == "ERROR"} >= {
-        ("lots", "column_names"), ("lots", "fk_security_id"), ("transactions", "fk_security_id")}
+        ("lots", "column_names"),
+        ("lots", "fk_security_id"),
+        ("transactions", "fk_security_id"),
+    }
     MigrationRunner(seeded_url, backup=False).apply()
     migrated = run_cli("check")
     assert migrated.returncode == 0, migrated.stdout[-3000:]
@@ -69,9 +76,23 @@ def test_dawsos_check_fails_on_legacy_and_passes_after_migration(seeded_url):
 
 
 def test_rules_compile_to_one_scan_with_legacy_names_resolved():
-    legacy_columns = ["id", "portfolio_id", "security_id", "symbol", "acquisition_date", "quantity", "cost_basis",
-                      "cost_basis_per_share", "currency", "is_open", "created_at", "updated_at", "qty_original",
-                      "qty_open", "closed_date"]
+    legacy_columns = [
+        "id",
+        "portfolio_id",
+        "security_id",
+        "symbol",
+        "acquisition_date",
+        "quantity",
+        "cost_basis",
+        "cost_basis_per_share",
+        "currency",
+        "is_open",
+        "created_at",
+        "updated_at",
+        "qty_original",
+        "qty_open",
+        "closed_date",
+    ]
     rules = {r.label: r for r in compile_rules(Lots, "lots", legacy_columns)}
     assert rules["quantity_open greater_than_or_equal_to 0"].violation == '"qty_open" < 0'
     assert rules["column_le(quantity_open, quantity_original)"].violation == '"qty_open" > "qty_original"'
@@ -104,7 +125,8 @@ def test_a_failing_blocking_check_stops_everything_downstream(seeded_url):
         conn.commit()
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(
-            instance=instance, run_config=QUIET, raise_on_error=False)
+            instance=instance, run_config=QUIET, raise_on_error=False
+        )
     assert not result.success
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "lots" in materialized and "analytics/holdings" not in materialized
@@ -123,16 +145,23 @@ def test_holdings_view_values_positions_at_the_latest_pack(seeded_url):
         result = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(instance=instance, run_config=QUIET)
         assert result.success
         again = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(instance=instance, run_config=QUIET)
-    refresh = [e.materialization.metadata["refresh"].value for e in again.get_asset_materialization_events()
-               if e.asset_key.to_user_string() == "analytics/holdings"]
+    refresh = [
+        e.materialization.metadata["refresh"].value
+        for e in again.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "analytics/holdings"
+    ]
     assert refresh == ["refreshed concurrently"]
     with connection.connect(seeded_url) as conn:
         alpha = conn.execute("""
             SELECT h.symbol, h.quantity, round(h.market_value, 2), round(sum(h.weight) OVER (), 9)
               FROM analytics.holdings h JOIN portfolios p ON p.id = h.portfolio_id
              WHERE p.name = 'Test Portfolio Alpha' ORDER BY h.symbol""").fetchall()
-        closes = dict(conn.execute("SELECT s.symbol, pr.close FROM prices pr JOIN securities s ON s.id = pr.security_id "
-                                   "WHERE pr.pricing_pack_id = 'PP_2025-11-04' AND s.symbol IN ('AAPL', 'GOOGL', 'MSFT')"))
+        closes = dict(
+            conn.execute(
+                "SELECT s.symbol, pr.close FROM prices pr JOIN securities s ON s.id = pr.security_id "
+                "WHERE pr.pricing_pack_id = 'PP_2025-11-04' AND s.symbol IN ('AAPL', 'GOOGL', 'MSFT')"
+            )
+        )
     assert [(s, float(q)) for s, q, _, _ in alpha] == [("AAPL", 100), ("GOOGL", 75), ("MSFT", 50)]
     for symbol, quantity, value, weight_sum in alpha:
         assert float(value) == pytest.approx(float(quantity) * float(closes[symbol]), abs=0.01)
@@ -143,11 +172,15 @@ def test_failing_count_is_distinct_rows_with_a_count_per_rule(seeded_url):
     """One lot breaking two ERROR rules is one failing row; each rule still says how many rows break it."""
     MigrationRunner(seeded_url, backup=False).apply()
     with connection.connect(seeded_url) as conn:
-        conn.execute("UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
-                     "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)")
+        conn.execute(
+            "UPDATE lots SET cost_basis = -1, cost_basis_per_share = -1 "
+            "WHERE id = (SELECT id FROM lots ORDER BY id LIMIT 1)"
+        )
         conn.execute("UPDATE lots SET cost_basis = -2 WHERE id = (SELECT id FROM lots ORDER BY id OFFSET 1 LIMIT 1)")
         conn.commit()
         row_rules = by_check(run_table_checks(conn, "lots"))[("lots", "row_rules")]
     assert row_rules.failing_count == 2
-    assert row_rules.details["failing_by_rule"] == {"cost_basis greater_than_or_equal_to 0": 2,
-                                                    "cost_basis_per_share greater_than_or_equal_to 0": 1}
+    assert row_rules.details["failing_by_rule"] == {
+        "cost_basis greater_than_or_equal_to 0": 2,
+        "cost_basis_per_share greater_than_or_equal_to 0": 1,
+    }

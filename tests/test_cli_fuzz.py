@@ -36,17 +36,39 @@ def bad_urls(base: str) -> list[tuple[str, ...]]:
         cases.append(head[:cut] + chance.choice([" ", "\t", "  "]) + head[cut:] + "?" + query)
         cases.append(f"{base}&x_{''.join(chance.choices(string.ascii_lowercase, k=6))}=1")
         cases.append(chance.choice(["mysql", "http", "postgres+nothing", "sqlite", ""]) + "://" + head.split("://")[1])
-        cases.append(head.rsplit(":", 1)[0] + ":" + chance.choice(["port", "99999", "-1", "6543a"]) + "/dawsos?" + query)
+        cases.append(
+            head.rsplit(":", 1)[0] + ":" + chance.choice(["port", "99999", "-1", "6543a"]) + "/dawsos?" + query
+        )
     cases += [HUGE, junk(200), "postgresql://", "postgresql:///", f"{head}%zz?{query}", "\u2603://\u2603"]
-    commands = [("seed",), ("check",), ("patterns", "run", "portfolio_overview", "--portfolio", ref.ALPHA_PORTFOLIO_ID),
-                ("db", "status"), ("migrate", "status")]
+    commands = [
+        ("seed",),
+        ("check",),
+        ("patterns", "run", "portfolio_overview", "--portfolio", ref.ALPHA_PORTFOLIO_ID),
+        ("db", "status"),
+        ("migrate", "status"),
+    ]
     return [(url, *chance.choice(commands)) for url in cases]
 
 
 def bad_pattern_names() -> list[str]:
     real = chance.choice(sorted(load_all()))
-    names = [f"../definitions/{real}", str(PATTERNS_DIR / real), f"{real}.json", f"./{real}", f"{real}/", real.upper(),
-             f" {real}", "", "/etc/passwd", "..", "p" * 256, "é" * 200, HUGE, f"{real}\x00", "portfolio overview"]
+    names = [
+        f"../definitions/{real}",
+        str(PATTERNS_DIR / real),
+        f"{real}.json",
+        f"./{real}",
+        f"{real}/",
+        real.upper(),
+        f" {real}",
+        "",
+        "/etc/passwd",
+        "..",
+        "p" * 256,
+        "é" * 200,
+        HUGE,
+        f"{real}\x00",
+        "portfolio overview",
+    ]
     return names + [junk(chance.randint(1, 300)) for _ in range(25)]
 
 
@@ -54,7 +76,7 @@ def bad_values(spec: dict) -> list:
     kind = spec["type"]
     if kind in ("integer", "number"):
         low, high = spec["minimum"], spec["maximum"]
-        values = [low - 1, high + 1, -(10 ** 30), 10 ** 30, "abc", True, [], {}, "NaN", "Infinity"]
+        values = [low - 1, high + 1, -(10**30), 10**30, "abc", True, [], {}, "NaN", "Infinity"]
         return values + ([low + 0.5] if kind == "integer" else [])
     return {
         "date": ["notadate", "2025-13-01", "2025-02-30", 20250101, "2025-1-1", HUGE],
@@ -77,25 +99,46 @@ def bad_pattern_inputs() -> list[tuple[str, ...]]:
             for value in bad_values(spec):
                 cases.append(("patterns", "run", pattern.id, "--input", f"{name}={json.dumps(value)}", *portfolio))
         cases.append(("patterns", "run", pattern.id, "--input", f"x_{junk(5)}=1", *portfolio))
-    cases += [("patterns", "run", "portfolio_overview", "--portfolio", value)
-              for value in ["not-a-uuid", "", HUGE, "12345678-1234-1234-1234-1234567890ab'--"]]
+    cases += [
+        ("patterns", "run", "portfolio_overview", "--portfolio", value)
+        for value in ["not-a-uuid", "", HUGE, "12345678-1234-1234-1234-1234567890ab'--"]
+    ]
     cases += [("patterns", "run", "portfolio_overview", "--input", raw) for raw in ["lookback_days", "=5", "", HUGE]]
     return cases
 
 
 def bad_seed_arguments() -> list[tuple[str, ...]]:
-    numbers = {"--seed": [-1, -(10 ** 30), 2 ** 32, 10 ** 40], "--lots": [0, -1, 10_000_001, 10 ** 20],
-               "--portfolios": [0, -5, 10_001, 10 ** 12]}
+    numbers = {
+        "--seed": [-1, -(10**30), 2**32, 10**40],
+        "--lots": [0, -1, 10_000_001, 10**20],
+        "--portfolios": [0, -5, 10_001, 10**12],
+    }
     cases = [("seed", option, str(value)) for option, values in numbers.items() for value in values]
     return cases + [("seed", option, word) for option in numbers for word in ("abc", "1.5", "", HUGE)]
 
 
 def usage_mistakes() -> list[tuple[str, ...]]:
-    cases = [(), ("db",), ("migrate",), ("patterns",), ("expectations",), ("seed", "--betas", "sideways"),
-             ("seed", "--shocks", "round"), ("seed", "--audit-log", "c"), ("migrate", "apply", "--to", "abc"),
-             ("migrate", "apply", "--to", "-4"), ("migrate", "plan", "--to", "-1"), ("migrate", "rollback", "--to", "-3"),
-             ("migrate", "apply", "--policy", "shred"), ("ui", "--port", "0"), ("ui", "--port", "70000"),
-             ("ui", "--port", "-1"), ("ui", "--port", "abc"), ("patterns", "run"), ("seed", "--lots")]
+    cases = [
+        (),
+        ("db",),
+        ("migrate",),
+        ("patterns",),
+        ("expectations",),
+        ("seed", "--betas", "sideways"),
+        ("seed", "--shocks", "round"),
+        ("seed", "--audit-log", "c"),
+        ("migrate", "apply", "--to", "abc"),
+        ("migrate", "apply", "--to", "-4"),
+        ("migrate", "plan", "--to", "-1"),
+        ("migrate", "rollback", "--to", "-3"),
+        ("migrate", "apply", "--policy", "shred"),
+        ("ui", "--port", "0"),
+        ("ui", "--port", "70000"),
+        ("ui", "--port", "-1"),
+        ("ui", "--port", "abc"),
+        ("patterns", "run"),
+        ("seed", "--lots"),
+    ]
     cases += [(junk(chance.randint(1, 40)),) for _ in range(10)]
     cases += [("seed", f"--{junk(8)}") for _ in range(5)] + [("check", f"--{junk(8)}") for _ in range(5)]
     return cases
@@ -104,10 +147,16 @@ def usage_mistakes() -> list[tuple[str, ...]]:
 def row_hashes(url: str) -> dict[str, str]:
     """md5 of every table's rows in every schema the project uses (order-independent)."""
     with connection.connect(url) as conn:
-        tables = conn.execute("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
-                              "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").fetchall()
-        return {t: conn.execute(f"SELECT md5(coalesce(string_agg(md5(r::text), '' ORDER BY md5(r::text)), '')) "
-                                f"FROM {t} r").fetchone()[0] for (t,) in tables}
+        tables = conn.execute(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+            "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+        return {
+            t: conn.execute(
+                f"SELECT md5(coalesce(string_agg(md5(r::text), '' ORDER BY md5(r::text)), '')) FROM {t} r"
+            ).fetchone()[0]
+            for (t,) in tables
+        }
 
 
 def run_in_process(capsys, args) -> tuple[int, str]:
@@ -129,16 +178,25 @@ def test_hundreds_of_bad_inputs_each_get_one_coded_line_and_change_nothing(seede
     before = row_hashes(seeded_url)
     cases: list[tuple[tuple[str, ...], set[str], str | None]] = []
     cases += [(c[1:], {"DB_URL_INVALID", "DB_UNREACHABLE"}, c[0]) for c in bad_urls(seeded_url)]
-    cases += [(("patterns", "run", name, "--portfolio", ref.ALPHA_PORTFOLIO_ID), {"PATTERN_NOT_FOUND"}, None)
-              for name in bad_pattern_names()]
-    cases += [(c, {"PATTERN_INPUT_INVALID", "INVALID_PORTFOLIO_ID", "PATTERN_EXECUTION_FAILED"}, None)
-              for c in bad_pattern_inputs()]
+    cases += [
+        (("patterns", "run", name, "--portfolio", ref.ALPHA_PORTFOLIO_ID), {"PATTERN_NOT_FOUND"}, None)
+        for name in bad_pattern_names()
+    ]
+    cases += [
+        (c, {"PATTERN_INPUT_INVALID", "INVALID_PORTFOLIO_ID", "PATTERN_EXECUTION_FAILED"}, None)
+        for c in bad_pattern_inputs()
+    ]
     cases += [(c, {"SEED_ARGUMENT_INVALID", "USAGE_ERROR"}, None) for c in bad_seed_arguments()]
     cases += [(c, {"USAGE_ERROR"}, None) for c in usage_mistakes()]
     unseeded = databases.empty()
-    cases += [(c, {"DB_NOT_SEEDED"}, unseeded) for c in
-              [("check",), ("patterns", "run", "portfolio_overview", "--portfolio", ref.ALPHA_PORTFOLIO_ID),
-               ("patterns", "run", "macro_cycles_overview")]]
+    cases += [
+        (c, {"DB_NOT_SEEDED"}, unseeded)
+        for c in [
+            ("check",),
+            ("patterns", "run", "portfolio_overview", "--portfolio", ref.ALPHA_PORTFOLIO_ID),
+            ("patterns", "run", "macro_cycles_overview"),
+        ]
+    ]
     assert len(cases) >= 300
 
     for args, allowed, url in cases:
@@ -147,15 +205,28 @@ def test_hundreds_of_bad_inputs_each_get_one_coded_line_and_change_nothing(seede
     assert row_hashes(seeded_url) == before
 
 
-@pytest.mark.parametrize("args, allowed", [
-    (("patterns", "run", "../definitions/portfolio_overview"), {"PATTERN_NOT_FOUND"}),
-    (("patterns", "run", "portfolio_overview", "--input", "lookback_days=-5", "--portfolio", ref.ALPHA_PORTFOLIO_ID),
-     {"PATTERN_INPUT_INVALID"}),
-    (("seed", "--seed", "-1"), {"SEED_ARGUMENT_INVALID"}),
-    (("seed", "--portfolios", "99999999999"), {"SEED_ARGUMENT_INVALID"}),
-    (("seed", "--lots", HUGE), {"USAGE_ERROR"}),
-    (("migrate", "rollback", "--to", "-1"), {"USAGE_ERROR"}),
-])
+@pytest.mark.parametrize(
+    "args, allowed",
+    [
+        (("patterns", "run", "../definitions/portfolio_overview"), {"PATTERN_NOT_FOUND"}),
+        (
+            (
+                "patterns",
+                "run",
+                "portfolio_overview",
+                "--input",
+                "lookback_days=-5",
+                "--portfolio",
+                ref.ALPHA_PORTFOLIO_ID,
+            ),
+            {"PATTERN_INPUT_INVALID"},
+        ),
+        (("seed", "--seed", "-1"), {"SEED_ARGUMENT_INVALID"}),
+        (("seed", "--portfolios", "99999999999"), {"SEED_ARGUMENT_INVALID"}),
+        (("seed", "--lots", HUGE), {"USAGE_ERROR"}),
+        (("migrate", "rollback", "--to", "-1"), {"USAGE_ERROR"}),
+    ],
+)
 def test_the_installed_command_behaves_the_same(seeded_url, args, allowed):
     result = run_cli(*args)
     assert_one_coded_line(args, result.returncode, result.stderr, allowed)

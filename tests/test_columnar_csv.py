@@ -13,19 +13,38 @@ def test_render_matches_python_formatting():
     rng = np.random.default_rng(3)
     n = 2_000
     ints = rng.integers(-99_999, 99_999, n)
-    cents = rng.integers(-10**9, 10**9, n)
+    cents = rng.integers(-(10**9), 10**9, n)
     words = np.array([b"A", b"BRK.B", b"MSFT", b""], dtype="S8")[rng.integers(0, 4, n)]
     flags = rng.random(n) < 0.5
     null = rng.random(n) < 0.3
     dates = np.array([b"2024-01-02"] * n)
-    rendered = (CsvColumns(n).integer(ints, 6).decimal(cents, 8).text(words).boolean(flags)
-                .text(dates, null=null).constant(b"USD").render().decode())
+    rendered = (
+        CsvColumns(n)
+        .integer(ints, 6)
+        .decimal(cents, 8)
+        .text(words)
+        .boolean(flags)
+        .text(dates, null=null)
+        .constant(b"USD")
+        .render()
+        .decode()
+    )
     expected = []
     for i in range(n):
         sign = "-" if cents[i] < 0 else ""
         decimal = f"{sign}{abs(int(cents[i])) // 100}.{abs(int(cents[i])) % 100:02d}"
-        expected.append(",".join([str(int(ints[i])), decimal, words[i].decode(), "t" if flags[i] else "f",
-                                  "" if null[i] else "2024-01-02", "USD"]))
+        expected.append(
+            ",".join(
+                [
+                    str(int(ints[i])),
+                    decimal,
+                    words[i].decode(),
+                    "t" if flags[i] else "f",
+                    "" if null[i] else "2024-01-02",
+                    "USD",
+                ]
+            )
+        )
     assert rendered == "\n".join(expected) + "\n"
     assert len(list(csv.reader(io.StringIO(rendered)))) == n
 

@@ -16,7 +16,7 @@ from dawsos_assets.errors import DawsosError
 from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.tables.checks import run_table_checks
 
-from .conftest import DAWSOS, PROJECT_ROOT, run_cli
+from .conftest import DAWSOS, PROJECT_ROOT
 from .test_migrations import row_hashes, scalar, schema_dump
 
 
@@ -37,8 +37,11 @@ def round_trip(url: str) -> None:
 
 def test_an_sql_function_on_a_renamed_column_is_put_back_after_the_rollback(databases):
     url = databases.real("plan")
-    execute(url, "CREATE FUNCTION open_total(p uuid) RETURNS numeric LANGUAGE sql "
-                 "AS $$ SELECT sum(qty_open) FROM lots WHERE portfolio_id = p $$")
+    execute(
+        url,
+        "CREATE FUNCTION open_total(p uuid) RETURNS numeric LANGUAGE sql "
+        "AS $$ SELECT sum(qty_open) FROM lots WHERE portfolio_id = p $$",
+    )
     before = scalar(url, "SELECT open_total(%s)", (ref.DEMO_PORTFOLIO_ID,))
     MigrationRunner(url, backup=False).apply()
     assert scalar(url, "SELECT open_total(%s)", (ref.DEMO_PORTFOLIO_ID,)) == before  # through dawsos_legacy
@@ -49,12 +52,14 @@ def test_an_sql_function_on_a_renamed_column_is_put_back_after_the_rollback(data
 def test_functions_keep_meaning_what_they_meant(databases):
     """A string literal and another table's column of the same name are not the renamed column."""
     url = databases.seeded()
-    execute(url,
-            "CREATE TABLE lot_archive (id uuid, qty_open numeric)",
-            """CREATE FUNCTION lot_json(p uuid) RETURNS jsonb LANGUAGE plpgsql AS $$
+    execute(
+        url,
+        "CREATE TABLE lot_archive (id uuid, qty_open numeric)",
+        """CREATE FUNCTION lot_json(p uuid) RETURNS jsonb LANGUAGE plpgsql AS $$
                BEGIN RETURN (SELECT jsonb_build_object('qty_open', l.qty_open) FROM lots l WHERE l.id = p); END $$""",
-            """CREATE FUNCTION archive_lots() RETURNS void LANGUAGE plpgsql AS $$
-               BEGIN INSERT INTO lot_archive (id, qty_open) SELECT id, qty_open FROM lots; END $$""")
+        """CREATE FUNCTION archive_lots() RETURNS void LANGUAGE plpgsql AS $$
+               BEGIN INSERT INTO lot_archive (id, qty_open) SELECT id, qty_open FROM lots; END $$""",
+    )
     lot = scalar(url, "SELECT id FROM lots ORDER BY id LIMIT 1")
     before = scalar(url, "SELECT lot_json(%s)::text", (lot,))
     MigrationRunner(url, backup=False).apply()
@@ -65,8 +70,12 @@ def test_functions_keep_meaning_what_they_meant(databases):
 
 def test_a_function_a_view_cannot_serve_is_refused_before_any_change(databases):
     url = databases.seeded()
-    execute(url, """CREATE FUNCTION prune_regimes() RETURNS void LANGUAGE plpgsql AS $$
-                    BEGIN DELETE FROM regime_history WHERE date < CURRENT_DATE - 3650; TRUNCATE regime_history; END $$""")
+    execute(
+        url,
+        """CREATE FUNCTION prune_regimes() RETURNS void LANGUAGE plpgsql AS $$
+                    BEGIN DELETE FROM regime_history WHERE date < CURRENT_DATE - 3650;
+                          TRUNCATE regime_history; END $$""",
+    )
     MigrationRunner(url, backup=False).apply(target=14)
     before = schema_dump(url)
     with pytest.raises(DawsosError) as raised:
@@ -77,16 +86,24 @@ def test_a_function_a_view_cannot_serve_is_refused_before_any_change(databases):
 
 def test_a_key_added_not_valid_by_hand_comes_back_not_valid(databases):
     url = databases.seeded()
-    execute(url, "ALTER TABLE lots ADD CONSTRAINT my_lots_sec FOREIGN KEY (security_id) REFERENCES securities (id) NOT VALID")
+    execute(
+        url,
+        "ALTER TABLE lots ADD CONSTRAINT my_lots_sec FOREIGN KEY (security_id) REFERENCES securities (id) NOT VALID",
+    )
     round_trip(url)
     assert scalar(url, "SELECT convalidated FROM pg_constraint WHERE conname = 'my_lots_sec'") is False
 
 
-@pytest.mark.parametrize("dependent", [
-    "CREATE TABLE beta_notes (beta_portfolio uuid, beta_security uuid, beta_factor varchar(50), note text, "
-    "FOREIGN KEY (beta_portfolio, beta_security, beta_factor) REFERENCES position_factor_betas)",
-    "CREATE FUNCTION beta_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM position_factor_betas; END",
-], ids=["foreign key", "sql-standard function"])
+@pytest.mark.parametrize(
+    "dependent",
+    [
+        "CREATE TABLE beta_notes (beta_portfolio uuid, beta_security uuid, beta_factor varchar(50), note text, "
+        "FOREIGN KEY (beta_portfolio, beta_security, beta_factor) REFERENCES position_factor_betas)",
+        "CREATE FUNCTION beta_count() RETURNS bigint LANGUAGE sql "
+        "BEGIN ATOMIC SELECT count(*) FROM position_factor_betas; END",
+    ],
+    ids=["foreign key", "sql-standard function"],
+)
 def test_objects_bound_to_a_table_017_moves_aside_are_refused_with_the_way_out(databases, dependent):
     url = databases.seeded()
     execute(url, dependent)
@@ -103,19 +120,26 @@ def test_adopting_out_of_order_is_refused(databases):
     url = databases.seeded()
     with pytest.raises(DawsosError) as raised:
         MigrationRunner(url, backup=False).adopt(17)
-    assert raised.value.code == errors.MIGRATION_OUT_OF_ORDER and "014_standardize_quantity_names" in raised.value.message
+    assert (
+        raised.value.code == errors.MIGRATION_OUT_OF_ORDER and "014_standardize_quantity_names" in raised.value.message
+    )
     assert [r["state"] for r in MigrationRunner(url, backup=False).status()] == ["pending"] * 6
 
 
 def test_tables_the_role_cannot_change_or_sees_only_in_part_are_refused_before_any_change(databases):
     url = databases.seeded()
-    admin = connection._parse(databases.admin_url).set(database=connection._parse(url).database).render_as_string(
-        hide_password=False)
+    admin = (
+        connection._parse(databases.admin_url)
+        .set(database=connection._parse(url).database)
+        .render_as_string(hide_password=False)
+    )
     execute(admin, "ALTER TABLE regime_history OWNER TO dawsos_app")
     with pytest.raises(DawsosError) as raised:
         MigrationRunner(url, backup=False).apply()
-    assert raised.value.code == errors.MIGRATION_PRIVILEGE_MISSING and "regime_history (owned by dawsos_app)" in \
-        raised.value.message
+    assert (
+        raised.value.code == errors.MIGRATION_PRIVILEGE_MISSING
+        and "regime_history (owned by dawsos_app)" in raised.value.message
+    )
     assert [r["state"] for r in MigrationRunner(url, backup=False).status()] == ["pending"] * 6
     execute(admin, "ALTER TABLE regime_history OWNER TO dawsos_owner", "ALTER TABLE lots FORCE ROW LEVEL SECURITY")
     with pytest.raises(DawsosError) as raised:
@@ -134,12 +158,20 @@ def test_a_dropped_connection_or_a_role_timeout_never_ends_in_a_traceback(databa
     MigrationRunner(url, backup=False).rollback(0)
 
     env = {**os.environ, connection.URL_ENV: url}
-    runner = subprocess.Popen([DAWSOS, "migrate", "apply", "--no-backup"], cwd=PROJECT_ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runner = subprocess.Popen(
+        [DAWSOS, "migrate", "apply", "--no-backup"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and runner.poll() is None:
-        killed = scalar(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                             "WHERE application_name = 'dawsos-migrate'")
+        killed = scalar(
+            url,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'dawsos-migrate'",
+        )
         if killed:
             break
         time.sleep(0.05)
@@ -178,13 +210,20 @@ def test_restore_keeps_rows_a_cascade_would_delete_and_refuses_a_backup_newer_th
     reports = MigrationRunner(url).apply()
     before_016 = next(r.backup_path for r in reports if r.version == 16)
     before_019 = next(r.backup_path for r in reports if r.version == 19)
-    execute(url, "INSERT INTO securities (id, symbol, name) VALUES ('6d7c0b4e-0000-4000-8000-000000000001', 'NEWCO', 'New')",
-            "INSERT INTO prices (security_id, pricing_pack_id, asof_date, close, currency, source) "
-            "SELECT '6d7c0b4e-0000-4000-8000-000000000001', id, asof_date, 10, 'USD', 'manual' "
-            "FROM pricing_packs ORDER BY asof_date DESC LIMIT 3")
+    execute(
+        url,
+        "INSERT INTO securities (id, symbol, name) VALUES ('6d7c0b4e-0000-4000-8000-000000000001', 'NEWCO', 'New')",
+        "INSERT INTO prices (security_id, pricing_pack_id, asof_date, close, currency, source) "
+        "SELECT '6d7c0b4e-0000-4000-8000-000000000001', id, asof_date, 10, 'USD', 'manual' "
+        "FROM pricing_packs ORDER BY asof_date DESC LIMIT 3",
+    )
     MigrationRunner(url, backup=False).restore(Path(before_016))
-    assert scalar(url, "SELECT count(*) FROM quarantine.row_copies WHERE migration = 'restore' "
-                       "AND source_table = 'prices'") == 3  # the cascade's rows were kept before the delete
+    assert (
+        scalar(
+            url, "SELECT count(*) FROM quarantine.row_copies WHERE migration = 'restore' AND source_table = 'prices'"
+        )
+        == 3
+    )  # the cascade's rows were kept before the delete
     MigrationRunner(url, backup=False).rollback(0)
     with pytest.raises(DawsosError) as raised:
         MigrationRunner(url, backup=False).restore(Path(before_019))
@@ -193,8 +232,11 @@ def test_restore_keeps_rows_a_cascade_would_delete_and_refuses_a_backup_newer_th
 
 def test_a_role_with_column_grants_only_is_noted_and_rubrics_stay_read_only_for_the_application(databases):
     url_plan = databases.real("plan")
-    execute(url_plan, "REVOKE ALL ON lots FROM dawsos_app",
-            "GRANT SELECT (id, portfolio_id, qty_open) ON lots TO dawsos_app")
+    execute(
+        url_plan,
+        "REVOKE ALL ON lots FROM dawsos_app",
+        "GRANT SELECT (id, portfolio_id, qty_open) ON lots TO dawsos_app",
+    )
     [plan] = MigrationRunner(url_plan, backup=False).plan(target=14)
     assert any(s.action == "note" and "dawsos_app may read only some columns of lots" in s.reason for s in plan.steps)
     url = databases.real("nov4")
@@ -202,8 +244,10 @@ def test_a_role_with_column_grants_only_is_noted_and_rubrics_stay_read_only_for_
     with connection.connect(databases.app_url(url)) as conn:
         conn.execute("SELECT set_config('app.user_id', %s, false)", (ref.DEMO_USER_ID,))
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # 005's policy: only the system user writes
-            conn.execute("INSERT INTO rating_rubrics (rating_type, overall_weights, component_thresholds) "
-                         "VALUES ('moat_strength', '{}', '{}')")
+            conn.execute(
+                "INSERT INTO rating_rubrics (rating_type, overall_weights, component_thresholds) "
+                "VALUES ('moat_strength', '{}', '{}')"
+            )
 
 
 def test_a_column_the_team_added_is_reported_not_failed(databases):

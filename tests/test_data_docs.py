@@ -50,9 +50,17 @@ def test_data_docs_open_over_http_with_their_styles_and_nothing_from_other_hosts
     validation_page = next((site / "validations" / "dawsos_lots").rglob("*.html")).relative_to(site).as_posix()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page()
             page.route("**/*", only_local)
             for path in ("index.html", validation_page):

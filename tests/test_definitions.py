@@ -21,7 +21,13 @@ def test_every_legacy_asset_is_described_for_the_ui():
 def test_every_step_that_talks_to_the_database_is_in_its_pool():
     """The pool caps connections only if every asset and check that uses the database resource sits in it."""
     repository = defs.get_repository_def()
-    outside = sorted({node.node_def.name for node in repository.asset_graph.assets_defs
-                      if node.is_executable and "database" in node.required_resource_keys
-                      and node.node_def.pool != "portfolio_database"})
+    outside = sorted(
+        {
+            node.node_def.name
+            for node in repository.asset_graph.assets_defs
+            if node.is_executable
+            and "database" in node.required_resource_keys
+            and node.node_def.pool != "portfolio_database"
+        }
+    )
     assert outside == []

@@ -115,13 +115,22 @@ def _connections(server) -> int:
 def test_importing_the_definitions_reads_no_setting_and_touches_no_file_or_server(listener, tmp_path):
     port = listener.getsockname()[1]
     home = tmp_path / "never-created"
-    poisoned = {**os.environ, "DAWSOS_HOME": str(home),
-                "DAWSOS_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/nothing",
-                "DAWSOS_SLACK_WEBHOOK_URL": f"htp:/hooks.slack.com/{SECRET}",  # malformed: reading it would fail
-                "DAWSOS_SCHEDULE_TIMEZONE": "Nowhere/Never", "DAWSOS_WEBSERVER_URL": f"http://127.0.0.1:{port}"}
-    probe = subprocess.run([sys.executable, "-c", PROBE, str(PROJECT_ROOT / "dawsos_assets"),
-                            "dawsos_assets.definitions"], cwd=PROJECT_ROOT, env=poisoned, capture_output=True,
-                           text=True, timeout=300)
+    poisoned = {
+        **os.environ,
+        "DAWSOS_HOME": str(home),
+        "DAWSOS_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/nothing",
+        "DAWSOS_SLACK_WEBHOOK_URL": f"htp:/hooks.slack.com/{SECRET}",  # malformed: reading it would fail
+        "DAWSOS_SCHEDULE_TIMEZONE": "Nowhere/Never",
+        "DAWSOS_WEBSERVER_URL": f"http://127.0.0.1:{port}",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(PROJECT_ROOT / "dawsos_assets"), "dawsos_assets.definitions"],
+        cwd=PROJECT_ROOT,
+        env=poisoned,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert probe.stdout.strip().splitlines()[-1] == "[]"
     assert _connections(listener) == 0
@@ -135,10 +144,16 @@ def test_the_probe_sees_a_setting_read_and_a_file_opened_at_import(tmp_path):
     (package / "__init__.py").write_text("")
     outside = tmp_path / "outside.txt"
     outside.write_text("x")
-    (package / "target.py").write_text(f"import os\nTIMEZONE = os.environ.get('DAWSOS_SCHEDULE_TIMEZONE')\n"
-                                       f"open({str(outside)!r}).close()\n")
-    probe = subprocess.run([sys.executable, "-c", PROBE, str(package), "probed.target"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120)
+    (package / "target.py").write_text(
+        f"import os\nTIMEZONE = os.environ.get('DAWSOS_SCHEDULE_TIMEZONE')\nopen({str(outside)!r}).close()\n"
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, str(package), "probed.target"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stderr[-2000:]
     found = probe.stdout.strip().splitlines()[-1]
     assert "environ read DAWSOS_SCHEDULE_TIMEZONE" in found and '"open"' in found
@@ -167,10 +182,15 @@ def test_assets_link_to_their_source():
     assert all(any(Path(ref.code_references[0].file_path).is_relative_to(s) for s in sources) for ref in references)
 
 
-@pytest.mark.parametrize("webhook", [f"htp:/hooks.slack.com/services/T/B/{SECRET}",
-                                     f"https://hooks.slack.com/services/T/B/{SECRET} with spaces",
-                                     f"http://hooks.slack.com/services/T/B/{SECRET}",  # cleartext off loopback
-                                     f"https://hooks.slack.com:notaport/services/T/B/{SECRET}"])
+@pytest.mark.parametrize(
+    "webhook",
+    [
+        f"htp:/hooks.slack.com/services/T/B/{SECRET}",
+        f"https://hooks.slack.com/services/T/B/{SECRET} with spaces",
+        f"http://hooks.slack.com/services/T/B/{SECRET}",  # cleartext off loopback
+        f"https://hooks.slack.com:notaport/services/T/B/{SECRET}",
+    ],
+)
 def test_a_malformed_webhook_fails_the_load_naming_the_variable_not_its_value(webhook, monkeypatch):
     monkeypatch.setenv("DAWSOS_SLACK_WEBHOOK_URL", webhook)
     with pytest.raises(DawsosError) as refused:
@@ -183,9 +203,13 @@ def test_a_malformed_webhook_fails_the_sensor_with_its_code_not_its_value(monkey
     """The run worker or daemon may see another environment than the load did: the sensor refuses the URL too."""
     monkeypatch.setenv("DAWSOS_SLACK_WEBHOOK_URL", f"http://hooks.slack.com/services/T/B/{SECRET}")
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={
-            "database": PortfolioDatabase(url="postgresql://postgres@127.0.0.1:1/unused"),
-            "slack": SlackAlerts(webhook_url=dg.EnvVar("DAWSOS_SLACK_WEBHOOK_URL"))})
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "database": PortfolioDatabase(url="postgresql://postgres@127.0.0.1:1/unused"),
+                "slack": SlackAlerts(webhook_url=dg.EnvVar("DAWSOS_SLACK_WEBHOOK_URL")),
+            },
+        )
         with pytest.raises(DawsosError) as refused:
             slack_alert_retries(context)
     assert refused.value.code == errors.SLACK_CONFIG_INVALID

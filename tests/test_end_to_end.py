@@ -12,9 +12,9 @@ import time
 import dagster as dg
 import pytest
 
+from dawsos_assets.cli.demo import QUIET
 from dawsos_assets.database import connection
 from dawsos_assets.migrations.runner import MigrationRunner
-from dawsos_assets.cli.demo import QUIET
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB
 from dawsos_assets.operations.launch import REPOSITORY_NAME, run_job
@@ -30,7 +30,9 @@ query ($path: [String!]!) {
   assetNodeOrError(assetKey: {path: $path}) {
     ... on AssetNode {
       assetChecksOrError {
-        ... on AssetChecks { checks { name blocking executionForLatestMaterialization { status evaluation { severity } } } }
+        ... on AssetChecks {
+          checks { name blocking executionForLatestMaterialization { status evaluation { severity } } }
+        }
       }
     }
   }
@@ -45,11 +47,15 @@ query ($path: [String!]!) {
 JOB_RUNS = """
 query ($selector: PipelineSelector!) { pipelineOrError(params: $selector) { ... on Pipeline { runs { runId } } } }"""
 BACKFILLS = """
-query { partitionBackfillsOrError(limit: 20) { ... on PartitionBackfills { results { id assetSelection { path } } } } }"""
+query {
+  partitionBackfillsOrError(limit: 20) { ... on PartitionBackfills { results { id assetSelection { path } } } }
+}"""
 CANCEL_BACKFILL = """mutation ($id: String!) { cancelPartitionBackfill(backfillId: $id) { __typename } }"""
 LAUNCH = """
 mutation ($params: ExecutionParams!) {
-  launchRun(executionParams: $params) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } }
+  launchRun(executionParams: $params) {
+    __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+  }
 }"""
 LOCATION = {"repositoryLocationName": "dawsos_assets", "repositoryName": REPOSITORY_NAME}
 
@@ -66,8 +72,11 @@ def wait_for(probe, what: str, timeout: float = 240):
 
 
 def wait_for_run(client, run_id: str) -> str:
-    return wait_for(lambda: (s := client.get_run_status(run_id).value) in ("SUCCESS", "FAILURE", "CANCELED") and s,
-                    f"run {run_id} finished", timeout=300)
+    return wait_for(
+        lambda: (s := client.get_run_status(run_id).value) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+        f"run {run_id} finished",
+        timeout=300,
+    )
 
 
 def node(client, *path: str) -> dict:
@@ -81,8 +90,13 @@ def test_nightly_job_through_graphql_and_the_asset_graph_in_chromium(seeded_url)
 
     MigrationRunner(seeded_url, backup=False).apply()
     port = free_port()
-    ui = subprocess.Popen([DAWSOS, "ui", "--port", str(port)], cwd=PROJECT_ROOT, env=dict(os.environ),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ui = subprocess.Popen(
+        [DAWSOS, "ui", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_server(port)
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
@@ -97,9 +111,18 @@ def test_nightly_job_through_graphql_and_the_asset_graph_in_chromium(seeded_url)
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/asset-groups", wait_until="networkidle", timeout=120_000)
             skip = page.get_by_role("button", name="Skip")  # Dagster's first-visit community dialog
@@ -125,8 +148,10 @@ def assert_idiomatic_dagster(client, url: str) -> None:
     with connection.connect(url) as conn:
         names = sorted(portfolio_keys(conn))
     # 1. the partitions are the portfolios' names (the sensor portfolio_partitions keeps them in step)
-    wait_for(lambda: sorted(node(client, "patterns", "portfolio_overview")["partitionKeys"]) == names,
-             "pattern partitions named after the portfolios")
+    wait_for(
+        lambda: sorted(node(client, "patterns", "portfolio_overview")["partitionKeys"]) == names,
+        "pattern partitions named after the portfolios",
+    )
     # 4. tables report a data version
     assert node(client, "lots")["dataVersion"]
     # 5. patterns follow the tables by automation, as one backfill; migrations have no condition and cannot be
@@ -135,14 +160,28 @@ def assert_idiomatic_dagster(client, url: str) -> None:
     assert overview["automationCondition"]["label"] == "follow tables once their blocking checks passed"
     migration = node(client, "migrations", "014_standardize_quantity_names")
     assert not migration["isMaterializable"] and migration["automationCondition"] is None
-    backfill = wait_for(lambda: next((b for b in client._execute(BACKFILLS)["partitionBackfillsOrError"]["results"]
-                                      if b["assetSelection"]), None), "a backfill started by the automation sensor")
+    backfill = wait_for(
+        lambda: next(
+            (b for b in client._execute(BACKFILLS)["partitionBackfillsOrError"]["results"] if b["assetSelection"]), None
+        ),
+        "a backfill started by the automation sensor",
+    )
     assert all(key["path"][0] == "patterns" for key in backfill["assetSelection"])
     client._execute(CANCEL_BACKFILL, {"id": backfill["id"]})
     # 3. a table's checks run on their own: the run evaluates them and materializes nothing
-    launched = client._execute(LAUNCH, {"params": {"selector": {**LOCATION, "jobName": "__ASSET_JOB", "assetSelection": [],
-                                                                 "assetCheckSelection": [{"assetKey": {"path": ["lots"]},
-                                                                                          "name": "row_rules"}]}}})
+    launched = client._execute(
+        LAUNCH,
+        {
+            "params": {
+                "selector": {
+                    **LOCATION,
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [],
+                    "assetCheckSelection": [{"assetKey": {"path": ["lots"]}, "name": "row_rules"}],
+                }
+            }
+        },
+    )
     checks_run = launched["launchRun"]["run"]["runId"]
     assert wait_for_run(client, checks_run) == "SUCCESS"
     assert checks_run not in {m["runId"] for m in node(client, "lots")["assetMaterializations"]}

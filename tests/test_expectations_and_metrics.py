@@ -9,7 +9,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.tables.contracts import CONTRACTS
-from dawsos_assets.tables.expectations import comparable, committed_suite, suite_for
+from dawsos_assets.tables.expectations import committed_suite, comparable, suite_for
 from dawsos_assets.tables.quality import data_quality_report, refactoring_success_metrics
 
 
@@ -24,11 +24,14 @@ def test_report_and_metrics_materialize(seeded_url):
         resources = {"database": PortfolioDatabase(url=seeded_url)}
         legacy = dg.materialize([refactoring_success_metrics], instance=instance, resources=resources)
         MigrationRunner(seeded_url, backup=False).apply()
-        migrated = dg.materialize([refactoring_success_metrics, data_quality_report], instance=instance,
-                                  resources=resources)
+        migrated = dg.materialize(
+            [refactoring_success_metrics, data_quality_report], instance=instance, resources=resources
+        )
     before = {k: v.value for k, v in legacy.get_asset_materialization_events()[0].materialization.metadata.items()}
-    after = {e.asset_key.to_user_string(): {k: getattr(v, "value", v) for k, v in e.materialization.metadata.items()}
-             for e in migrated.get_asset_materialization_events()}
+    after = {
+        e.asset_key.to_user_string(): {k: getattr(v, "value", v) for k, v in e.materialization.metadata.items()}
+        for e in migrated.get_asset_materialization_events()
+    }
     metrics = after["refactoring_success_metrics"]
     assert before["field_name_consistency_pct"] == 0.0 and metrics["field_name_consistency_pct"] == 100.0
     assert before["fk_coverage_pct"] < 100.0 and metrics["fk_coverage_pct"] == 100.0
@@ -46,6 +49,8 @@ def test_foreign_key_coverage_counts_only_validated_keys(seeded_url):
     MigrationRunner(seeded_url, backup=False).apply(target=15)
     with connection.connect(seeded_url) as conn:
         before = foreign_key_coverage(conn)
-        conn.execute("ALTER TABLE lots ADD CONSTRAINT fk_by_hand FOREIGN KEY (security_id) REFERENCES securities (id) NOT VALID")
+        conn.execute(
+            "ALTER TABLE lots ADD CONSTRAINT fk_by_hand FOREIGN KEY (security_id) REFERENCES securities (id) NOT VALID"
+        )
         assert foreign_key_coverage(conn) == before  # orphans still there: the key vouches for nothing yet
         conn.rollback()

@@ -17,14 +17,19 @@ from .test_migrations import scalar
 
 
 def materialized(result) -> dict:
-    return {tuple(e.asset_key.path): {k: getattr(v, "value", v) for k, v in e.materialization.metadata.items()}
-            for e in result.get_asset_materialization_events()}
+    return {
+        tuple(e.asset_key.path): {k: getattr(v, "value", v) for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
 
 
 def observed(result) -> dict:
-    return {tuple(e.asset_key.path): {k: getattr(v, "value", v)
-                                      for k, v in e.asset_observation_data.asset_observation.metadata.items()}
-            for e in result.get_asset_observation_events()}
+    return {
+        tuple(e.asset_key.path): {
+            k: getattr(v, "value", v) for k, v in e.asset_observation_data.asset_observation.metadata.items()
+        }
+        for e in result.get_asset_observation_events()
+    }
 
 
 def test_migrations_apply_once_then_are_observed_as_already_applied(seeded_url):
@@ -34,8 +39,13 @@ def test_migrations_apply_once_then_are_observed_as_already_applied(seeded_url):
         first_run = job.execute_in_process(instance=instance)
         second_run = job.execute_in_process(instance=instance)
         latest = instance.fetch_materializations(migration_key(load_all()[2]), limit=1).records[0]
-        lots = materialized(dg.materialize([build_table_asset("lots")], instance=instance,
-                                           resources={"database": PortfolioDatabase(url=seeded_url)}))[("lots",)]
+        lots = materialized(
+            dg.materialize(
+                [build_table_asset("lots")],
+                instance=instance,
+                resources={"database": PortfolioDatabase(url=seeded_url)},
+            )
+        )[("lots",)]
     first = materialized(first_run)
     migrations = sorted(k for k in first if k[0] == "migrations")
     assert [k[1][:3] for k in migrations] == ["014", "015", "016", "017", "018", "019"]
@@ -57,8 +67,10 @@ def test_migrations_apply_once_then_are_observed_as_already_applied(seeded_url):
 def test_migration_statements_are_recorded_in_full(databases):
     url = databases.seeded()
     result = _migrate_through_dagster(url)
-    reports = {e.asset_key.path[1]: e.step_materialization_data.materialization.metadata["statements"].value
-               for e in result.get_asset_materialization_events()}
+    reports = {
+        e.asset_key.path[1]: e.step_materialization_data.materialization.metadata["statements"].value
+        for e in result.get_asset_materialization_events()
+    }
     direct = MigrationRunner(databases.seeded(), backup=False).apply()  # the same state: the same statements
     statements = [(r.name, s.sql) for r in direct for step in r.steps for s in step.statements]
     assert max(len(sql) for _, sql in statements) > 500  # long ones exist, and none is cut
@@ -77,22 +89,34 @@ def test_materialize_all_never_applies_a_pending_migration(seeded_url):
     everything = [key for key in graph.materializable_asset_keys if not graph.get(key).partitions_def]
     with dg.instance_for_test() as instance:
         defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance, asset_selection=everything, raise_on_error=False)
+            instance=instance, asset_selection=everything, raise_on_error=False
+        )
     assert {m["state"] for m in MigrationRunner(seeded_url, backup=False).status()} == {"pending"}
-    assert scalar(seeded_url, "SELECT count(*) FROM information_schema.columns "
-                              "WHERE table_name = 'lots' AND column_name = 'qty_open'") == 1
+    assert (
+        scalar(
+            seeded_url,
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'lots' AND column_name = 'qty_open'",
+        )
+        == 1
+    )
 
 
 def test_table_assets_depend_on_the_migrations_that_change_them():
     graph = defs.resolve_asset_graph()
     parents = {key.to_user_string() for key in graph.get(table_key("lots")).parent_keys}
-    assert parents == {"legacy/lots", "migrations/014_standardize_quantity_names", "migrations/016_add_missing_foreign_keys"}
+    assert parents == {
+        "legacy/lots",
+        "migrations/014_standardize_quantity_names",
+        "migrations/016_add_missing_foreign_keys",
+    }
 
 
 def _migrate_through_dagster(url: str, run_config: dict | None = None):
     return build_apply_migrations_job().execute_in_process(
-        resources={"database": PortfolioDatabase(url=url)}, run_config=run_config or {},
-        instance=dg.DagsterInstance.ephemeral())
+        resources={"database": PortfolioDatabase(url=url)},
+        run_config=run_config or {},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
 
 
 def test_orphan_policy_precedence_on_the_dagster_path(databases, monkeypatch):

@@ -4,8 +4,6 @@ switch step, the locks it held at commit and the rows it read or wrote in each t
 A write-blocking lock held while a table is scanned or rewritten row by row is what stops an application; only the
 short final switch may hold one, and it is timed."""
 
-import shutil
-
 import pytest
 
 from dawsos_assets.database import connection
@@ -14,8 +12,12 @@ from dawsos_assets.migrations.files import MIGRATIONS_DIR, load_all
 from dawsos_assets.migrations.runner import WRITE_BLOCKING_LOCKS, MigrationRunner
 
 PLAN_014 = MIGRATIONS_DIR.parents[1] / "bench" / "sql" / "plan_014_literal.sql"
-MODES = {"AccessExclusiveLock": "ACCESS EXCLUSIVE", "ExclusiveLock": "EXCLUSIVE",
-         "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE", "ShareLock": "SHARE"}
+MODES = {
+    "AccessExclusiveLock": "ACCESS EXCLUSIVE",
+    "ExclusiveLock": "EXCLUSIVE",
+    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE",
+    "ShareLock": "SHARE",
+}
 READ_AND_WRITTEN = """SELECT relid::regclass::text, seq_tup_read + COALESCE(idx_tup_fetch, 0),
                              n_tup_ins + n_tup_upd + n_tup_del
                         FROM pg_stat_xact_user_tables WHERE schemaname = 'public'"""
@@ -33,12 +35,19 @@ class LockAndWorkObserver:
         self._opened = {t: (read, written) for t, read, written in cur.execute(READ_AND_WRITTEN).fetchall()}
 
     def closing(self, cur, label: str, step: str, kind: str) -> None:
-        held = {(t, MODES[m]) for t, m in cur.execute(
-            "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted "
-            "AND locktype = 'relation' AND relation IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-            "AND relkind = 'r')").fetchall() if m in MODES}
-        work = {t: (read - self._opened.get(t, (0, 0))[0], written - self._opened.get(t, (0, 0))[1])
-                for t, read, written in cur.execute(READ_AND_WRITTEN).fetchall()}
+        held = {
+            (t, MODES[m])
+            for t, m in cur.execute(
+                "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted "
+                "AND locktype = 'relation' AND relation IN "
+                "(SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r')"
+            ).fetchall()
+            if m in MODES
+        }
+        work = {
+            t: (read - self._opened.get(t, (0, 0))[0], written - self._opened.get(t, (0, 0))[1])
+            for t, read, written in cur.execute(READ_AND_WRITTEN).fetchall()
+        }
         for table, mode in held:
             read, written = work.get(table, (0, 0))
             if (read or written) and table in self._opened | work and mode in WRITE_BLOCKING_LOCKS:
@@ -48,8 +57,12 @@ class LockAndWorkObserver:
 
 def relfilenodes(url: str) -> dict[int, int]:
     with connection.connect(url) as conn:
-        return dict(conn.execute("SELECT oid::int, relfilenode::int FROM pg_class WHERE relkind = 'r' "
-                                 "AND relnamespace = 'public'::regnamespace").fetchall())
+        return dict(
+            conn.execute(
+                "SELECT oid::int, relfilenode::int FROM pg_class WHERE relkind = 'r' "
+                "AND relnamespace = 'public'::regnamespace"
+            ).fetchall()
+        )
 
 
 def guarded_apply(url: str, migrations=None) -> LockAndWorkObserver:
@@ -65,9 +78,15 @@ def guarded_apply(url: str, migrations=None) -> LockAndWorkObserver:
     return observer
 
 
-@pytest.mark.parametrize("variant", [LegacyVariant(), LegacyVariant(lots_007=False, betas="wide", shocks="jsonb",
-                                                                    audit_log="a"), LegacyVariant(state="nov4")],
-                         ids=["plan", "without-007", "nov4"])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        LegacyVariant(),
+        LegacyVariant(lots_007=False, betas="wide", shocks="jsonb", audit_log="a"),
+        LegacyVariant(state="nov4"),
+    ],
+    ids=["plan", "without-007", "nov4"],
+)
 def test_no_step_outside_a_switch_rewrites_or_blocks_writers_while_it_works(databases, variant):
     observer = guarded_apply(databases.seeded(variant))
     assert observer.violations == []
@@ -84,8 +103,9 @@ def test_the_guard_fails_on_the_plans_literal_014(databases, tmp_path):
     copy = tmp_path / "migrations"
     copy.mkdir()
     statements = PLAN_014.read_text().replace("BEGIN;", "").replace("COMMIT;", "")
-    (copy / "014_plan_literal.sql").write_text("-- @migration 014 plan_literal\n-- @up transaction everything\n"
-                                               f"{statements}\n-- @up switch record\n")
+    (copy / "014_plan_literal.sql").write_text(
+        f"-- @migration 014 plan_literal\n-- @up transaction everything\n{statements}\n-- @up switch record\n"
+    )
     observer = guarded_apply(url, migrations=load_all(copy))
     assert any("ACCESS EXCLUSIVE on lots while reading" in v for v in observer.violations), observer.violations
 
@@ -94,7 +114,8 @@ def test_the_guard_sees_a_rewrite(databases, tmp_path):
     url = databases.seeded()
     copy = tmp_path / "migrations"
     copy.mkdir()
-    (copy / "014_rewrite.sql").write_text("-- @migration 014 rewrite\n-- @up switch retype\n"
-                                          "ALTER TABLE lots ALTER COLUMN cost_basis TYPE float8;\n")
+    (copy / "014_rewrite.sql").write_text(
+        "-- @migration 014 rewrite\n-- @up switch retype\nALTER TABLE lots ALTER COLUMN cost_basis TYPE float8;\n"
+    )
     with pytest.raises(AssertionError, match="rewrote tables"):
         guarded_apply(url, migrations=load_all(copy))

@@ -30,20 +30,34 @@ def keys_of(url) -> dict[str, str]:
 
 
 def partition_requests(result) -> tuple[list[str], list[str]]:
-    added = [k for r in result.dynamic_partitions_requests if isinstance(r, dg.AddDynamicPartitionsRequest)
-             for k in r.partition_keys]
-    deleted = [k for r in result.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)
-               for k in r.partition_keys]
+    added = [
+        k
+        for r in result.dynamic_partitions_requests
+        if isinstance(r, dg.AddDynamicPartitionsRequest)
+        for k in r.partition_keys
+    ]
+    deleted = [
+        k
+        for r in result.dynamic_partitions_requests
+        if isinstance(r, dg.DeleteDynamicPartitionsRequest)
+        for k in r.partition_keys
+    ]
     return added, deleted
 
 
 def test_partition_keys_are_portfolio_names_and_a_shared_name_gets_the_id():
-    keys = partition_keys([("11111111-aaaa-0000-0000-000000000000", "Income  Book\n"),
-                           ("22222222-bbbb-0000-0000-000000000000", "Income Book"),
-                           ("33333333-cccc-0000-0000-000000000000", "Growth... Fund")])
-    assert keys == {"Income Book (11111111)": "11111111-aaaa-0000-0000-000000000000",
-                    "Income Book (22222222)": "22222222-bbbb-0000-0000-000000000000",
-                    "Growth… Fund": "33333333-cccc-0000-0000-000000000000"}
+    keys = partition_keys(
+        [
+            ("11111111-aaaa-0000-0000-000000000000", "Income  Book\n"),
+            ("22222222-bbbb-0000-0000-000000000000", "Income Book"),
+            ("33333333-cccc-0000-0000-000000000000", "Growth... Fund"),
+        ]
+    )
+    assert keys == {
+        "Income Book (11111111)": "11111111-aaaa-0000-0000-000000000000",
+        "Income Book (22222222)": "22222222-bbbb-0000-0000-000000000000",
+        "Growth… Fund": "33333333-cccc-0000-0000-000000000000",
+    }
 
 
 def test_sensor_keeps_name_partitions_in_step_with_portfolios_and_renames(seeded_url):
@@ -51,8 +65,9 @@ def test_sensor_keeps_name_partitions_in_step_with_portfolios_and_renames(seeded
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, [stale])
         database = PortfolioDatabase(url=seeded_url)
-        added, deleted = partition_requests(portfolio_partitions(dg.build_sensor_context(
-            instance=instance, resources={"database": database})))
+        added, deleted = partition_requests(
+            portfolio_partitions(dg.build_sensor_context(instance=instance, resources={"database": database}))
+        )
         assert ref.ALPHA_NAME in added and len(added) == 8 and ref.ALPHA_PORTFOLIO_ID not in added
         assert deleted == [stale]
         instance.delete_dynamic_partition(PORTFOLIOS.name, stale)
@@ -60,8 +75,9 @@ def test_sensor_keeps_name_partitions_in_step_with_portfolios_and_renames(seeded
         with connection.connect(seeded_url) as conn:
             conn.execute("UPDATE portfolios SET name = 'Alpha Renamed' WHERE id = %s", (ref.ALPHA_PORTFOLIO_ID,))
             conn.commit()
-        added, deleted = partition_requests(portfolio_partitions(dg.build_sensor_context(
-            instance=instance, resources={"database": database})))
+        added, deleted = partition_requests(
+            portfolio_partitions(dg.build_sensor_context(instance=instance, resources={"database": database}))
+        )
     assert added == ["Alpha Renamed"] and deleted == [ref.ALPHA_NAME]
 
 
@@ -77,21 +93,26 @@ def test_portfolios_list_prints_partition_keys_and_ids(seeded_url):
 def test_a_backfill_of_every_portfolio_is_one_run_that_publishes_each(migrated_url):
     """The run a backfill launches under BackfillPolicy.single_run: one run over the partition range, each
     pattern's step looping over the portfolios, with every portfolio's output and metadata of its own."""
-    assert all(defs.resolve_assets_def(pattern_key(p)).backfill_policy == dg.BackfillPolicy.single_run()
-               for p in load_all())
+    assert all(
+        defs.resolve_assets_def(pattern_key(p)).backfill_policy == dg.BackfillPolicy.single_run() for p in load_all()
+    )
     keys = keys_of(migrated_url)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, list(keys))
         result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
-            instance=instance, run_config=QUIET, tags={RANGE_START: list(keys)[0], RANGE_END: list(keys)[-1]})
+            instance=instance, run_config=QUIET, tags={RANGE_START: list(keys)[0], RANGE_END: list(keys)[-1]}
+        )
         assert len(instance.get_runs()) == 1
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 13 * 3 and all(c.passed for c in checks)
     assert {c.metadata["portfolios"].value for c in checks} == {8}
     with connection.connect(migrated_url) as conn:
-        stored = conn.execute("SELECT portfolio_id::text, count(DISTINCT pattern) FROM analytics.pattern_outputs "
-                              "WHERE run_id = %s GROUP BY 1", (result.run_id,)).fetchall()
+        stored = conn.execute(
+            "SELECT portfolio_id::text, count(DISTINCT pattern) FROM analytics.pattern_outputs "
+            "WHERE run_id = %s GROUP BY 1",
+            (result.run_id,),
+        ).fetchall()
     assert dict(stored) == {pid: 13 for pid in keys.values()}
     events = result.get_asset_materialization_events()
     assert {(e.asset_key.path[-1], e.partition) for e in events} == {(p, k) for p in load_all() for k in keys}
@@ -109,7 +130,8 @@ def test_a_partition_naming_no_portfolio_fails_with_a_coded_error_and_stores_not
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, ["Closed Book"])
         result = defs.resolve_job_def(PATTERNS_JOB).execute_in_process(
-            instance=instance, partition_key="Closed Book", run_config=QUIET, raise_on_error=False)
+            instance=instance, partition_key="Closed Book", run_config=QUIET, raise_on_error=False
+        )
     assert not result.success
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failures and all("PORTFOLIO_NOT_FOUND" in str(e.event_specific_data.error) for e in failures)
@@ -122,9 +144,13 @@ def test_a_partition_naming_no_portfolio_fails_with_a_coded_error_and_stores_not
 
 def materialize_pattern(url, pattern, keys: list[str], instance):
     instance.add_dynamic_partitions(PORTFOLIOS.name, keys)
-    return dg.materialize([build_pattern_asset(pattern)], instance=instance, raise_on_error=False,
-                          resources={"database": PortfolioDatabase(url=url)},
-                          tags={RANGE_START: keys[0], RANGE_END: keys[-1]})
+    return dg.materialize(
+        [build_pattern_asset(pattern)],
+        instance=instance,
+        raise_on_error=False,
+        resources={"database": PortfolioDatabase(url=url)},
+        tags={RANGE_START: keys[0], RANGE_END: keys[-1]},
+    )
 
 
 def check_results(result) -> dict:
@@ -147,8 +173,10 @@ def test_a_portfolio_failing_its_contract_is_rejected_alone(migrated_url):
         good = materialize_pattern(migrated_url, load("portfolio_overview"), both[:1], instance)
         assert good.success
         with connection.connect(migrated_url) as conn:
-            conn.execute("UPDATE prices SET close = -close WHERE security_id = (SELECT id FROM securities "
-                         "WHERE symbol = 'AAPL') AND pricing_pack_id = (SELECT max(id) FROM pricing_packs)")
+            conn.execute(
+                "UPDATE prices SET close = -close WHERE security_id = (SELECT id FROM securities "
+                "WHERE symbol = 'AAPL') AND pricing_pack_id = (SELECT max(id) FROM pricing_packs)"
+            )
             conn.commit()
         bad = materialize_pattern(migrated_url, load("portfolio_overview"), both, instance)
     assert not bad.success
@@ -159,14 +187,21 @@ def test_a_portfolio_failing_its_contract_is_rejected_alone(migrated_url):
     assert list(contract.metadata["failures"].value) == [both[0]]
     assert any("market_value" in f for f in contract.metadata["failures"].value[both[0]])
     with connection.connect(migrated_url) as conn:
-        published = dict(conn.execute("SELECT portfolio_id::text, run_id FROM analytics.pattern_outputs "
-                                      "WHERE pattern = 'portfolio_overview'").fetchall())
+        published = dict(
+            conn.execute(
+                "SELECT portfolio_id::text, run_id FROM analytics.pattern_outputs WHERE pattern = 'portfolio_overview'"
+            ).fetchall()
+        )
         rejected = conn.execute("SELECT portfolio_id::text, run_id, failures FROM analytics.pattern_rejects").fetchall()
     assert published == {ref.ALPHA_PORTFOLIO_ID: good.run_id, unaffected: bad.run_id}
     assert [(pid, run) for pid, run, _ in rejected] == [(ref.ALPHA_PORTFOLIO_ID, bad.run_id)]
     assert any("market_value" in f for f in rejected[0][2]["response_contract"])
-    stored_in = {e.partition: e.materialization.metadata["stored_in"].value for e in bad.get_asset_materialization_events()}
-    assert stored_in[both[1]] == "analytics.pattern_outputs" and stored_in[both[0]].startswith("analytics.pattern_rejects")
+    stored_in = {
+        e.partition: e.materialization.metadata["stored_in"].value for e in bad.get_asset_materialization_events()
+    }
+    assert stored_in[both[1]] == "analytics.pattern_outputs" and stored_in[both[0]].startswith(
+        "analytics.pattern_rejects"
+    )
 
 
 def test_capability_routing_reports_what_the_engine_refused(migrated_url, tmp_path):
@@ -174,8 +209,9 @@ def test_capability_routing_reports_what_the_engine_refused(migrated_url, tmp_pa
     document["steps"][2]["capability"] = "metrics.compute_nothing"
     (tmp_path / "portfolio_overview.json").write_text(json.dumps(document))
     with dg.instance_for_test() as instance:
-        result = materialize_pattern(migrated_url, parse(tmp_path / "portfolio_overview.json"), [ref.ALPHA_NAME],
-                                     instance)
+        result = materialize_pattern(
+            migrated_url, parse(tmp_path / "portfolio_overview.json"), [ref.ALPHA_NAME], instance
+        )
     assert not result.success
     routing = check_results(result)["capability_routing"]
     assert not routing.passed
@@ -216,7 +252,9 @@ def test_the_declared_reads_are_the_tables_each_pattern_really_scans(migrated_ur
         for pattern_id, pattern in load_all().items():
             for portfolio_id in portfolio_ids:
                 before = dict(conn.execute(SCANS).fetchall())
-                result = engine.run(conn, pattern, {"portfolio_id": portfolio_id} if "portfolio_id" in pattern.inputs else {})
+                result = engine.run(
+                    conn, pattern, {"portfolio_id": portfolio_id} if "portfolio_id" in pattern.inputs else {}
+                )
                 after = dict(conn.execute(SCANS).fetchall())
                 conn.rollback()
                 run_scans = {table for table, scans in after.items() if scans > before.get(table, 0)}
@@ -249,21 +287,40 @@ def test_patterns_follow_their_tables_only_after_every_blocking_check_passed(mig
         assert not requested_patterns(baseline)
         nightly = defs.resolve_job_def(TABLES_AND_CHECKS_JOB).execute_in_process(instance=instance, run_config=QUIET)
         assert nightly.success
-        blocking = next(c for c in defs.resolve_asset_graph().get_check_keys_for_assets({table_key("prices")})
-                        if defs.resolve_asset_graph().get_check_spec(c).blocking)
-        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-            asset_key=blocking.asset_key, check_name=blocking.name, passed=False, severity=dg.AssetCheckSeverity.ERROR))
+        blocking = next(
+            c
+            for c in defs.resolve_asset_graph().get_check_keys_for_assets({table_key("prices")})
+            if defs.resolve_asset_graph().get_check_spec(c).blocking
+        )
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=blocking.asset_key,
+                check_name=blocking.name,
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+            )
+        )
         first = evaluate(instance, baseline.cursor)
         blocked = {p for p, pattern in load_all().items() if "prices" in engine.reads(pattern)}
         assert blocked and requested_patterns(first) == set(load_all()) - blocked
         assert all(first.get_requested_partitions(pattern_key(p)) == set(keys) for p in requested_patterns(first))
-        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-            asset_key=blocking.asset_key, check_name=blocking.name, passed=True, severity=dg.AssetCheckSeverity.ERROR))
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=blocking.asset_key,
+                check_name=blocking.name,
+                passed=True,
+                severity=dg.AssetCheckSeverity.ERROR,
+            )
+        )
         second = evaluate(instance, first.cursor)
     assert requested_patterns(second) == blocked  # the others were handled at the first tick
     graph = defs.resolve_asset_graph()
-    requested = {key for result in (baseline, first, second) for key in graph.get_all_asset_keys()
-                 if result.get_requested_partitions(key)}
+    requested = {
+        key
+        for result in (baseline, first, second)
+        for key in graph.get_all_asset_keys()
+        if result.get_requested_partitions(key)
+    }
     migrations = dg.AssetSelection.groups(MIGRATIONS_GROUP, include_sources=True).resolve(graph)  # external assets
     assert migrations and not requested & migrations
     assert requested == dg.AssetSelection.groups(PATTERNS_GROUP).resolve(graph)

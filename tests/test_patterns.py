@@ -28,13 +28,16 @@ def test_the_thirteen_patterns_load_with_list_outputs():
     assert all(isinstance(p.outputs, list) and p.outputs for p in patterns.values())
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda d: d.update(outputs={"panels": [{"id": "x"}]}), "legacy {\"panels\""),
-    (lambda d: d["steps"][0]["args"].update(field="{{inputs.qty_open}}"), "legacy field name"),
-    (lambda d: d["steps"][0]["args"].update(x="{{nowhere.value}}"), "no earlier step produces"),
-    (lambda d: d["steps"][0].pop("as"), "'as' is a required property"),
-    (lambda d: d.update(outputs=["not_a_step"]), "not step keys"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda d: d.update(outputs={"panels": [{"id": "x"}]}), 'legacy {"panels"'),
+        (lambda d: d["steps"][0]["args"].update(field="{{inputs.qty_open}}"), "legacy field name"),
+        (lambda d: d["steps"][0]["args"].update(x="{{nowhere.value}}"), "no earlier step produces"),
+        (lambda d: d["steps"][0].pop("as"), "'as' is a required property"),
+        (lambda d: d.update(outputs=["not_a_step"]), "not step keys"),
+    ],
+)
 def test_malformed_pattern_files_are_refused_with_file_step_and_problem(tmp_path, change, problem):
     document = json.loads((PATTERNS_DIR / "portfolio_overview.json").read_text())
     change(document)
@@ -81,8 +84,10 @@ def test_legacy_capability_names_route_through_the_consolidation_map():
     assert registry.resolve("optimizer.suggest_hedges").name == "financial_analyst.suggest_hedges"
 
 
-@pytest.mark.parametrize("portfolio, code", [("not-a-uuid", errors.INVALID_PORTFOLIO_ID),
-                                             ("99999999-9999-9999-9999-999999999999", errors.PORTFOLIO_NOT_FOUND)])
+@pytest.mark.parametrize(
+    "portfolio, code",
+    [("not-a-uuid", errors.INVALID_PORTFOLIO_ID), ("99999999-9999-9999-9999-999999999999", errors.PORTFOLIO_NOT_FOUND)],
+)
 def test_bad_portfolio_ids_give_coded_errors(migrated_url, portfolio, code):
     with pytest.raises(DawsosError) as raised:
         run(migrated_url, "portfolio_overview", portfolio_id=portfolio)
@@ -93,14 +98,31 @@ def test_portfolio_overview_on_alpha_by_hand(migrated_url):
     result = run(migrated_url, "portfolio_overview", portfolio_id=ref.ALPHA_PORTFOLIO_ID)
     assert result.warnings == []
     with connection.connect(migrated_url) as conn:
-        closes = dict(conn.execute("SELECT s.symbol, pr.close FROM prices pr JOIN securities s ON s.id = pr.security_id "
-                                   "WHERE pr.pricing_pack_id = %s", (result.context.pricing_pack_id,)).fetchall())
-        values = np.array([float(v) for (v,) in conn.execute(
-            "SELECT total_value FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
-            (ref.ALPHA_PORTFOLIO_ID,))])
-        flows = np.array([float(v) for (v,) in conn.execute(
-            "SELECT cash_flows FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
-            (ref.ALPHA_PORTFOLIO_ID,))])
+        closes = dict(
+            conn.execute(
+                "SELECT s.symbol, pr.close FROM prices pr JOIN securities s ON s.id = pr.security_id "
+                "WHERE pr.pricing_pack_id = %s",
+                (result.context.pricing_pack_id,),
+            ).fetchall()
+        )
+        values = np.array(
+            [
+                float(v)
+                for (v,) in conn.execute(
+                    "SELECT total_value FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
+                    (ref.ALPHA_PORTFOLIO_ID,),
+                )
+            ]
+        )
+        flows = np.array(
+            [
+                float(v)
+                for (v,) in conn.execute(
+                    "SELECT cash_flows FROM portfolio_daily_values WHERE portfolio_id = %s ORDER BY asof_date",
+                    (ref.ALPHA_PORTFOLIO_ID,),
+                )
+            ]
+        )
     positions = {p["symbol"]: p for p in result.data["valued_positions"]["positions"]}
     assert {s: p["quantity"] for s, p in positions.items()} == {"AAPL": 100, "GOOGL": 75, "MSFT": 50}
     total = sum(q * float(closes[s]) for s, q in (("AAPL", 100), ("GOOGL", 75), ("MSFT", 50)))
@@ -136,7 +158,10 @@ def test_every_pattern_runs_for_every_demo_portfolio_with_all_ui_paths_and_contr
             for pattern_id, pattern in patterns.items():
                 inputs = {"portfolio_id": portfolio} if "portfolio_id" in pattern.inputs else {}
                 result = engine.run(conn, pattern, inputs)
-                assert data_path_failures(pattern_id, result.data, result.explained_steps) == [], (pattern_id, portfolio)
+                assert data_path_failures(pattern_id, result.data, result.explained_steps) == [], (
+                    pattern_id,
+                    portfolio,
+                )
                 assert response_failures(pattern_id, result.data) == [], (pattern_id, portfolio)
     assert sum(len(v) for v in data_paths().values()) == 39
 
@@ -148,10 +173,19 @@ def demo_outputs(databases):
     with connection.connect(url) as conn:
         cnr = conn.execute("SELECT id::text FROM securities WHERE symbol = 'CNR'").fetchone()[0]
         engine = PatternEngine(default_registry())
-        return {pattern_id: engine.run(conn, pattern, {"portfolio_id": ref.DEMO_PORTFOLIO_ID,
-                                                       **({"security_id": cnr} if pattern_id == "holding_deep_dive" else {})}
-                                       if "portfolio_id" in pattern.inputs else {})
-                for pattern_id, pattern in load_all().items()}
+        return {
+            pattern_id: engine.run(
+                conn,
+                pattern,
+                {
+                    "portfolio_id": ref.DEMO_PORTFOLIO_ID,
+                    **({"security_id": cnr} if pattern_id == "holding_deep_dive" else {}),
+                }
+                if "portfolio_id" in pattern.inputs
+                else {},
+            )
+            for pattern_id, pattern in load_all().items()
+        }
 
 
 def _at(data: dict, path: str, value) -> dict:
@@ -178,24 +212,28 @@ def test_every_table_of_every_output_has_a_contract_that_bites(demo_outputs):
             checked += 1
     assert checked >= 20
     extra = _at(demo_outputs["buffett_checklist"].data, "explanation.rows", [{"a": 1}])
-    assert "explanation.rows: a table without a contract (add one to responses.TABLES)" in \
-        response_failures("buffett_checklist", extra)
+    assert "explanation.rows: a table without a contract (add one to responses.TABLES)" in response_failures(
+        "buffett_checklist", extra
+    )
 
 
 def test_contracts_catch_bad_values_and_legacy_names(demo_outputs):
     positions = demo_outputs["portfolio_overview"].data["valued_positions"]["positions"]
     negative = [{**positions[0], "market_value": -1.0}] + positions[1:]
-    failures = response_failures("portfolio_overview", _at(demo_outputs["portfolio_overview"].data,
-                                                           "valued_positions.positions", negative))
+    failures = response_failures(
+        "portfolio_overview", _at(demo_outputs["portfolio_overview"].data, "valued_positions.positions", negative)
+    )
     assert any("market_value: greater_than_or_equal_to(0)" in f for f in failures)
     heavy = [{**positions[0], "weight": positions[0]["weight"] + 0.01}] + positions[1:]
-    failures = response_failures("portfolio_overview", _at(demo_outputs["portfolio_overview"].data,
-                                                           "valued_positions.positions", heavy))
+    failures = response_failures(
+        "portfolio_overview", _at(demo_outputs["portfolio_overview"].data, "valued_positions.positions", heavy)
+    )
     assert any("weights of the valued positions sum to 1" in f for f in failures)
     trades = demo_outputs["policy_rebalance"].data["rebalance_result"]["trades"]
     flipped = [{**trades[0], "action": "BUY" if trades[0]["action"] == "SELL" else "SELL"}] + trades[1:]
-    failures = response_failures("policy_rebalance", _at(demo_outputs["policy_rebalance"].data,
-                                                         "rebalance_result.trades", flipped))
+    failures = response_failures(
+        "policy_rebalance", _at(demo_outputs["policy_rebalance"].data, "rebalance_result.trades", flipped)
+    )
     assert any("BUY has a positive quantity" in f for f in failures)
     legacy = _at(demo_outputs["portfolio_overview"].data, "valued_positions.qty", 2)
     assert "legacy field name 'qty' in the output" in response_failures("portfolio_overview", legacy)
@@ -207,8 +245,9 @@ def test_outputs_validated_together_keep_their_failures_apart(demo_outputs):
     data = demo_outputs["portfolio_overview"].data
     positions = data["valued_positions"]["positions"]
     negative = _at(data, "valued_positions.positions", [{**positions[0], "market_value": -1.0}] + positions[1:])
-    heavy = _at(data, "valued_positions.positions", [{**positions[0], "weight": positions[0]["weight"] + 0.01}]
-                + positions[1:])
+    heavy = _at(
+        data, "valued_positions.positions", [{**positions[0], "weight": positions[0]["weight"] + 0.01}] + positions[1:]
+    )
     failures = responses_failures("portfolio_overview", [data, negative, heavy, data])
     assert failures[0] == failures[3] == []
     assert failures[1] and all("market_value" in f for f in failures[1])

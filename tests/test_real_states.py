@@ -29,16 +29,22 @@ KILL_TRIALS = int(os.environ.get("DAWSOS_KILL_TRIALS", "4"))
 
 
 def open_column(url: str) -> str:
-    return scalar(url, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                       "AND table_name = 'lots' AND column_name IN ('qty_open', 'quantity_open')")
+    return scalar(
+        url,
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND table_name = 'lots' AND column_name IN ('qty_open', 'quantity_open')",
+    )
 
 
 def orphaned_betas(url: str) -> int:
     if not scalar(url, "SELECT to_regclass('public.position_factor_betas') IS NOT NULL"):
         return 0
-    return scalar(url, "SELECT count(*) FROM position_factor_betas b "
-                       "WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id) "
-                       "OR NOT EXISTS (SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)")
+    return scalar(
+        url,
+        "SELECT count(*) FROM position_factor_betas b "
+        "WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = b.security_id) "
+        "OR NOT EXISTS (SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)",
+    )
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -59,9 +65,16 @@ def test_apply_check_rollback_and_reapply_on_a_real_state(databases, state):
         findings = legacy_findings(conn)
         assert findings["legacy_names"] == [] and findings["missing_foreign_keys"] == []
         assert findings["lots_quantity_columns"] == ["quantity", "quantity_open", "quantity_original"]
-        assert conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated").fetchone()[0] == 0
-        copies = dict(conn.execute("SELECT source_table, count(*) FROM quarantine.row_copies WHERE migration = '016' "
-                                   "AND action IN ('relinked', 'moved') GROUP BY 1").fetchall())
+        assert (
+            conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated").fetchone()[0]
+            == 0
+        )
+        copies = dict(
+            conn.execute(
+                "SELECT source_table, count(*) FROM quarantine.row_copies WHERE migration = '016' "
+                "AND action IN ('relinked', 'moved') GROUP BY 1"
+            ).fetchall()
+        )
         assert copies.get("lots", 0) == defects["orphaned_lots"]["count"]
         assert copies.get("transactions", 0) == defects["orphaned_transactions"]["count"]
         assert copies.get("position_factor_betas", 0) == betas_orphaned
@@ -102,26 +115,33 @@ def test_functions_the_team_wrote_keep_their_signatures_and_keep_working(databas
     url = databases.real("plan")
     with connection.connect(url) as conn:
         reduce_before = conn.execute("SELECT pg_get_functiondef('reduce_lot'::regproc)").fetchone()[0]
-        lot = conn.execute("SELECT id FROM lots WHERE portfolio_id = %s AND qty_open >= 100 ORDER BY id LIMIT 1",
-                           (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0]
+        lot = conn.execute(
+            "SELECT id FROM lots WHERE portfolio_id = %s AND qty_open >= 100 ORDER BY id LIMIT 1",
+            (ref.DEMO_PORTFOLIO_ID,),
+        ).fetchone()[0]
     MigrationRunner(url, backup=False).apply()
     with connection.connect(url) as conn:
-        assert conn.execute("SELECT pg_get_function_identity_arguments('reduce_lot'::regproc), "
-                            "prorettype::regtype::text FROM pg_proc WHERE proname = 'reduce_lot'").fetchone() == \
-            ("p_lot_id uuid, p_qty_to_reduce numeric, p_disposition_date date", "numeric")
+        assert conn.execute(
+            "SELECT pg_get_function_identity_arguments('reduce_lot'::regproc), "
+            "prorettype::regtype::text FROM pg_proc WHERE proname = 'reduce_lot'"
+        ).fetchone() == ("p_lot_id uuid, p_qty_to_reduce numeric, p_disposition_date date", "numeric")
         before = conn.execute("SELECT quantity_open FROM lots WHERE id = %s", (lot,)).fetchone()[0]
         assert conn.execute("SELECT reduce_lot(%s, 10, DATE '2025-11-05')", (lot,)).fetchone()[0] == 10
         assert conn.execute("SELECT quantity_open FROM lots WHERE id = %s", (lot,)).fetchone()[0] == before - 10
         # `date` is also a type name: 013's function keeps its text and reads the old names through dawsos_legacy
-        assert conn.execute("SELECT proconfig FROM pg_proc WHERE proname = 'compute_derived_indicators'").fetchone()[0] == \
-            ["search_path=dawsos_legacy, public"]
+        assert conn.execute("SELECT proconfig FROM pg_proc WHERE proname = 'compute_derived_indicators'").fetchone()[
+            0
+        ] == ["search_path=dawsos_legacy, public"]
         conn.execute("SELECT compute_derived_indicators()")
         assert conn.execute("SELECT count(*) FROM macro_indicators WHERE source = 'calculated'").fetchone()[0] > 0
         conn.rollback()
     MigrationRunner(url, backup=False).rollback(0)
     with connection.connect(url) as conn:
         assert conn.execute("SELECT pg_get_functiondef('reduce_lot'::regproc)").fetchone()[0] == reduce_before
-        assert conn.execute("SELECT proconfig FROM pg_proc WHERE proname = 'compute_derived_indicators'").fetchone()[0] is None
+        assert (
+            conn.execute("SELECT proconfig FROM pg_proc WHERE proname = 'compute_derived_indicators'").fetchone()[0]
+            is None
+        )
 
 
 def test_row_level_security_keeps_working_for_the_application_role(databases):
@@ -151,23 +171,32 @@ def test_a_trigger_function_follows_its_row_and_one_that_cannot_is_refused_befor
     with connection.connect(url) as conn:  # NEW.date can only mean the triggering row: its text follows the rename
         conn.execute("""CREATE FUNCTION no_future_regimes() RETURNS trigger LANGUAGE plpgsql AS $$
                         BEGIN IF NEW.date > CURRENT_DATE THEN RAISE EXCEPTION 'future'; END IF; RETURN NEW; END $$""")
-        conn.execute("CREATE TRIGGER trg_no_future_regimes BEFORE INSERT ON regime_history "
-                     "FOR EACH ROW EXECUTE FUNCTION no_future_regimes()")
+        conn.execute(
+            "CREATE TRIGGER trg_no_future_regimes BEFORE INSERT ON regime_history "
+            "FOR EACH ROW EXECUTE FUNCTION no_future_regimes()"
+        )
         conn.commit()
     MigrationRunner(url, backup=False).apply(target=15)
     with connection.connect(url) as conn:
-        assert "NEW.asof_date" in conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'no_future_regimes'").fetchone()[0]
+        assert (
+            "NEW.asof_date"
+            in conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'no_future_regimes'").fetchone()[0]
+        )
         with pytest.raises(psycopg.errors.RaiseException):
-            conn.execute("INSERT INTO regime_history (asof_date, regime, confidence, indicators_json, zscores_json, "
-                         "regime_scores_json) VALUES (CURRENT_DATE + 1, 'MID_EXPANSION', 0.5, '{}', '{}', '{}')")
+            conn.execute(
+                "INSERT INTO regime_history (asof_date, regime, confidence, indicators_json, zscores_json, "
+                "regime_scores_json) VALUES (CURRENT_DATE + 1, 'MID_EXPANSION', 0.5, '{}', '{}', '{}')"
+            )
 
     url = databases.seeded()
     with connection.connect(url) as conn:  # a trigger that also reads the table's `date` itself: a human decides
         conn.execute("""CREATE FUNCTION one_regime_a_day() RETURNS trigger LANGUAGE plpgsql AS $$
                         BEGIN IF EXISTS (SELECT 1 FROM regime_history WHERE date = NEW.date) THEN RETURN NULL; END IF;
                         RETURN NEW; END $$""")
-        conn.execute("CREATE TRIGGER trg_one_regime_a_day BEFORE INSERT ON regime_history "
-                     "FOR EACH ROW EXECUTE FUNCTION one_regime_a_day()")
+        conn.execute(
+            "CREATE TRIGGER trg_one_regime_a_day BEFORE INSERT ON regime_history "
+            "FOR EACH ROW EXECUTE FUNCTION one_regime_a_day()"
+        )
         conn.commit()
     MigrationRunner(url, backup=False).apply(target=14)
     before = schema_dump(url)
@@ -195,8 +224,9 @@ def test_a_server_error_mid_step_is_one_coded_line_and_the_ledger_says_where_it_
     failed = run_cli("migrate", "apply", "--no-backup", env={connection.URL_ENV: url})
     assert failed.returncode == 2 and "Traceback" not in failed.stderr + failed.stdout
     [line] = failed.stderr.strip().splitlines()
-    assert line.startswith("error MIGRATION_STEP_FAILED: 016_add_missing_foreign_keys step audit_orphans_shape_b: "
-                           "`INSERT INTO audit_log")
+    assert line.startswith(
+        "error MIGRATION_STEP_FAILED: 016_add_missing_foreign_keys step audit_orphans_shape_b: `INSERT INTO audit_log"
+    )
     assert "audit action dawsos_migration_016 is not allowed" in line
     states = {r["version"]: r["state"] for r in MigrationRunner(url, backup=False).status()}
     assert states == {14: "applied", 15: "applied", 16: "partial", 17: "pending", 18: "pending", 19: "pending"}
@@ -227,19 +257,29 @@ def _wait_for_runner(url: str, process: subprocess.Popen, timeout: float = 60) -
 
 def _wait_until_gone(url: str) -> None:
     deadline = time.monotonic() + 30  # the server notices a dead client within client_connection_check_interval
-    while scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dawsos-migrate'") and \
-            time.monotonic() < deadline:
+    while (
+        scalar(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dawsos-migrate'")
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
 
 
-KILL_TARGETS = [("variant", LegacyVariant()), ("variant", LegacyVariant(lots_007=False, betas="wide", shocks="jsonb",
-                                                                        audit_log="a")),
-                ("variant", LegacyVariant(state="nov4")), ("variant", LegacyVariant(state="nov8")),
-                ("real", "plan"), ("real", "nov4"), ("real", "nov8")]
+KILL_TARGETS = [
+    ("variant", LegacyVariant()),
+    ("variant", LegacyVariant(lots_007=False, betas="wide", shocks="jsonb", audit_log="a")),
+    ("variant", LegacyVariant(state="nov4")),
+    ("variant", LegacyVariant(state="nov8")),
+    ("real", "plan"),
+    ("real", "nov4"),
+    ("real", "nov8"),
+]
 
 
-@pytest.mark.parametrize("kind, target", KILL_TARGETS, ids=lambda t: getattr(t, "state", t) if not isinstance(t, LegacyVariant)
-                         or t.lots_007 else "without-007")
+@pytest.mark.parametrize(
+    "kind, target",
+    KILL_TARGETS,
+    ids=lambda t: getattr(t, "state", t) if not isinstance(t, LegacyVariant) or t.lots_007 else "without-007",
+)
 def test_a_run_killed_at_random_points_resumes_or_rolls_back(databases, kind, target):
     def clone() -> str:
         return databases.real(target) if kind == "real" else databases.seeded(target)
@@ -253,8 +293,13 @@ def test_a_run_killed_at_random_points_resumes_or_rolls_back(databases, kind, ta
         url = clone()
         found = schema_dump(url), row_hashes(url)
         env = {**os.environ, connection.URL_ENV: url}
-        process = subprocess.Popen([DAWSOS, "migrate", "apply", "--no-backup"], cwd=PROJECT_ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [DAWSOS, "migrate", "apply", "--no-backup"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_for_runner(url, process)
         time.sleep(rng.uniform(0, 1.2))
         process.send_signal(signal.SIGKILL)
@@ -283,13 +328,17 @@ def test_every_pattern_runs_for_the_teams_own_portfolio(databases, state):
     url = databases.real(state)
     MigrationRunner(url, backup=False).apply()
     with connection.connect(url) as conn:
-        security = str(conn.execute("SELECT security_id FROM lots WHERE portfolio_id = %s ORDER BY symbol LIMIT 1",
-                                    (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0])
+        security = str(
+            conn.execute(
+                "SELECT security_id FROM lots WHERE portfolio_id = %s ORDER BY symbol LIMIT 1", (ref.DEMO_PORTFOLIO_ID,)
+            ).fetchone()[0]
+        )
         warned = 0
         for pattern in load_all().values():
             inputs = {"portfolio_id": ref.DEMO_PORTFOLIO_ID, "security_id": security}
-            result = PatternEngine(default_registry()).run(conn, pattern, {k: v for k, v in inputs.items()
-                                                                           if k in pattern.inputs})
+            result = PatternEngine(default_registry()).run(
+                conn, pattern, {k: v for k, v in inputs.items() if k in pattern.inputs}
+            )
             assert result.data, pattern.id
             warned += sum(len(step.warnings) for step in result.trace)
         assert warned > 0  # no fundamentals, news or corporate actions here: said, not invented

@@ -29,21 +29,29 @@ def flaky_asset(failures: list[Exception]) -> dg.AssetsDefinition:
     return flaky
 
 
-@pytest.mark.parametrize("transient", [
-    psycopg.OperationalError("server closed the connection unexpectedly"),
-    psycopg.errors.DeadlockDetected("deadlock detected"),
-    DawsosError(errors.DB_UNREACHABLE, "no server at 127.0.0.1:5432", "start it"),
-], ids=["dropped-connection", "deadlock", "unreachable"])
+@pytest.mark.parametrize(
+    "transient",
+    [
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        DawsosError(errors.DB_UNREACHABLE, "no server at 127.0.0.1:5432", "start it"),
+    ],
+    ids=["dropped-connection", "deadlock", "unreachable"],
+)
 def test_a_transient_database_error_is_tried_again(transient):
     asset = flaky_asset([transient, transient])
     result = dg.materialize([asset])
     assert result.success and asset.attempts == [1, 2, 3]
 
 
-@pytest.mark.parametrize("permanent", [
-    DawsosError(errors.PORTFOLIO_NOT_FOUND, "no portfolio is named X", "list them"),
-    ValueError("a bug"),
-], ids=["coded-error", "bug"])
+@pytest.mark.parametrize(
+    "permanent",
+    [
+        DawsosError(errors.PORTFOLIO_NOT_FOUND, "no portfolio is named X", "list them"),
+        ValueError("a bug"),
+    ],
+    ids=["coded-error", "bug"],
+)
 def test_a_coded_error_or_a_bug_fails_at_once(permanent):
     asset = flaky_asset([permanent])
     result = dg.materialize([asset], raise_on_error=False)

@@ -19,7 +19,9 @@ from dawsos_assets.errors import DawsosError
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second local account (nobody) needs root to switch to")
-embedded = pytest.mark.skipif(bool(os.environ.get(connection.URL_ENV)), reason="DAWSOS_DATABASE_URL: no embedded server")
+embedded = pytest.mark.skipif(
+    bool(os.environ.get(connection.URL_ENV)), reason="DAWSOS_DATABASE_URL: no embedded server"
+)
 NOBODY = pwd.getpwnam("nobody")
 
 
@@ -28,8 +30,17 @@ def session_server() -> EmbeddedPostgres:
 
 
 def as_nobody(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), user=NOBODY.pw_uid, group=NOBODY.pw_gid, extra_groups=[], capture_output=True,
-                          text=True, timeout=30, stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin", "HOME": "/"})
+    return subprocess.run(
+        list(args),
+        user=NOBODY.pw_uid,
+        group=NOBODY.pw_gid,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/"},
+    )
 
 
 def password_of(server: EmbeddedPostgres) -> str:
@@ -41,8 +52,9 @@ def password_of(server: EmbeddedPostgres) -> str:
 def test_another_local_user_cannot_log_in(server_admin_url):
     server = session_server()
     port = server.status().port
-    without_password = as_nobody(postgres_binary("psql"), "-w", f"postgresql://postgres@127.0.0.1:{port}/postgres",
-                                 "-Atc", "SELECT 1")
+    without_password = as_nobody(
+        postgres_binary("psql"), "-w", f"postgresql://postgres@127.0.0.1:{port}/postgres", "-Atc", "SELECT 1"
+    )
     assert without_password.returncode != 0 and "password" in without_password.stderr, without_password.stdout
     with_our_url = as_nobody(postgres_binary("psql"), "-w", server_admin_url, "-Atc", "SELECT 1")
     assert with_our_url.returncode != 0  # the passfile is ours alone
@@ -86,8 +98,19 @@ def test_a_cluster_created_with_trust_is_secured_and_keeps_its_data(reachable_ho
         # What an earlier version left behind: a trust cluster, running, holding data.
         server._prepare_filesystem()
         server._initdb()
-        started = server._run_as_server_user([postgres_binary("pg_ctl"), "-D", str(server.pgdata), "-l",
-                                              str(server.log_file), "-w", "-o", f"-p {port}", "start"])
+        started = server._run_as_server_user(
+            [
+                postgres_binary("pg_ctl"),
+                "-D",
+                str(server.pgdata),
+                "-l",
+                str(server.log_file),
+                "-w",
+                "-o",
+                f"-p {port}",
+                "start",
+            ]
+        )
         assert started.returncode == 0, started.stderr
         server._write_port(port)
         trusted = f"postgresql://postgres@127.0.0.1:{port}/postgres"
@@ -147,7 +170,9 @@ def test_state_folder_and_its_secrets_are_private(server_admin_url, seeded_url, 
     instance_home = prepare_instance()
     config_file = instance_home / "dagster.yaml"
     assert password not in config_file.read_text()
-    assert yaml.safe_load(config_file.read_text())["storage"]["custom"]["config"]["postgres_url"] == {"env": STORAGE_URL_ENV}
+    assert yaml.safe_load(config_file.read_text())["storage"]["custom"]["config"]["postgres_url"] == {
+        "env": STORAGE_URL_ENV
+    }
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
 
     import dagster as dg

@@ -3,6 +3,7 @@
 import pytest
 
 from dawsos_assets import errors
+from dawsos_assets.cli.report import alpha_validation
 from dawsos_assets.database import connection
 from dawsos_assets.database.inspect import legacy_findings
 from dawsos_assets.database.legacy import LegacyVariant
@@ -15,7 +16,6 @@ from dawsos_assets.database.seed.loader import (
     seed_database,
 )
 from dawsos_assets.errors import DawsosError
-from dawsos_assets.cli.report import alpha_validation
 
 VARIANTS = [
     LegacyVariant(),
@@ -28,19 +28,29 @@ VARIANTS = [
 
 
 def variant_id(variant: LegacyVariant) -> str:
-    return variant.state if variant.state != "plan" else f"007={variant.lots_007}-{variant.betas}-{variant.shocks}-{variant.audit_log}"
+    return (
+        variant.state
+        if variant.state != "plan"
+        else f"007={variant.lots_007}-{variant.betas}-{variant.shocks}-{variant.audit_log}"
+    )
 
 
 def table_digest(conn, table: str, order: str) -> str:
     """Digest of every row without the columns that record when it was written."""
-    return conn.execute(f"SELECT md5(string_agg((to_jsonb(t) - 'created_at' - 'updated_at' - 'computed_at')::text, '|' "
-                        f"ORDER BY {order})) FROM {table} t").fetchone()[0]
+    return conn.execute(
+        f"SELECT md5(string_agg((to_jsonb(t) - 'created_at' - 'updated_at' - 'computed_at')::text, '|' "
+        f"ORDER BY {order})) FROM {table} t"
+    ).fetchone()[0]
 
 
 def test_plan_validation_query_on_test_portfolio_alpha(seeded_url):
     with connection.connect(seeded_url) as conn:
-        assert alpha_validation(conn) == {"lot_count": 3, "total_quantity": 225, "total_qty_open": 225,
-                                          "total_cost": 55000}
+        assert alpha_validation(conn) == {
+            "lot_count": 3,
+            "total_quantity": 225,
+            "total_qty_open": 225,
+            "total_cost": 55000,
+        }
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
@@ -53,7 +63,11 @@ def test_manifest_matches_the_defects_in_the_database(databases, variant):
         assert all(item["injected"] > 0 for item in manifest["defects"].values() if item["applicable"])
         detected = legacy_findings(conn)["variant"]
         if variant.state == "plan":
-            assert found["orphaned_lots"] > 0 and found["orphaned_transactions"] > 0 and found["orphaned_betas_security"] > 0
+            assert (
+                found["orphaned_lots"] > 0
+                and found["orphaned_transactions"] > 0
+                and found["orphaned_betas_security"] > 0
+            )
             assert detected == {k: v for k, v in variant.as_dict().items() if k != "state"}
         else:  # the team's keys forbid orphaned lots and transactions; their 002d relinked the old ones
             assert found["orphaned_lots"] == found["orphaned_transactions"] == 0
@@ -70,9 +84,12 @@ def test_states_follow_the_teams_history(databases):
     for state in ("plan", "nov4", "nov8"):
         with connection.connect(databases.seeded(LegacyVariant(state=state))) as conn:
             shapes[state] = legacy_findings(conn)
-            shapes[state]["tables"] = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-            shapes[state]["reduce_lot"] = conn.execute("SELECT prorettype::regtype::text FROM pg_proc "
-                                                       "WHERE proname = 'reduce_lot'").fetchone()[0]
+            shapes[state]["tables"] = {
+                t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            }
+            shapes[state]["reduce_lot"] = conn.execute(
+                "SELECT prorettype::regtype::text FROM pg_proc WHERE proname = 'reduce_lot'"
+            ).fetchone()[0]
     for shape in shapes.values():
         assert "migration_history" not in shape["tables"]
         assert not {"fundamentals", "news_items", "corporate_actions"} & shape["tables"]
@@ -95,14 +112,27 @@ def test_the_real_plan_state_replays_dawsos_files_and_takes_the_demo_data_on_top
         # the schema file's sample betas point at a portfolio and a security that never existed
         assert manifest["defects"]["orphaned_betas_security"]["found_before_seeding"] == 4
         assert conn.execute("SELECT to_regclass('migration_history') IS NULL").fetchone()[0]
-        assert conn.execute("SELECT pg_get_function_identity_arguments('reduce_lot'::regproc)").fetchone()[0] == \
-            "p_lot_id uuid, p_qty_to_reduce numeric, p_disposition_date date"
-        kinds = dict(conn.execute("SELECT transaction_type, count(*) FROM transactions WHERE portfolio_id = %s GROUP BY 1",
-                                  (ref.DEMO_PORTFOLIO_ID,)).fetchall())
+        assert (
+            conn.execute("SELECT pg_get_function_identity_arguments('reduce_lot'::regproc)").fetchone()[0]
+            == "p_lot_id uuid, p_qty_to_reduce numeric, p_disposition_date date"
+        )
+        kinds = dict(
+            conn.execute(
+                "SELECT transaction_type, count(*) FROM transactions WHERE portfolio_id = %s GROUP BY 1",
+                (ref.DEMO_PORTFOLIO_ID,),
+            ).fetchall()
+        )
         assert kinds == {"BUY": 17, "SELL": 4, "DIVIDEND": 14}
-        assert conn.execute("SELECT count(*) FROM lots WHERE portfolio_id = %s", (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0] == 17
-        assert conn.execute("SELECT count(*) FROM portfolio_daily_values WHERE portfolio_id = %s",
-                            (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0] > 250
+        assert (
+            conn.execute("SELECT count(*) FROM lots WHERE portfolio_id = %s", (ref.DEMO_PORTFOLIO_ID,)).fetchone()[0]
+            == 17
+        )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM portfolio_daily_values WHERE portfolio_id = %s", (ref.DEMO_PORTFOLIO_ID,)
+            ).fetchone()[0]
+            > 250
+        )
         policies = {p for (p,) in conn.execute("SELECT polname FROM pg_policy")}
         assert {"portfolios_isolation", "lots_isolation", "transactions_isolation"} <= policies  # migration 005
 
@@ -113,9 +143,19 @@ def test_same_seed_gives_the_same_database(databases):
     for url in (first, second):
         with connection.connect(url) as conn:
             seed_database(conn, SeedOptions(seed=7, progress=False))
-            digests.append([table_digest(conn, t, o) for t, o in (
-                ("lots", "id"), ("transactions", "id"), ("portfolio_daily_values", "portfolio_id, valuation_date"),
-                ("prices", "id"), ("macro_indicators", "id"), ("position_factor_betas", "portfolio_id, security_id, factor_name"))])
+            digests.append(
+                [
+                    table_digest(conn, t, o)
+                    for t, o in (
+                        ("lots", "id"),
+                        ("transactions", "id"),
+                        ("portfolio_daily_values", "portfolio_id, valuation_date"),
+                        ("prices", "id"),
+                        ("macro_indicators", "id"),
+                        ("position_factor_betas", "portfolio_id, security_id, factor_name"),
+                    )
+                ]
+            )
     assert digests[0] == digests[1]
 
 
@@ -137,15 +177,20 @@ def test_open_lots_agree_with_the_transaction_ledger(seeded_url):
 
 def test_daily_values_agree_with_lots_prices_and_fx(seeded_url):
     with connection.connect(seeded_url) as conn:
-        assert conn.execute("SELECT count(*) FROM portfolio_daily_values "
-                            "WHERE total_value <> positions_value + cash_balance").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM portfolio_daily_values WHERE total_value <> positions_value + cash_balance"
+            ).fetchone()[0]
+            == 0
+        )
         assert conn.execute("SELECT count(*) FROM portfolio_daily_values WHERE cash_balance < 0").fetchone()[0] == 0
         rows = conn.execute("""
             WITH last AS (SELECT max(date) AS day FROM pricing_packs),
             valued AS (
                 SELECT l.portfolio_id, SUM(l.qty_open * pr.close * COALESCE(fx.rate, 1)) AS value
                   FROM lots l JOIN portfolios p ON p.id = l.portfolio_id
-                  JOIN prices pr ON pr.security_id = l.security_id AND pr.pricing_pack_id = 'PP_' || (SELECT day FROM last)
+                  JOIN prices pr ON pr.security_id = l.security_id
+                                AND pr.pricing_pack_id = 'PP_' || (SELECT day FROM last)
                   LEFT JOIN fx_rates fx ON fx.base_ccy = l.currency AND fx.quote_ccy = p.base_currency
                                        AND fx.pricing_pack_id = pr.pricing_pack_id
                  WHERE l.qty_open > 0 GROUP BY 1)
@@ -159,12 +204,28 @@ def test_daily_values_agree_with_lots_prices_and_fx(seeded_url):
 
 def test_demo_portfolio_is_the_facts_portfolio(seeded_url):
     with connection.connect(seeded_url) as conn:
-        by_symbol = dict(conn.execute("SELECT symbol, SUM(quantity) FROM lots WHERE portfolio_id = %s GROUP BY 1",
-                                      (ref.DEMO_PORTFOLIO_ID,)).fetchall())
+        by_symbol = dict(
+            conn.execute(
+                "SELECT symbol, SUM(quantity) FROM lots WHERE portfolio_id = %s GROUP BY 1", (ref.DEMO_PORTFOLIO_ID,)
+            ).fetchall()
+        )
         assert {k: float(v) for k, v in by_symbol.items()} == {
-            "CNR": 300, "BAM": 600, "BBUC": 50_000, "BRK.B": 130, "BTI": 800, "EVO": 250, "NKE": 250, "PYPL": 400, "HHC": 300}
-        kinds = dict(conn.execute("SELECT transaction_type, count(*) FROM transactions WHERE portfolio_id = %s GROUP BY 1",
-                                  (ref.DEMO_PORTFOLIO_ID,)).fetchall())
+            "CNR": 300,
+            "BAM": 600,
+            "BBUC": 50_000,
+            "BRK.B": 130,
+            "BTI": 800,
+            "EVO": 250,
+            "NKE": 250,
+            "PYPL": 400,
+            "HHC": 300,
+        }
+        kinds = dict(
+            conn.execute(
+                "SELECT transaction_type, count(*) FROM transactions WHERE portfolio_id = %s GROUP BY 1",
+                (ref.DEMO_PORTFOLIO_ID,),
+            ).fetchall()
+        )
         assert kinds == {"BUY": 17, "SELL": 4, "DIVIDEND": 14}
 
 
@@ -192,9 +253,11 @@ def test_a_database_with_foreign_tables_is_never_touched(empty_url):
 
 def test_bulk_lots_are_loaded_with_indexes_and_keys_restored(databases):
     small, bulk = databases.empty(), databases.empty()
-    catalog_sql = ("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('lots', 'transactions') "
-                   "UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN ('lots'::regclass, 'transactions'::regclass) "
-                   "ORDER BY 1")
+    catalog_sql = (
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('lots', 'transactions') "
+        "UNION ALL SELECT conname FROM pg_constraint WHERE conrelid IN ('lots'::regclass, 'transactions'::regclass) "
+        "ORDER BY 1"
+    )
     with connection.connect(small) as conn:
         seed_database(conn, SeedOptions(progress=False))
         expected_catalog = conn.execute(catalog_sql).fetchall()
@@ -202,16 +265,24 @@ def test_bulk_lots_are_loaded_with_indexes_and_keys_restored(databases):
         manifest = seed_database(conn, SeedOptions(lots=60_000, progress=False))
         assert conn.execute("SELECT count(*) FROM lots").fetchone()[0] == 60_000
         assert conn.execute(catalog_sql).fetchall() == expected_catalog
-        assert conn.execute("SELECT count(*) FROM lots l WHERE NOT EXISTS "
-                            "(SELECT 1 FROM transactions t WHERE t.lot_id = l.id)").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.lot_id = l.id)"
+            ).fetchone()[0]
+            == 0
+        )
         found = defect_counts_in_database(conn)
         assert found == {key: item["count"] for key, item in manifest["defects"].items()}
         assert manifest["options"]["portfolios"] == 6
 
 
 def test_seed_arguments_are_validated():
-    for options in (SeedOptions(lots=0), SeedOptions(lots=10_000_001), SeedOptions(portfolios=0),
-                    SeedOptions(variant=LegacyVariant(state="nov4", betas="wide"))):
+    for options in (
+        SeedOptions(lots=0),
+        SeedOptions(lots=10_000_001),
+        SeedOptions(portfolios=0),
+        SeedOptions(variant=LegacyVariant(state="nov4", betas="wide")),
+    ):
         with pytest.raises(DawsosError) as raised:
             options.validate()
         assert raised.value.code == errors.SEED_ARGUMENT_INVALID
@@ -223,7 +294,9 @@ def test_provider_feeds_go_into_the_tables_migration_019_creates(databases):
             load_provider_data(conn)
         assert raised.value.code == errors.DB_NOT_MIGRATED and "migrate apply" in raised.value.suggestion
     with connection.connect(databases.migrated()) as conn:
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("fundamentals", "news_items", "corporate_actions")}
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("fundamentals", "news_items", "corporate_actions")
+        }
         assert all(n > 0 for n in counts.values()), counts
         assert load_provider_data(conn) == dict.fromkeys(counts, 0)  # loading again adds nothing

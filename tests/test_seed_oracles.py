@@ -16,8 +16,10 @@ def test_each_generated_portfolio_pays_one_fee_per_quarter_end_it_was_open(seede
         portfolios = conn.execute("""
             SELECT p.id::text, p.base_currency, min(t.transaction_date) FILTER (WHERE t.transaction_type <> 'FEE')
               FROM portfolios p JOIN transactions t ON t.portfolio_id = p.id GROUP BY 1, 2""").fetchall()
-        fees = conn.execute("SELECT portfolio_id::text, transaction_date, security_id, amount, currency "
-                            "FROM transactions WHERE transaction_type = 'FEE'").fetchall()
+        fees = conn.execute(
+            "SELECT portfolio_id::text, transaction_date, security_id, amount, currency "
+            "FROM transactions WHERE transaction_type = 'FEE'"
+        ).fetchall()
     for portfolio_id, base_currency, first in portfolios:
         mine = sorted((f for f in fees if f[0] == portfolio_id), key=lambda f: f[1])
         if portfolio_id in (ref.DEMO_PORTFOLIO_ID, ref.ALPHA_PORTFOLIO_ID):

@@ -8,8 +8,8 @@ import sqlalchemy
 import yaml
 
 from dawsos_assets.database import connection
-from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.database.server import EmbeddedPostgres
+from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 from dawsos_assets.tables.legacy_assets import legacy_key
 
@@ -134,15 +134,24 @@ def _book_asset(fail: bool) -> dg.AssetsDefinition:
 
 def _run_over_every_book(instance, fail: bool = False):
     keys = BOOKS.get_partition_keys()
-    return dg.materialize([_book_asset(fail)], instance=instance, raise_on_error=False, tags={
-        "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+    return dg.materialize(
+        [_book_asset(fail)],
+        instance=instance,
+        raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )
 
 
 def _statements_per_event_type(run_id: str) -> dict[str, int]:
     """Rows inserted by one autocommitted statement share a transaction id (xmin)."""
     with connection.connect(connection.database_url("dagster")) as conn:
-        return dict(conn.execute("SELECT dagster_event_type, count(DISTINCT xmin::text) FROM event_logs "
-                                 "WHERE run_id = %s AND partition IS NOT NULL GROUP BY 1", (run_id,)).fetchall())
+        return dict(
+            conn.execute(
+                "SELECT dagster_event_type, count(DISTINCT xmin::text) FROM event_logs "
+                "WHERE run_id = %s AND partition IS NOT NULL GROUP BY 1",
+                (run_id,),
+            ).fetchall()
+        )
 
 
 def test_a_run_over_many_partitions_stores_their_events_a_batch_at_a_time(seeded_url):
@@ -166,8 +175,11 @@ def test_a_failed_run_over_many_partitions_marks_each_of_them_failed(seeded_url)
     prepare_instance()
     with dg.DagsterInstance.get() as instance:
         result = _run_over_every_book(instance, fail=True)
-        attempts = instance.event_log_storage.get_latest_asset_partition_materialization_attempts_without_materializations(
-            dg.AssetKey("book_summary"))
+        attempts = (
+            instance.event_log_storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+                dg.AssetKey("book_summary")
+            )
+        )
     assert not result.success
     assert set(attempts) == set(BOOKS.get_partition_keys())
     assert {run_id for run_id, _ in attempts.values()} == {result.run_id}

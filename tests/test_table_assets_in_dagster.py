@@ -12,7 +12,13 @@ from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.tables.asset_checks import build_table_checks
 from dawsos_assets.tables.checks import check_descriptions, check_names
 from dawsos_assets.tables.contracts import CONTRACTS
-from dawsos_assets.tables.holdings import EVERY_POSITION_PRICED, HOLDINGS_KEY, WEIGHTS_SUM_TO_ONE, holdings, holdings_checks
+from dawsos_assets.tables.holdings import (
+    EVERY_POSITION_PRICED,
+    HOLDINGS_KEY,
+    WEIGHTS_SUM_TO_ONE,
+    holdings,
+    holdings_checks,
+)
 from dawsos_assets.tables.legacy_assets import legacy_key
 from dawsos_assets.tables.standards import FOREIGN_KEYS
 from dawsos_assets.tables.table_assets import build_table_asset, table_key
@@ -21,8 +27,13 @@ DATA_VERSION = "dagster/data_version"
 
 
 def run(assets, url: str, instance, selection=None):
-    return dg.materialize(assets, selection=selection, instance=instance, raise_on_error=False,
-                          resources={"database": PortfolioDatabase(url=url)})
+    return dg.materialize(
+        assets,
+        selection=selection,
+        instance=instance,
+        raise_on_error=False,
+        resources={"database": PortfolioDatabase(url=url)},
+    )
 
 
 def execute(url: str, sql: str) -> None:
@@ -42,8 +53,9 @@ def test_the_checks_of_one_table_run_without_materializing_it(databases, instanc
     lots = [build_table_asset("lots"), build_table_checks("lots")]
     result = run(lots, url, instance, selection=dg.AssetSelection.checks_for_assets(table_key("lots")))
     assert result.success
-    assert {e.check_name for e in result.get_asset_check_evaluations()} == \
-        {name for name, _ in check_names("lots")} | {"row_count_change"}
+    assert {e.check_name for e in result.get_asset_check_evaluations()} == {name for name, _ in check_names("lots")} | {
+        "row_count_change"
+    }
     assert result.get_asset_materialization_events() == []
     assert instance.fetch_materializations(table_key("lots"), limit=1).records == []
     one = dg.AssetCheckKey(table_key("lots"), "fk_security_id")
@@ -53,8 +65,11 @@ def test_the_checks_of_one_table_run_without_materializing_it(databases, instanc
 
 
 def test_each_check_states_its_rules_in_words_from_the_contract():
-    specs = {(spec.asset_key.to_user_string(), spec.name): spec.description
-             for checks in defs.asset_checks for spec in checks.check_specs}
+    specs = {
+        (spec.asset_key.to_user_string(), spec.name): spec.description
+        for checks in defs.asset_checks
+        for spec in checks.check_specs
+    }
     for table in CONTRACTS:
         for name, description in check_descriptions(table).items():
             assert specs[(table, name)] == description
@@ -102,8 +117,12 @@ def test_a_legacy_observation_keeps_its_data_version_until_its_data_changes(data
 
 def test_failing_rows_are_a_table_typed_by_the_contract(databases, instance):
     url = databases.seeded()  # the legacy database: orphaned lots, legacy column names
-    result = run([build_table_asset("lots"), build_table_checks("lots")], url, instance,
-                 selection=dg.AssetSelection.checks_for_assets(table_key("lots")))
+    result = run(
+        [build_table_asset("lots"), build_table_checks("lots")],
+        url,
+        instance,
+        selection=dg.AssetSelection.checks_for_assets(table_key("lots")),
+    )
     orphans = next(e for e in result.get_asset_check_evaluations() if e.check_name == "fk_security_id")
     sample = orphans.metadata["sample"]
     assert isinstance(sample, dg.TableMetadataValue) and len(sample.records) == orphans.metadata["failing_count"].value
@@ -119,10 +138,13 @@ def test_holdings_report_unpriced_positions_and_weights_that_do_not_add_up(datab
     before = {e.check_name: e for e in run(checked, url, instance).get_asset_check_evaluations()}
     assert before[WEIGHTS_SUM_TO_ONE].passed
     already_unpriced = before[EVERY_POSITION_PRICED].metadata["failing_count"].value  # the demo data has one
-    execute(url, """DELETE FROM prices WHERE security_id = (SELECT security_id FROM analytics.holdings
+    execute(
+        url,
+        """DELETE FROM prices WHERE security_id = (SELECT security_id FROM analytics.holdings
                                                              WHERE market_value IS NOT NULL LIMIT 1)
                       AND pricing_pack_id = (SELECT id FROM pricing_packs WHERE superseded_by IS NULL
-                                              ORDER BY asof_date DESC, id DESC LIMIT 1)""")
+                                              ORDER BY asof_date DESC, id DESC LIMIT 1)""",
+    )
     unpriced = {e.check_name: e for e in run(checked, url, instance).get_asset_check_evaluations()}
     assert unpriced[WEIGHTS_SUM_TO_ONE].passed  # the other weights still add up: the gap is visible only here
     missing = unpriced[EVERY_POSITION_PRICED]
@@ -130,14 +152,18 @@ def test_holdings_report_unpriced_positions_and_weights_that_do_not_add_up(datab
     assert missing.metadata["failing_count"].value > already_unpriced  # every position in that security
     assert all(record.data["price"] is None for record in missing.metadata["sample"].records)
     # weights broken by hand in a copy of the view: the blocking check, run on its own, catches it
-    execute(url, """CREATE TABLE analytics.holdings_copy AS SELECT * FROM analytics.holdings;
+    execute(
+        url,
+        """CREATE TABLE analytics.holdings_copy AS SELECT * FROM analytics.holdings;
                     DROP MATERIALIZED VIEW analytics.holdings;
                     ALTER TABLE analytics.holdings_copy RENAME TO holdings;
                     UPDATE analytics.holdings SET weight = weight * 2
                      WHERE (portfolio_id, security_id) = (SELECT portfolio_id, security_id FROM analytics.holdings
-                                                           WHERE weight > 0 LIMIT 1)""")
-    alone = run(checked, url, instance,
-                selection=dg.AssetSelection.checks(dg.AssetCheckKey(HOLDINGS_KEY, WEIGHTS_SUM_TO_ONE)))
+                                                           WHERE weight > 0 LIMIT 1)""",
+    )
+    alone = run(
+        checked, url, instance, selection=dg.AssetSelection.checks(dg.AssetCheckKey(HOLDINGS_KEY, WEIGHTS_SUM_TO_ONE))
+    )
     [weights] = alone.get_asset_check_evaluations()
     assert not weights.passed and weights.metadata["failing_count"].value == 1
     assert alone.get_asset_materialization_events() == []

@@ -15,7 +15,11 @@ DG = str(Path(sys.executable).parent / "dg")
 
 def dg(*args: str) -> subprocess.CompletedProcess:
     """`dg` as someone with the project's virtualenv activated runs it."""
-    env = {**os.environ, "VIRTUAL_ENV": sys.prefix, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "VIRTUAL_ENV": sys.prefix,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     return subprocess.run([DG, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -38,7 +42,13 @@ def test_the_plain_dagster_cli_finds_the_projects_instance(seeded_url):
     env = dict(line.removeprefix("export ").split("=", 1) for line in exported.stdout.splitlines())
     env = {name: shlex.split(value)[0] for name, value in env.items()}
     assert Path(env["DAGSTER_HOME"], "dagster.yaml").is_file()
-    info = subprocess.run([str(Path(sys.executable).parent / "dagster"), "instance", "info"], cwd="/", text=True,
-                          capture_output=True, env={**os.environ, **env}, timeout=300)
+    info = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "instance", "info"],
+        cwd="/",
+        text=True,
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
     assert info.returncode == 0, info.stderr
     assert "run_storage: PooledPostgresRunStorage" in info.stdout  # the project's pooled storage, from dagster.yaml

@@ -45,10 +45,15 @@ def port_is_free(port: int) -> bool:
 def test_ui_serves_and_shuts_down_cleanly(seeded_url, stop_signal):
     port = free_port()
     # Started the way a background job would be: SIGINT ignored in the parent, as in a non-interactive shell.
-    child = subprocess.Popen([DAWSOS, "ui", "--port", str(port)], cwd=PROJECT_ROOT, env=dict(os.environ),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)
-                             if stop_signal == signal.SIGTERM else None)
+    child = subprocess.Popen(
+        [DAWSOS, "ui", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN) if stop_signal == signal.SIGTERM else None,
+    )
     try:
         info = wait_for_server(port)
         assert info["dagster_webserver_version"].startswith("1.13")
@@ -85,8 +90,13 @@ def test_killing_dawsos_ui_stops_the_web_server_too(seeded_url):
     """SIGKILL gives `dawsos ui` no chance to forward a signal; dagster dev (a session of its own) must not be left
     serving the port."""
     port = free_port()
-    child = subprocess.Popen([DAWSOS, "ui", "--port", str(port)], cwd=PROJECT_ROOT, env=dict(os.environ),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [DAWSOS, "ui", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     dagster_dev = []
     try:
         wait_for_server(port)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -16,34 +16,49 @@ from dawsos_assets.database.legacy import LegacyVariant
 from dawsos_assets.database.server import EmbeddedPostgres
 from dawsos_assets.errors import DawsosError
 
-app = typer.Typer(help="Refactor and guard the DawsOS portfolio-analytics database.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
-db_app = typer.Typer(help="The database: the embedded PostgreSQL under .dawsos/, or DAWSOS_DATABASE_URL.",
-                     no_args_is_help=True)
+app = typer.Typer(
+    help="Refactor and guard the DawsOS portfolio-analytics database.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="The database: the embedded PostgreSQL under .dawsos/, or DAWSOS_DATABASE_URL.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
-migrate_app = typer.Typer(help="Migrations 014-019: converge from any real DawsOS state, online, reversible, recorded in "
-                          "dawsos_migrations.ledger.",
-                          no_args_is_help=True)
+migrate_app = typer.Typer(
+    help="Migrations 014-019: converge from any real DawsOS state, online, reversible, recorded in "
+    "dawsos_migrations.ledger.",
+    no_args_is_help=True,
+)
 app.add_typer(migrate_app, name="migrate")
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
-class BetasForm(str, Enum):
+class BetasForm(StrEnum):
+    """Legacy form of position_factor_betas to seed."""
+
     long = "long"
     wide = "wide"
 
 
-class ShocksForm(str, Enum):
+class ShocksForm(StrEnum):
+    """Legacy form of scenario_shocks to seed."""
+
     flat = "flat"
     jsonb = "jsonb"
 
 
-class AuditShape(str, Enum):
+class AuditShape(StrEnum):
+    """Legacy shape of audit_log to seed."""
+
     a = "a"
     b = "b"
 
 
-class State(str, Enum):
+class State(StrEnum):
+    """Which real legacy history to seed."""
+
     plan = "plan"
     nov4 = "nov4"
     nov8 = "nov8"
@@ -51,8 +66,11 @@ class State(str, Enum):
 
 def _embedded_only() -> EmbeddedPostgres:
     if not connection.uses_embedded_server():
-        raise DawsosError(errors.EMBEDDED_NOT_USED, f"{connection.URL_ENV} is set, so the embedded server is not in use",
-                          f"manage that server yourself, or unset {connection.URL_ENV}")
+        raise DawsosError(
+            errors.EMBEDDED_NOT_USED,
+            f"{connection.URL_ENV} is set, so the embedded server is not in use",
+            f"manage that server yourself, or unset {connection.URL_ENV}",
+        )
     return EmbeddedPostgres()
 
 
@@ -100,29 +118,48 @@ def seed(
     betas: BetasForm = typer.Option(BetasForm.long, help="Legacy variant of position_factor_betas."),
     shocks: ShocksForm = typer.Option(ShocksForm.flat, help="Legacy variant of scenario_shocks."),
     audit_log: AuditShape = typer.Option(AuditShape.b, help="Legacy shape of audit_log."),
-    state: State = typer.Option(State.plan, help="plan: the plan's date; nov4: after the team's own refactoring that "
-                                "evening; nov8: after their migrations of 2025-11-08."),
+    state: State = typer.Option(
+        State.plan,
+        help="plan: the plan's date; nov4: after the team's own refactoring that "
+        "evening; nov8: after their migrations of 2025-11-08.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Create a legacy DawsOS database in one of its real states, with deterministic demo data and the defects that
-    state allows."""
-    from dawsos_assets.database.seed.loader import SeedOptions, seed_database
+    state allows.
+    """
     from dawsos_assets.cli.report import manifest_table
+    from dawsos_assets.database.seed.loader import SeedOptions, seed_database
 
-    options = SeedOptions(seed=seed, lots=lots, portfolios=portfolios, fresh=fresh, progress=not as_json,
-                          variant=LegacyVariant(lots_007=not without_007, betas=betas.value, shocks=shocks.value,
-                                                audit_log=audit_log.value, state=state.value))
+    options = SeedOptions(
+        seed=seed,
+        lots=lots,
+        portfolios=portfolios,
+        fresh=fresh,
+        progress=not as_json,
+        variant=LegacyVariant(
+            lots_007=not without_007,
+            betas=betas.value,
+            shocks=shocks.value,
+            audit_log=audit_log.value,
+            state=state.value,
+        ),
+    )
     options.validate()
     with connection.connect() as conn:
         manifest = seed_database(conn, options)
     if as_json:
         print(json.dumps(manifest, indent=2, default=str))
         return
-    console.print(f"seeded {connection.redacted(connection.database_url())} (seed {seed}); "
-                  f"{manifest['row_counts']['lots']:,} lots, {manifest['row_counts']['transactions']:,} transactions")
+    console.print(
+        f"seeded {connection.redacted(connection.database_url())} (seed {seed}); "
+        f"{manifest['row_counts']['lots']:,} lots, {manifest['row_counts']['transactions']:,} transactions"
+    )
     console.print(manifest_table(manifest))
-    console.print("The manifest is stored as JSON in dawsos_meta.seed_manifest. Provider data (fundamentals, news, "
-                  "corporate actions) goes in after `dawsos migrate apply`: `dawsos feeds load`.")
+    console.print(
+        "The manifest is stored as JSON in dawsos_meta.seed_manifest. Provider data (fundamentals, news, "
+        "corporate actions) goes in after `dawsos migrate apply`: `dawsos feeds load`."
+    )
 
 
 feeds_app = typer.Typer(help="What DawsOS's data providers delivered at run time, for the demo.", no_args_is_help=True)
@@ -139,7 +176,9 @@ def feeds_load() -> None:
     console.print("loaded " + ", ".join(f"{n} {table}" for table, n in counts.items()))
 
 
-class OrphanPolicy(str, Enum):
+class OrphanPolicy(StrEnum):
+    """What a migration does with orphaned rows."""
+
     placeholder = "placeholder"
     quarantine = "quarantine"
     fail = "fail"
@@ -160,8 +199,10 @@ def _print_runs(reports, as_json: bool, nothing: str = "nothing to do: every mig
     for r in reports:
         extra = f", backup {r.backup_path}" if r.backup_path else ""
         orphans = f", quarantined {r.quarantined}" if r.quarantined else ""
-        console.print(f"{r.version:03d} {r.name}: {r.status} in {r.duration_ms:.0f} ms, longest write-blocking lock "
-                      f"{r.longest_exclusive_hold_ms:.1f} ms{orphans}{extra}")
+        console.print(
+            f"{r.version:03d} {r.name}: {r.status} in {r.duration_ms:.0f} ms, longest write-blocking lock "
+            f"{r.longest_exclusive_hold_ms:.1f} ms{orphans}{extra}"
+        )
 
 
 POLICY_HELP = "What to do with orphaned rows: relink to an UNKNOWN security, move to quarantine, or stop."
@@ -181,10 +222,14 @@ def migrate_status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @migrate_app.command("plan")
-def migrate_plan(to: int | None = typer.Option(None, "--to", min=0), policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
+def migrate_plan(
+    to: int | None = typer.Option(None, "--to", min=0),
+    policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """What each pending migration would do here, step by step: apply, create, adopt, skip or refuse, and why;
-    every statement with the lock it takes. Changes nothing."""
+    every statement with the lock it takes. Changes nothing.
+    """
     planned = _runner(policy).plan(to)
     if as_json:
         print(json.dumps([p.as_dict() for p in planned], indent=2, default=str))
@@ -192,8 +237,10 @@ def migrate_plan(to: int | None = typer.Option(None, "--to", min=0), policy: Orp
     if not planned:
         console.print("nothing to do: every migration is applied")
     for migration in planned:
-        console.print(f"[bold]{migration.label}[/] ({migration.state}): {migration.action}"
-                      + (f" — {migration.refusal}" if migration.refusal else ""))
+        console.print(
+            f"[bold]{migration.label}[/] ({migration.state}): {migration.action}"
+            + (f" — {migration.refusal}" if migration.refusal else "")
+        )
         for step in migration.steps:
             console.print(f"  {step.action:<22} {step.step}: {step.reason}")
             for statement in step.statements if step.action in ("apply", "create", "rewrite", "search_path") else []:
@@ -204,23 +251,28 @@ def migrate_plan(to: int | None = typer.Option(None, "--to", min=0), policy: Orp
 @migrate_app.command("adopt")
 def migrate_adopt(version: int = typer.Argument(..., help="The migration to record as done, e.g. 017")) -> None:
     """Record a pending migration as done without running it, after you checked by hand that the database already
-    is what it makes (as Flyway's baseline or Liquibase's MARK_RAN do). Its rollback changes nothing."""
+    is what it makes (as Flyway's baseline or Liquibase's MARK_RAN do). Its rollback changes nothing.
+    """
     report = _runner().adopt(version)
     console.print(f"{report.version:03d} {report.name}: {report.status}")
 
 
 @migrate_app.command("apply")
-def migrate_apply(to: int | None = typer.Option(None, "--to", min=0, help="Stop after this version."),
-                  policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
-                  no_backup: bool = typer.Option(False, "--no-backup", help="Skip the pg_dump taken before each migration."),
-                  as_json: bool = typer.Option(False, "--json")) -> None:
+def migrate_apply(
+    to: int | None = typer.Option(None, "--to", min=0, help="Stop after this version."),
+    policy: OrphanPolicy | None = typer.Option(None, help=POLICY_HELP),
+    no_backup: bool = typer.Option(False, "--no-backup", help="Skip the pg_dump taken before each migration."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Apply pending migrations in order (a second runner waits, then finds nothing to do)."""
     _print_runs(_runner(policy, backup=not no_backup).apply(to), as_json)
 
 
 @migrate_app.command("rollback")
-def migrate_rollback(to: int = typer.Option(0, "--to", min=0, help="Version to return to; 0 is the legacy database."),
-                     as_json: bool = typer.Option(False, "--json")) -> None:
+def migrate_rollback(
+    to: int = typer.Option(0, "--to", min=0, help="Version to return to; 0 is the legacy database."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Undo applied migrations above --to, newest first; rows set aside come back as they were."""
     _print_runs(_runner().rollback(to), as_json, nothing=f"nothing to roll back above version {to:03d}")
 
@@ -228,19 +280,22 @@ def migrate_rollback(to: int = typer.Option(0, "--to", min=0, help="Version to r
 @migrate_app.command("restore")
 def migrate_restore(backup: str = typer.Argument(..., help="A .dump file from .dawsos/backups/")) -> None:
     """Put a pre-migration backup back, in one transaction: migrations after its version undone, the backed-up
-    tables made equal to the dump (rows that differ or are new kept in quarantine). Verified before any change."""
+    tables made equal to the dump (rows that differ or are new kept in quarantine). Verified before any change.
+    """
     from pathlib import Path
 
     result = _runner().restore(Path(backup))
-    console.print(f"restored {result['tables']} from {result['restored']} at version {result['version']:03d}; "
-                  f"{result['rows_set_aside']} replaced row(s) kept in quarantine.row_copies")
+    console.print(
+        f"restored {result['tables']} from {result['restored']} at version {result['version']:03d}; "
+        f"{result['rows_set_aside']} replaced row(s) kept in quarantine.row_copies"
+    )
 
 
 @app.command()
 def check(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of check results.")) -> None:
     """Run every table check inside PostgreSQL, without the Dagster daemon; exit 1 when an ERROR check fails."""
-    from dawsos_assets.database.inspect import require_tables
     from dawsos_assets.cli.report import print_check_results
+    from dawsos_assets.database.inspect import require_tables
     from dawsos_assets.tables.checks import ERROR, run_all_checks
 
     with connection.connect() as conn:
@@ -254,7 +309,9 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print a JSON list 
         raise typer.Exit(1)
 
 
-expectations_app = typer.Typer(help="Great Expectations suites generated from the table contracts.", no_args_is_help=True)
+expectations_app = typer.Typer(
+    help="Great Expectations suites generated from the table contracts.", no_args_is_help=True
+)
 app.add_typer(expectations_app, name="expectations")
 
 
@@ -272,10 +329,12 @@ app.add_typer(patterns_app, name="patterns")
 
 
 @patterns_app.command("run")
-def patterns_run(pattern: str = typer.Argument(..., help="Pattern id, e.g. portfolio_overview"),
-                 portfolio: str | None = typer.Option(None, "--portfolio", help="Portfolio UUID"),
-                 inputs: list[str] = typer.Option([], "--input", help="Other inputs as name=JSON value"),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
+def patterns_run(
+    pattern: str = typer.Argument(..., help="Pattern id, e.g. portfolio_overview"),
+    portfolio: str | None = typer.Option(None, "--portfolio", help="Portfolio UUID"),
+    inputs: list[str] = typer.Option([], "--input", help="Other inputs as name=JSON value"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Run one pattern outside Dagster and print its output and trace."""
     from dawsos_assets.patterns.engine import PatternEngine
     from dawsos_assets.patterns.loader import load
@@ -285,8 +344,11 @@ def patterns_run(pattern: str = typer.Argument(..., help="Pattern id, e.g. portf
     for item in inputs:
         name, equals, raw = item.partition("=")
         if not equals or not name:
-            raise DawsosError(errors.PATTERN_INPUT_INVALID, f"--input {errors.shown(item)} is not name=value",
-                              "write --input lookback_days=90 (the value as JSON, or plain text)")
+            raise DawsosError(
+                errors.PATTERN_INPUT_INVALID,
+                f"--input {errors.shown(item)} is not name=value",
+                "write --input lookback_days=90 (the value as JSON, or plain text)",
+            )
         try:
             values[name] = json.loads(raw)
         except json.JSONDecodeError:
@@ -296,13 +358,27 @@ def patterns_run(pattern: str = typer.Argument(..., help="Pattern id, e.g. portf
     with connection.connect() as conn:
         result = PatternEngine(default_registry()).run(conn, load(pattern), values)
     if as_json:
-        print(json.dumps({"pattern": result.pattern, "data": result.data, "context": result.context.as_dict(),
-                          "trace": [vars(t) for t in result.trace], "duration_ms": result.duration_ms}, default=str, indent=2))
+        print(
+            json.dumps(
+                {
+                    "pattern": result.pattern,
+                    "data": result.data,
+                    "context": result.context.as_dict(),
+                    "trace": [vars(t) for t in result.trace],
+                    "duration_ms": result.duration_ms,
+                },
+                default=str,
+                indent=2,
+            )
+        )
         return
     console.print_json(json.dumps(result.data, default=str))
     for t in result.trace:
         note = " (skipped)" if t.skipped else ""
-        console.print(f"  {t.step:<22} {t.capability:<40} {t.duration_ms:8.1f} ms{note}" + "".join(f"\n    ! {w}" for w in t.warnings))
+        console.print(
+            f"  {t.step:<22} {t.capability:<40} {t.duration_ms:8.1f} ms{note}"
+            + "".join(f"\n    ! {w}" for w in t.warnings)
+        )
     console.print(f"{result.pattern} at {result.context.pricing_pack_id} in {result.duration_ms:.0f} ms")
 
 
@@ -311,7 +387,9 @@ app.add_typer(portfolios_app, name="portfolios")
 
 
 @portfolios_app.command("list")
-def portfolios_list(as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {partition, id}.")) -> None:
+def portfolios_list(
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {partition, id}."),
+) -> None:
     """Print each portfolio's partition key (its name, as the web UI shows it) and its id."""
     from dawsos_assets.database.inspect import require_tables
     from dawsos_assets.patterns.portfolios import portfolio_keys
@@ -339,7 +417,8 @@ def demo() -> None:
 @app.command("dagster-env")
 def dagster_env() -> None:
     """Print the shell lines that point the plain `dagster` and `dg` commands at this project's Dagster instance:
-    eval "$(dawsos dagster-env)"."""
+    eval "$(dawsos dagster-env)".
+    """
     import shlex
 
     from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
@@ -350,7 +429,11 @@ def dagster_env() -> None:
 
 
 @app.command()
-def ui(port: int = typer.Option(3000, min=1, max=65534, help="Port of the web UI on 127.0.0.1; the Data Docs take the next one.")) -> None:
+def ui(
+    port: int = typer.Option(
+        3000, min=1, max=65534, help="Port of the web UI on 127.0.0.1; the Data Docs take the next one."
+    ),
+) -> None:
     """Run the Dagster web UI and daemon on this project's PostgreSQL-backed instance."""
     from dawsos_assets.cli.webserver import run_ui
 
@@ -374,7 +457,9 @@ def _as_coded_error(exc: BaseException) -> DawsosError:
     if isinstance(exc, DawsosError):
         return exc
     if isinstance(exc, click.NoArgsIsHelpError):
-        return DawsosError(errors.USAGE_ERROR, "no command given", f"pick one of the commands of `{exc.ctx.command_path} --help`")
+        return DawsosError(
+            errors.USAGE_ERROR, "no command given", f"pick one of the commands of `{exc.ctx.command_path} --help`"
+        )
     if isinstance(exc, click.ClickException):
         where = exc.ctx.command_path if getattr(exc, "ctx", None) else "dawsos"
         return DawsosError(errors.USAGE_ERROR, exc.format_message(), f"see `{where} --help`")
@@ -383,15 +468,22 @@ def _as_coded_error(exc: BaseException) -> DawsosError:
     if isinstance(exc, psycopg.Error):
         state = f" ({exc.sqlstate})" if exc.sqlstate else ""
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return DawsosError(errors.DB_SERVER_ERROR, f"the database server reported{state}: {first_line}",
-                           "check the server log; run the command again once the cause is fixed")
-    return DawsosError(errors.INTERNAL_ERROR, f"unexpected {type(exc).__name__}: {exc}",
-                       f"this is a bug; run again with {TRACEBACK_ENV}=1 and report the traceback")
+        return DawsosError(
+            errors.DB_SERVER_ERROR,
+            f"the database server reported{state}: {first_line}",
+            "check the server log; run the command again once the cause is fixed",
+        )
+    return DawsosError(
+        errors.INTERNAL_ERROR,
+        f"unexpected {type(exc).__name__}: {exc}",
+        f"this is a bug; run again with {TRACEBACK_ENV}=1 and report the traceback",
+    )
 
 
 def run(args: list[str]) -> int:
     """Run the command line on `args`; return the exit status. Nothing escapes as a traceback unless
-    DAWSOS_TRACEBACK=1 asks for one."""
+    DAWSOS_TRACEBACK=1 asks for one.
+    """
     click = _click_exceptions()
     try:
         return app(args=args, prog_name="dawsos", standalone_mode=False) or 0
@@ -407,4 +499,5 @@ def run(args: list[str]) -> int:
 
 
 def main() -> None:
+    """Entry point of the `dawsos` command."""
     sys.exit(run(sys.argv[1:]))

@@ -27,17 +27,22 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def ensure_port_free(port: int) -> None:
+    """Refuse with a one-line error when `port` on 127.0.0.1 is taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            raise DawsosError(errors.PORT_IN_USE, f"port {port} on 127.0.0.1 is already in use",
-                              f"stop what listens there or pass another port, e.g. `dawsos ui --port {port + 1}`") from None
+            raise DawsosError(
+                errors.PORT_IN_USE,
+                f"port {port} on 127.0.0.1 is already in use",
+                f"stop what listens there or pass another port, e.g. `dawsos ui --port {port + 1}`",
+            ) from None
 
 
 def _child_setup(parent_pid: int):
     """Run in the child before exec: SIGINT back to its default, a session of its own (so one signal reaches the
-    web server, daemon and code server), and stopped with its parent."""
+    web server, daemon and code server), and stopped with its parent.
+    """
 
     def setup() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -49,7 +54,8 @@ def _child_setup(parent_pid: int):
 
 def _stop_with_parent(parent_pid: int) -> None:
     """A SIGKILLed `dawsos ui` cannot forward anything: the kernel sends dagster dev SIGTERM when its parent dies
-    (Linux's parent-death signal), and dagster dev then stops its own processes."""
+    (Linux's parent-death signal), and dagster dev then stops its own processes.
+    """
     if not sys.platform.startswith("linux"):
         return
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -58,8 +64,19 @@ def _stop_with_parent(parent_pid: int) -> None:
 
 
 def dagster_dev_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
-            "-w", str(PROJECT_ROOT / "workspace.yaml")]
+    """The `dagster dev` command line serving the project on 127.0.0.1:`port`."""
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+    ]
 
 
 def run_ui(port: int) -> int:
@@ -71,8 +88,9 @@ def run_ui(port: int) -> int:
     docs = start_server(docs_port)
     # runs started from the UI inherit it: the data-quality report links to this server
     environment = {**os.environ, DATA_DOCS_URL_ENV: f"http://127.0.0.1:{docs_port}/"}
-    child = subprocess.Popen(dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_child_setup(os.getpid()),
-                             env=environment)
+    child = subprocess.Popen(  # noqa: S603 — argv of `dagster dev`, built in this module
+        dagster_dev_command(port), cwd=PROJECT_ROOT, preexec_fn=_child_setup(os.getpid()), env=environment
+    )
 
     received = []
 

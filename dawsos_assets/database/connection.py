@@ -14,8 +14,8 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 import psycopg.conninfo
-from psycopg import sql
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from dawsos_assets import errors
@@ -39,23 +39,29 @@ def _parse(url: str) -> URL:
     except Exception:  # sqlalchemy raises ArgumentError for most malformed strings
         raise DawsosError(errors.DB_URL_INVALID, "cannot parse the database URL", URL_FORM) from None
     if parsed.get_backend_name() != "postgresql" or not parsed.database:
-        raise DawsosError(errors.DB_URL_INVALID,
-                          f"{parsed.render_as_string(hide_password=True)} is not a PostgreSQL URL with a database name",
-                          URL_FORM)
+        raise DawsosError(
+            errors.DB_URL_INVALID,
+            f"{parsed.render_as_string(hide_password=True)} is not a PostgreSQL URL with a database name",
+            URL_FORM,
+        )
     try:  # libpq's own parser: unknown query parameters and bad percent-escapes fail here, not at connect time
         psycopg.conninfo.conninfo_to_dict(render(parsed.set(drivername="postgresql")))
     except psycopg.ProgrammingError as exc:
         problem = str(exc)
         if parsed.password:
             problem = problem.replace(parsed.password, "***")
-        raise DawsosError(errors.DB_URL_INVALID, f"libpq refuses the database URL: {problem}",
-                          "use only libpq connection parameters in the query string (e.g. ?sslmode=require)") from None
+        raise DawsosError(
+            errors.DB_URL_INVALID,
+            f"libpq refuses the database URL: {problem}",
+            "use only libpq connection parameters in the query string (e.g. ?sslmode=require)",
+        ) from None
     return parsed
 
 
 def render(url: URL) -> str:
     """The URL as libpq reads it: every part percent-encoded. SQLAlchemy leaves spaces raw in the user, password
-    and database and writes '+' for a space in the query, which libpq keeps literally."""
+    and database and writes '+' for a space in the query, which libpq keeps literally.
+    """
     user = quote(url.username or "", safe="")
     if url.password is not None:
         user += ":" + quote(url.password, safe="")
@@ -67,7 +73,8 @@ def render(url: URL) -> str:
 
 def client_arguments(url: str) -> tuple[str, dict[str, str]]:
     """The URL and environment for a PostgreSQL client program (pg_dump, psql): the password travels in the
-    child's environment, never on its command line, where any local user could read it."""
+    child's environment, never on its command line, where any local user could read it.
+    """
     parsed = _parse(url).set(drivername="postgresql")
     environment = dict(os.environ)
     if parsed.password is not None:
@@ -77,11 +84,12 @@ def client_arguments(url: str) -> tuple[str, dict[str, str]]:
 
 
 def uses_embedded_server() -> bool:
+    """True when no database URL is configured, so the project's embedded PostgreSQL is used."""
     return not os.environ.get(URL_ENV)
 
 
 def database_url(database: str | None = None) -> str:
-    """libpq URL (postgresql://…) of the portfolio database, or of `database` on the same server."""
+    """Libpq URL (postgresql://…) of the portfolio database, or of `database` on the same server."""
     configured = os.environ.get(URL_ENV)
     if configured:
         parsed = _parse(configured).set(drivername="postgresql")
@@ -93,10 +101,12 @@ def database_url(database: str | None = None) -> str:
 
 
 def redacted(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
     return make_url(url).render_as_string(hide_password=True)
 
 
 def sqlalchemy_url(url: str, driver: str = "psycopg") -> str:
+    """The URL with the SQLAlchemy driver name set (psycopg by default), password kept."""
     return make_url(url).set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
 
 
@@ -106,8 +116,11 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     try:
         return psycopg.connect(target, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
-        raise DawsosError(errors.DB_UNREACHABLE, f"cannot connect to {redacted(target)}: {str(exc).strip().splitlines()[0]}",
-                          f"check that the server is up and the URL is right, or unset {URL_ENV} to use the embedded server") from None
+        raise DawsosError(
+            errors.DB_UNREACHABLE,
+            f"cannot connect to {redacted(target)}: {str(exc).strip().splitlines()[0]}",
+            f"check that the server is up and the URL is right, or unset {URL_ENV} to use the embedded server",
+        ) from None
 
 
 def ensure_database(name: str | None = None) -> str:
@@ -118,8 +131,11 @@ def ensure_database(name: str | None = None) -> str:
         admin = database_url("postgres")
         with connect(admin, autocommit=True) as conn:
             if conn.info.server_version < MINIMUM_SERVER_VERSION:
-                raise DawsosError(errors.DB_UNREACHABLE, f"server version {conn.info.server_version} is older than 15",
-                                  "point DAWSOS_DATABASE_URL at PostgreSQL 15 or newer")
+                raise DawsosError(
+                    errors.DB_UNREACHABLE,
+                    f"server version {conn.info.server_version} is older than 15",
+                    "point DAWSOS_DATABASE_URL at PostgreSQL 15 or newer",
+                )
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))

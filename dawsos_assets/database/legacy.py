@@ -1,5 +1,6 @@
 """Build a legacy DawsOS database: the schema at the plan's date (sql/legacy/), in one of the variants the facts
-describe, and the two later states the team's own refactoring left (sql/legacy/states/)."""
+describe, and the two later states the team's own refactoring left (sql/legacy/states/).
+"""
 
 from __future__ import annotations
 
@@ -33,14 +34,20 @@ class LegacyVariant:
     state: Literal["plan", "nov4", "nov8"] = "plan"
 
     def files(self) -> list[Path]:
+        """The legacy SQL files that build this variant's schema, in order."""
         names = ["00_base.sql"]
         if self.lots_007:
             names.append("10_lots_qty_tracking_007.sql")
-        names += [f"20_betas_{self.betas}.sql", f"30_shocks_{self.shocks}.sql", f"40_audit_log_{self.audit_log}.sql",
-                  "50_rls_policies.sql"]
+        names += [
+            f"20_betas_{self.betas}.sql",
+            f"30_shocks_{self.shocks}.sql",
+            f"40_audit_log_{self.audit_log}.sql",
+            "50_rls_policies.sql",
+        ]
         return [LEGACY_DIR / name for name in names]
 
     def as_dict(self) -> dict:
+        """The variant as a plain dict."""
         return asdict(self)
 
 
@@ -52,7 +59,8 @@ def create_legacy_schema(conn: psycopg.Connection, variant: LegacyVariant) -> No
 
 def run_continuing(conn: psycopg.Connection, script: str) -> list[str]:
     """Run a script statement by statement, carrying on past errors as `psql -f` does; each statement in its own
-    savepoint inside the caller's transaction. Returns one line per statement that failed."""
+    savepoint inside the caller's transaction. Returns one line per statement that failed.
+    """
     from dawsos_assets.migrations.files import split_statements
 
     failures = []

@@ -23,12 +23,16 @@ TRANSIENT = (psycopg.OperationalError, psycopg.errors.SerializationFailure, psyc
 class PortfolioDatabase(dg.ConfigurableResource):
     """The DawsOS PostgreSQL database: DAWSOS_DATABASE_URL, or the embedded server under .dawsos/."""
 
-    url: str | None = Field(default=None, description="libpq URL; empty means DAWSOS_DATABASE_URL or the embedded server")
+    url: str | None = Field(
+        default=None, description="libpq URL; empty means DAWSOS_DATABASE_URL or the embedded server"
+    )
 
     def resolved_url(self) -> str:
+        """The configured URL, or else the embedded server's database (started if needed)."""
         return self.url or connection.ensure_database()
 
     def connect(self, **kwargs) -> psycopg.Connection:
+        """A psycopg connection to the database."""
         return connection.connect(self.resolved_url(), **kwargs)
 
 
@@ -50,16 +54,20 @@ def _only_transient_retried():
 
 def retry_only_transient(function):
     """DATABASE_RETRY would retry any exception. Under this decorator only transient database errors (and an
-    unreachable server) reach it; a coded error fails the step at once with its one line, and so does a bug."""
+    unreachable server) reach it; a coded error fails the step at once with its one line, and so does a bug.
+    """
     if inspect.isgeneratorfunction(function):
+
         @functools.wraps(function)
         def guarded_generator(*args, **kwargs):
             with _only_transient_retried():
                 yield from function(*args, **kwargs)
+
         return guarded_generator
 
     @functools.wraps(function)
     def guarded(*args, **kwargs):
         with _only_transient_retried():
             return function(*args, **kwargs)
+
     return guarded

@@ -13,8 +13,8 @@ import os
 import pwd
 import secrets
 import socket
-import subprocess
 import stat
+import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,11 +65,15 @@ def _is_our_folder(path: Path) -> bool:
 
 def ensure_private_home(path: Path) -> Path:
     """Create the state folder (or adopt one of ours) with no access for other users. A folder holding anyone
-    else's files is refused rather than re-permissioned: DAWSOS_HOME=/var/tmp must not close /var/tmp."""
+    else's files is refused rather than re-permissioned: DAWSOS_HOME=/var/tmp must not close /var/tmp.
+    """
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not _is_our_folder(path):
-        raise DawsosError(errors.HOME_NOT_OWN_FOLDER, f"DAWSOS_HOME {path} already holds files this project did not create",
-                          f"point DAWSOS_HOME at a folder of its own, e.g. {path / 'dawsos'}")
+        raise DawsosError(
+            errors.HOME_NOT_OWN_FOLDER,
+            f"DAWSOS_HOME {path} already holds files this project did not create",
+            f"point DAWSOS_HOME at a folder of its own, e.g. {path / 'dawsos'}",
+        )
     (path / HOME_MARKER).touch(mode=0o600)
     path.chmod(path.stat().st_mode & 0o710)  # keeps only the owner's rights and the group x the server's group gets
     for name in PRIVATE_FOLDERS:
@@ -120,7 +124,7 @@ def _ensure_server_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(SERVER_USER)
     except KeyError:
-        subprocess.run(["useradd", "-s", "/bin/false", SERVER_USER], check=True, capture_output=True)
+        subprocess.run(["useradd", "-s", "/bin/false", SERVER_USER], check=True, capture_output=True)  # noqa: S603,S607 — fixed argv; useradd is looked up on PATH like the system tools it is
         return pwd.getpwnam(SERVER_USER)
 
 
@@ -147,6 +151,8 @@ def _port_is_free(port: int) -> bool:
 
 @dataclass
 class ServerStatus:
+    """Whether the embedded server runs, on which port and pid, and where its data lives."""
+
     running: bool
     port: int | None
     pgdata: Path
@@ -182,14 +188,15 @@ class EmbeddedPostgres:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _run_as_server_user(self, args: list[str], timeout: float = 60, stdin: str | None = None
-                            ) -> subprocess.CompletedProcess:
+    def _run_as_server_user(
+        self, args: list[str], timeout: float = 60, stdin: str | None = None
+    ) -> subprocess.CompletedProcess:
         kwargs = {}
         if os.geteuid() == 0:
             # user= alone changes only the uid: the server would keep gid 0 and root's groups.
             account = _ensure_server_user()
             kwargs.update(user=account.pw_uid, group=account.pw_gid, extra_groups=[])
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=stdin, **kwargs)
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout, input=stdin, **kwargs)  # noqa: S603 — argv of the embedded server's own binaries, built in this module
 
     def _postmaster_pid(self) -> int | None:
         pid_file = self.pgdata / "postmaster.pid"
@@ -203,6 +210,7 @@ class EmbeddedPostgres:
             return None
 
     def status(self) -> ServerStatus:
+        """The embedded server's current status."""
         pid = self._postmaster_pid()
         return ServerStatus(running=pid is not None, port=self._read_port(), pgdata=self.pgdata, pid=pid)
 
@@ -211,10 +219,18 @@ class EmbeddedPostgres:
         if os.geteuid() != 0:
             return
         account = _ensure_server_user()
-        self._require_reachable(self.home.parent, account, "DAWSOS_HOME",
-                                "set DAWSOS_HOME to a folder other users may pass through, e.g. /var/tmp/dawsos")
-        self._require_reachable(_install_dir(), account, "the PostgreSQL binaries",
-                                "create the virtualenv in a folder other users may pass through (not under /root)")
+        self._require_reachable(
+            self.home.parent,
+            account,
+            "DAWSOS_HOME",
+            "set DAWSOS_HOME to a folder other users may pass through, e.g. /var/tmp/dawsos",
+        )
+        self._require_reachable(
+            _install_dir(),
+            account,
+            "the PostgreSQL binaries",
+            "create the virtualenv in a folder other users may pass through (not under /root)",
+        )
         os.chown(self.home, -1, account.pw_gid)  # the server's own group may pass through DAWSOS_HOME, nobody else
         self.home.chmod(0o710)
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
@@ -226,20 +242,33 @@ class EmbeddedPostgres:
         """Permissions outside the project's own folder are never changed: say which directory blocks the server."""
         blocked = first_unreachable(path, account)
         if blocked is not None:
-            raise DawsosError(errors.EMBEDDED_HOME_UNREACHABLE,
-                              f"the server user {account.pw_name} cannot pass through {blocked} to reach {what} ({path})",
-                              f"{remedy}, or grant search permission on {blocked} yourself (chmod o+x)")
+            raise DawsosError(
+                errors.EMBEDDED_HOME_UNREACHABLE,
+                f"the server user {account.pw_name} cannot pass through {blocked} to reach {what} ({path})",
+                f"{remedy}, or grant search permission on {blocked} yourself (chmod o+x)",
+            )
 
     def _initdb(self) -> None:
         # Trust only for the local initdb; the cluster is secured (password, pg_hba) before it ever listens.
         result = self._run_as_server_user(
-            [str(_bin("initdb")), "-D", str(self.pgdata), "-U", SUPERUSER, "--auth=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8"],
+            [
+                str(_bin("initdb")),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
             timeout=120,
         )
         if result.returncode != 0:
-            raise DawsosError(errors.EMBEDDED_START_FAILED, f"initdb failed: {result.stderr.strip()[:300]}",
-                              f"remove {self.pgdata} and run `dawsos db start` again")
+            raise DawsosError(
+                errors.EMBEDDED_START_FAILED,
+                f"initdb failed: {result.stderr.strip()[:300]}",
+                f"remove {self.pgdata} and run `dawsos db start` again",
+            )
         with open(self.pgdata / "postgresql.auto.conf", "a") as conf:
             for key, value in SERVER_SETTINGS.items():
                 conf.write(f"{key} = '{value}'\n")
@@ -253,15 +282,21 @@ class EmbeddedPostgres:
 
         Runs with the server stopped, in single-user mode (no network at all), so it also converts a cluster an
         earlier version created with trust authentication, keeping its data. The password travels on stdin, never
-        on a command line, and is kept only in the 0600 passfile."""
+        on a command line, and is kept only in the 0600 passfile.
+        """
         password = secrets.token_urlsafe(32)  # URL-safe: no quoting needed in SQL or in the passfile
         result = self._run_as_server_user(
-            [str(_bin("postgres")), "--single", "-D", str(self.pgdata), "postgres"], timeout=120,
-            stdin=f"SET password_encryption = 'scram-sha-256';\nALTER ROLE {SUPERUSER} PASSWORD '{password}';\n")
+            [str(_bin("postgres")), "--single", "-D", str(self.pgdata), "postgres"],
+            timeout=120,
+            stdin=f"SET password_encryption = 'scram-sha-256';\nALTER ROLE {SUPERUSER} PASSWORD '{password}';\n",
+        )
         output = (result.stdout + result.stderr).replace(password, "***")
         if result.returncode != 0 or "ERROR:" in output:
-            raise DawsosError(errors.EMBEDDED_START_FAILED, f"could not set the server password: {output.strip()[-300:]}",
-                              f"read {self.log_file}, or remove {self.pgdata} to start from an empty cluster")
+            raise DawsosError(
+                errors.EMBEDDED_START_FAILED,
+                f"could not set the server password: {output.strip()[-300:]}",
+                f"read {self.log_file}, or remove {self.pgdata} to start from an empty cluster",
+            )
         _write_private(self.passfile, f"127.0.0.1:*:*:{SUPERUSER}:{password}\n")
         (self.pgdata / "pg_hba.conf").write_text(PG_HBA)  # overwriting keeps the server user's ownership
 
@@ -282,15 +317,28 @@ class EmbeddedPostgres:
             if port is None or not _port_is_free(port):
                 port = _free_port()
             result = self._run_as_server_user(
-                [str(_bin("pg_ctl")), "-D", str(self.pgdata), "-l", str(self.log_file), "-w", "-t", "60",
-                 "-o", f"-p {port}", "start"],
+                [
+                    str(_bin("pg_ctl")),
+                    "-D",
+                    str(self.pgdata),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-p {port}",
+                    "start",
+                ],
                 timeout=90,
             )
             if result.returncode != 0:
                 log_tail = self.log_file.read_text()[-400:] if self.log_file.exists() else ""
-                raise DawsosError(errors.EMBEDDED_START_FAILED,
-                                  f"the embedded PostgreSQL did not start: {result.stderr.strip()[:200]} {log_tail}",
-                                  f"read {self.log_file}; or point DAWSOS_DATABASE_URL at another server")
+                raise DawsosError(
+                    errors.EMBEDDED_START_FAILED,
+                    f"the embedded PostgreSQL did not start: {result.stderr.strip()[:200]} {log_tail}",
+                    f"read {self.log_file}; or point DAWSOS_DATABASE_URL at another server",
+                )
             self._write_port(port)
             return port
 
@@ -300,8 +348,11 @@ class EmbeddedPostgres:
             if self._postmaster_pid() is None:
                 return
             time.sleep(0.1)
-        raise DawsosError(errors.EMBEDDED_START_FAILED, f"the embedded PostgreSQL did not stop: {result.stderr.strip()[:200]}",
-                          f"stop the postgres process of {self.pgdata} yourself")
+        raise DawsosError(
+            errors.EMBEDDED_START_FAILED,
+            f"the embedded PostgreSQL did not stop: {result.stderr.strip()[:200]}",
+            f"stop the postgres process of {self.pgdata} yourself",
+        )
 
     def stop(self) -> bool:
         """Stop the cluster (fast shutdown: open sessions are rolled back). Returns whether it was running."""
@@ -312,6 +363,6 @@ class EmbeddedPostgres:
             return True
 
     def url(self, database: str = "dawsos") -> str:
-        """libpq URL without the password: `passfile` names the 0600 file that holds it, so psql accepts it as is."""
+        """Libpq URL without the password: `passfile` names the 0600 file that holds it, so psql accepts it as is."""
         port = self.start()
         return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{database}?passfile={quote(str(self.passfile), safe='')}"

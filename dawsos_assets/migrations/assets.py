@@ -6,8 +6,10 @@ applied, but cannot materialize it. So "Materialize all" in the UI, a selection 
 or a schedule can never apply a pending migration; only launching the job `apply_migrations` (or `dawsos migrate
 apply`) does. Each op of that job reports a materialization when it applied (or adopted) its migration, with the
 statements in full, and an observation when it found the migration already applied, so the migration's page keeps
-showing the figures of the real change."""
+showing the figures of the real change.
+"""
 
+from itertools import pairwise
 
 import dagster as dg
 from pydantic import Field
@@ -22,12 +24,18 @@ APPLY_MIGRATIONS_JOB = "apply_migrations"
 
 
 class MigrationConfig(dg.Config):
-    orphan_policy: str | None = Field(default=None, description=f"One of {', '.join(ORPHAN_POLICIES)}; unset: "
-                                      f"{POLICY_ENV}, else placeholder (the same precedence as the CLI).")
+    """Run configuration of the migration ops."""
+
+    orphan_policy: str | None = Field(
+        default=None,
+        description=f"One of {', '.join(ORPHAN_POLICIES)}; unset: "
+        f"{POLICY_ENV}, else placeholder (the same precedence as the CLI).",
+    )
     backup: bool = Field(default=True, description="pg_dump the touched tables to .dawsos/backups/ first.")
 
 
 def migration_key(migration: Migration) -> dg.AssetKey:
+    """Asset key of a migration (`migrations/<label>`)."""
     return dg.AssetKey(["migrations", migration.label])
 
 
@@ -47,6 +55,7 @@ def _schema_markdown(schemas: dict[str, list[str]]) -> str:
 
 
 def report_metadata(report: RunReport) -> dict:
+    """What a migration run reports as asset metadata: status, timings, locks, rows moved and statements."""
     metadata = {
         "status": report.status,
         "duration_ms": dg.MetadataValue.float(round(report.duration_ms, 1)),
@@ -64,42 +73,65 @@ def report_metadata(report: RunReport) -> dict:
 
 
 def migration_spec(migration: Migration, previous: Migration | None) -> dg.AssetSpec:
+    """The external asset of a migration: after the previous one, upstream of the tables it touches."""
     deps = [migration_key(previous)] if previous else []
     deps += [legacy_key(table) for table in migration.touches if table in LEGACY_TABLES]
     return dg.AssetSpec(
-        migration_key(migration), group_name=MIGRATIONS_GROUP, deps=deps, kinds={"postgres", "sql"},
+        migration_key(migration),
+        group_name=MIGRATIONS_GROUP,
+        deps=deps,
+        kinds={"postgres", "sql"},
         description=f"Migration {migration.label}. {migration.description} Applied only by the job "
-                    f"{APPLY_MIGRATIONS_JOB} (or `dawsos migrate apply`), never by materializing assets.",
+        f"{APPLY_MIGRATIONS_JOB} (or `dawsos migrate apply`), never by materializing assets.",
         code_version=migration.checksum[:16],
-        metadata={"sql_file": dg.MetadataValue.path(f"sql/migrations/{migration.path.name}"),
-                  "touches": dg.MetadataValue.json(migration.touches),
-                  # an external asset has no function to link: its source is the migration file
-                  "dagster/code_references": dg.CodeReferencesMetadataValue(code_references=[
-                      dg.LocalFileCodeReference(file_path=str(migration.path), line_number=1)])})
+        metadata={
+            "sql_file": dg.MetadataValue.path(f"sql/migrations/{migration.path.name}"),
+            "touches": dg.MetadataValue.json(migration.touches),
+            # an external asset has no function to link: its source is the migration file
+            "dagster/code_references": dg.CodeReferencesMetadataValue(
+                code_references=[dg.LocalFileCodeReference(file_path=str(migration.path), line_number=1)]
+            ),
+        },
+    )
 
 
 def build_migration_assets() -> list[dg.AssetSpec]:
+    """The asset specs of every migration, chained in order."""
     migrations = load_all()
     return [migration_spec(m, migrations[i - 1] if i else None) for i, m in enumerate(migrations)]
 
 
 def migration_op_name(migration: Migration) -> str:
+    """Name of the op that applies `migration`."""
     return f"apply_{migration.label}"
 
 
 def build_migration_op(migration: Migration) -> dg.OpDefinition:
+    """The op that applies one migration and reports it as a materialization or an observation."""
     key = migration_key(migration)
 
-    @dg.op(name=migration_op_name(migration), ins={"after": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing),
-           pool="portfolio_database", description=f"Apply migration {migration.label} if it is pending.")
+    @dg.op(
+        name=migration_op_name(migration),
+        ins={"after": dg.In(dg.Nothing)},
+        out=dg.Out(dg.Nothing),
+        pool="portfolio_database",
+        description=f"Apply migration {migration.label} if it is pending.",
+    )
     def apply_migration(context: dg.OpExecutionContext, config: MigrationConfig, database: PortfolioDatabase):
         runner = MigrationRunner(database.resolved_url(), policy=config.orphan_policy, backup=config.backup)
         [report] = runner.apply(only=migration.version)
         context.log.info(f"{migration.label}: {report.status} in {report.duration_ms:.0f} ms")
         if report.status == "already applied":  # checksum verified, nothing changed: the last figures stay
-            context.log_event(dg.AssetObservation(key, metadata={
-                "status": report.status, "checksum": migration.checksum,
-                "duration_ms": dg.MetadataValue.float(round(report.duration_ms, 1))}))
+            context.log_event(
+                dg.AssetObservation(
+                    key,
+                    metadata={
+                        "status": report.status,
+                        "checksum": migration.checksum,
+                        "duration_ms": dg.MetadataValue.float(round(report.duration_ms, 1)),
+                    },
+                )
+            )
         else:
             context.log_event(dg.AssetMaterialization(key, metadata=report_metadata(report)))
 
@@ -109,12 +141,14 @@ def build_migration_op(migration: Migration) -> dg.OpDefinition:
 def build_apply_migrations_job() -> dg.JobDefinition:
     """One op per migration, each after the previous one: a failing migration stops the ones after it."""
     ops = [build_migration_op(m) for m in load_all()]
-    order = {later.name: {"after": dg.DependencyDefinition(earlier.name)} for earlier, later in zip(ops, ops[1:])}
+    order = {later.name: {"after": dg.DependencyDefinition(earlier.name)} for earlier, later in pairwise(ops)}
     return dg.GraphDefinition(name=APPLY_MIGRATIONS_JOB, node_defs=ops, dependencies=order).to_job(
         description="Apply pending migrations in order; each one already applied is verified and observed. "
-                    "Never scheduled, never started by automation: launch it yourself.",
-        executor_def=dg.in_process_executor)  # short SQL steps: no process per step (see operations/jobs.py)
+        "Never scheduled, never started by automation: launch it yourself.",
+        executor_def=dg.in_process_executor,
+    )  # short SQL steps: no process per step (see operations/jobs.py)
 
 
 def migrations_touching(table: str) -> list[Migration]:
+    """The migrations that change `table`."""
     return [m for m in load_all() if table in m.touches]

@@ -54,6 +54,8 @@ ACTIONS = ("apply", "create")
 
 @dataclass(frozen=True)
 class Classification:
+    """What a statement locks and does to the tables it touches."""
+
     lock: str  # the strongest table lock the statement takes
     effect: str  # catalog-only | scans table | writes rows | rewrites table | none
     target: str | None = None
@@ -67,13 +69,22 @@ _RULES: list[tuple[str, Classification]] = [
     (r"^(VACUUM FULL|CLUSTER)\b", Classification(ACCESS_EXCLUSIVE, "rewrites table")),
     (r"^ALTER TABLE .* VALIDATE CONSTRAINT", Classification("SHARE UPDATE EXCLUSIVE", "scans table")),
     (r"^SELECT DAWSOS_MIGRATIONS\.VALIDATE_FOREIGN_KEYS", Classification("SHARE UPDATE EXCLUSIVE", "scans table")),
-    (r"^ALTER TABLE .* ADD CONSTRAINT \S+ FOREIGN KEY .* NOT VALID", Classification("SHARE ROW EXCLUSIVE", "catalog-only")),
+    (
+        r"^ALTER TABLE .* ADD CONSTRAINT \S+ FOREIGN KEY .* NOT VALID",
+        Classification("SHARE ROW EXCLUSIVE", "catalog-only"),
+    ),
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ FOREIGN KEY", Classification("SHARE ROW EXCLUSIVE", "scans table")),
     (r"^ALTER TABLE .* NOT VALID\s*$", Classification(ACCESS_EXCLUSIVE, "catalog-only")),
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ (UNIQUE|PRIMARY KEY)", Classification(ACCESS_EXCLUSIVE, "scans table")),
     (r"^ALTER TABLE .* ADD CONSTRAINT \S+ CHECK", Classification(ACCESS_EXCLUSIVE, "scans table")),
-    (r"^ALTER TABLE .* SET NOT NULL", Classification(ACCESS_EXCLUSIVE, "scans table, unless a validated CHECK proves it")),
-    (r"^ALTER TABLE .* (ENABLE|DISABLE) (ALWAYS |REPLICA )?TRIGGER", Classification("SHARE ROW EXCLUSIVE", "catalog-only")),
+    (
+        r"^ALTER TABLE .* SET NOT NULL",
+        Classification(ACCESS_EXCLUSIVE, "scans table, unless a validated CHECK proves it"),
+    ),
+    (
+        r"^ALTER TABLE .* (ENABLE|DISABLE) (ALWAYS |REPLICA )?TRIGGER",
+        Classification("SHARE ROW EXCLUSIVE", "catalog-only"),
+    ),
     (r"^ALTER TABLE ", Classification(ACCESS_EXCLUSIVE, "catalog-only")),
     (r"^ALTER INDEX .* RENAME", Classification("SHARE UPDATE EXCLUSIVE", "catalog-only")),
     (r"^CREATE (UNIQUE )?INDEX CONCURRENTLY", Classification("SHARE UPDATE EXCLUSIVE", "scans table")),
@@ -86,11 +97,14 @@ _RULES: list[tuple[str, Classification]] = [
     (r"^(UPDATE|DELETE FROM|INSERT INTO)\b", Classification("ROW EXCLUSIVE", "writes rows")),
     (r"^(WITH|SELECT)\b", Classification("ACCESS SHARE", "scans table")),
 ]
-_TARGET = re.compile(r"^(?:ALTER TABLE(?: ONLY)?|UPDATE|DELETE FROM|INSERT INTO|LOCK TABLE|CREATE (?:UNIQUE )?INDEX"
-                     r"(?: CONCURRENTLY)?(?: IF NOT EXISTS)? \S+ ON)\s+([\w.\"]+)")
+_TARGET = re.compile(
+    r"^(?:ALTER TABLE(?: ONLY)?|UPDATE|DELETE FROM|INSERT INTO|LOCK TABLE|CREATE (?:UNIQUE )?INDEX"
+    r"(?: CONCURRENTLY)?(?: IF NOT EXISTS)? \S+ ON)\s+([\w.\"]+)"
+)
 
 
 def classify(statement: str) -> Classification:
+    """The lock and effect of a statement, from the first of _RULES it matches."""
     text = " ".join(statement.split()).rstrip(";").upper()
     target_match = _TARGET.match(" ".join(statement.split()))
     target = target_match.group(1).lower() if target_match else None
@@ -111,6 +125,8 @@ class ColumnRename:
 
 @dataclass
 class Step:
+    """One step of a migration file: its conditions and statements, up or down."""
+
     direction: str  # up | down
     kind: str
     name: str
@@ -123,6 +139,8 @@ class Step:
 
 @dataclass
 class Migration:
+    """A migration file parsed: metadata, renames and steps."""
+
     version: int
     name: str
     path: Path
@@ -135,12 +153,15 @@ class Migration:
 
     @property
     def label(self) -> str:
+        """The migration's version and name, e.g. `014_standardize_quantity_names`."""
         return f"{self.version:03d}_{self.name}"
 
     def steps_for(self, direction: str) -> list[Step]:
+        """The steps of one direction (up or down), in file order."""
         return [s for s in self.steps if s.direction == direction]
 
     def uses_policy(self) -> bool:
+        """True when a step's condition depends on the orphan policy."""
         return any(c.lstrip("!").startswith("policy:") for s in self.steps for c in s.conditions)
 
 
@@ -157,8 +178,10 @@ def _split_statements(sql: str) -> tuple[str, ...]:
 
 def _only_comments(sql: str) -> bool:
     """Nothing but comments, whitespace and semicolons (the lexer alone: sqlparse.format would also group tokens)."""
-    return all(kind in sql_tokens.Comment or kind in sql_tokens.Whitespace
-               or (kind in sql_tokens.Punctuation and text == ";") for kind, text in tokenize(sql))
+    return all(
+        kind in sql_tokens.Comment or kind in sql_tokens.Whitespace or (kind in sql_tokens.Punctuation and text == ";")
+        for kind, text in tokenize(sql)
+    )
 
 
 _HEADER = re.compile(r"^--\s*@(migration|touches|target|rename|up|down)\b(.*)$")
@@ -186,15 +209,21 @@ def _parse_step(path: Path, tag: str, line: str, rest: list[str]) -> Step:
         elif not value:
             step.name = part
         else:
-            raise _invalid(path, f"step '{line}' has an unknown attribute '{part}'",
-                           "use when=, does=apply|create, undoes= or quiet=")
+            raise _invalid(
+                path,
+                f"step '{line}' has an unknown attribute '{part}'",
+                "use when=, does=apply|create, undoes= or quiet=",
+            )
     return step
 
 
 def _parse_rename(path: Path, rest: list[str]) -> ColumnRename:
     if len(rest) != 2 or rest[0].count(".") != 1:
-        raise _invalid(path, f"'@rename {' '.join(rest)}' is not `@rename table.legacy standard`",
-                       "write e.g. `-- @rename lots.qty_open quantity_open`")
+        raise _invalid(
+            path,
+            f"'@rename {' '.join(rest)}' is not `@rename table.legacy standard`",
+            "write e.g. `-- @rename lots.qty_open quantity_open`",
+        )
     table, legacy = rest[0].split(".")
     return ColumnRename(table, legacy, rest[1])
 
@@ -203,20 +232,27 @@ def _check_structure(path: Path, steps: list[Step]) -> None:
     kinds = [s.kind for s in steps if s.direction == "up"]
     first_switch = kinds.index("switch") if "switch" in kinds else None
     if first_switch is None or any(k != "switch" for k in kinds[first_switch:]):
-        raise _invalid(path, "the up steps must end with switch steps",
-                       "put the ledger-visible change in final `-- @up switch` steps")
+        raise _invalid(
+            path,
+            "the up steps must end with switch steps",
+            "put the ledger-visible change in final `-- @up switch` steps",
+        )
     up_names = {s.name for s in steps if s.direction == "up"}
     if len(up_names) != len(kinds):
         raise _invalid(path, "two up steps share a name", "give every up step its own name")
     for step in steps:
         if step.direction == "down" and step.undoes not in up_names:
-            raise _invalid(path, f"down step '{step.name}' undoes no up step ({step.undoes})",
-                           "name the up step it reverses with undoes=NAME")
+            raise _invalid(
+                path,
+                f"down step '{step.name}' undoes no up step ({step.undoes})",
+                "name the up step it reverses with undoes=NAME",
+            )
         if step.kind in ("refuse", "require_none") and len(step.statements) != 1:
             raise _invalid(path, f"{step.kind} step '{step.name}' needs exactly one query", "write one SELECT")
 
 
 def parse(path: Path) -> Migration:
+    """Parse a migration file; a malformed file is a one-line error naming the file."""
     text = path.read_text()
     meta: dict[str, str] = {}
     renames: list[ColumnRename] = []
@@ -246,21 +282,35 @@ def parse(path: Path) -> Migration:
             meta[tag] = " ".join(rest)
     flush()
     if "migration" not in meta:
-        raise _invalid(path, "has no `-- @migration NNN name` header", "start the file with `-- @migration 019 my_change`")
+        raise _invalid(
+            path, "has no `-- @migration NNN name` header", "start the file with `-- @migration 019 my_change`"
+        )
     version_text, _, name = meta["migration"].partition(" ")
     if f"{int(version_text):03d}_{name}.sql" != path.name:
         raise _invalid(path, f"declares {meta['migration']}", "make the header's number and name match the file name")
     _check_structure(path, steps)
-    return Migration(int(version_text), name, path, hashlib.sha256(text.encode()).hexdigest(),
-                     meta.get("touches", "").split(), meta.get("target", "").split(), renames, steps,
-                     "\n".join(description).strip())
+    return Migration(
+        int(version_text),
+        name,
+        path,
+        hashlib.sha256(text.encode()).hexdigest(),
+        meta.get("touches", "").split(),
+        meta.get("target", "").split(),
+        renames,
+        steps,
+        "\n".join(description).strip(),
+    )
 
 
 def load_all(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Every migration file of `directory`, in version order; refuses duplicate numbers."""
     migrations = [parse(p) for p in sorted(directory.glob("[0-9][0-9][0-9]_*.sql"))]
     versions = [m.version for m in migrations]
     duplicates = sorted({v for v in versions if versions.count(v) > 1})
     if duplicates:
-        raise DawsosError(errors.MIGRATION_FILE_INVALID, f"migration numbers used twice: {duplicates}",
-                          "give every migration file its own number (the legacy 009/010 collision is what 018 repairs)")
+        raise DawsosError(
+            errors.MIGRATION_FILE_INVALID,
+            f"migration numbers used twice: {duplicates}",
+            "give every migration file its own number (the legacy 009/010 collision is what 018 repairs)",
+        )
     return migrations

@@ -106,40 +106,65 @@ BEGIN
     NEW.updated_at := NOW();
     RETURN NEW;
 END $$
-"""
+"""  # noqa: S608 — LEDGER_SCHEMA is a module constant
 
 
 EXPECTED_COLUMNS = {
-    f"{LEDGER_SCHEMA}.ledger": {"version", "name", "checksum", "applied_at", "duration_ms", "applied_by", "details", "status"},
+    f"{LEDGER_SCHEMA}.ledger": {
+        "version",
+        "name",
+        "checksum",
+        "applied_at",
+        "duration_ms",
+        "applied_by",
+        "details",
+        "status",
+    },
     f"{LEDGER_SCHEMA}.history": {"version", "name", "direction", "finished_at", "duration_ms", "applied_by", "details"},
     f"{LEDGER_SCHEMA}.journal": {"id", "version", "step", "inverse", "detail", "recorded_at"},
-    "quarantine.row_copies": {"id", "migration", "source_table", "row_key", "row_data", "reason", "action", "audited",
-                              "quarantined_at", "restored_at"},
+    "quarantine.row_copies": {
+        "id",
+        "migration",
+        "source_table",
+        "row_key",
+        "row_data",
+        "reason",
+        "action",
+        "audited",
+        "quarantined_at",
+        "restored_at",
+    },
 }
 
 
 def record(cur, version: int, step: str, inverse: str | None = None, detail: dict | None = None) -> None:
     """One journal entry; a file step is recorded once however often it runs (batches, resumed runs)."""
-    cur.execute(f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (version, step) WHERE inverse IS NULL DO NOTHING",
-                (version, step, inverse, json.dumps(detail or {})))
+    cur.execute(
+        f"INSERT INTO {LEDGER_SCHEMA}.journal (version, step, inverse, detail) VALUES (%s, %s, %s, %s) "  # noqa: S608 — LEDGER_SCHEMA is a module constant
+        "ON CONFLICT (version, step) WHERE inverse IS NULL DO NOTHING",
+        (version, step, inverse, json.dumps(detail or {})),
+    )
 
 
 def entries(conn: psycopg.Connection, version: int) -> list[tuple[int, str, str | None, dict]]:
     """(id, step, inverse, detail) of a migration, oldest first."""
     if not exists(conn):
         return []
-    return conn.execute(f"SELECT id, step, inverse, detail FROM {LEDGER_SCHEMA}.journal WHERE version = %s ORDER BY id",
-                        (version,)).fetchall()
+    return conn.execute(
+        f"SELECT id, step, inverse, detail FROM {LEDGER_SCHEMA}.journal WHERE version = %s ORDER BY id",  # noqa: S608 — LEDGER_SCHEMA is a module constant
+        (version,),
+    ).fetchall()
 
 
 def started_versions(conn: psycopg.Connection) -> set[int]:
+    """The versions that have journal entries (started, maybe not finished)."""
     if not exists(conn):
         return set()
-    return {v for (v,) in conn.execute(f"SELECT DISTINCT version FROM {LEDGER_SCHEMA}.journal")}
+    return {v for (v,) in conn.execute(f"SELECT DISTINCT version FROM {LEDGER_SCHEMA}.journal")}  # noqa: S608 — LEDGER_SCHEMA is a module constant
 
 
 def recorded_policy(conn: psycopg.Connection, version: int) -> str | None:
+    """The orphan policy a migration recorded when it started, if any."""
     for _id, step, _inverse, detail in entries(conn, version):
         if step == POLICY_STEP:
             return detail.get("policy")
@@ -147,4 +172,5 @@ def recorded_policy(conn: psycopg.Connection, version: int) -> str | None:
 
 
 def exists(conn: psycopg.Connection) -> bool:
+    """True when the journal table exists."""
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{LEDGER_SCHEMA}.journal",)).fetchone()[0]

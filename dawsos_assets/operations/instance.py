@@ -42,12 +42,14 @@ STORAGE_URL_ENV = "DAWSOS_DAGSTER_STORAGE_URL"
 
 
 def dagster_home() -> Path:
+    """The DAGSTER_HOME the project uses, under DAWSOS_HOME."""
     return home_dir() / "dagster"
 
 
 def prepare_instance() -> Path:
     """Write dagster.yaml, put the storage URL in this process's environment (inherited by `dagster dev`, its
-    daemon and run workers) and point DAGSTER_HOME at the instance; return the directory."""
+    daemon and run workers) and point DAGSTER_HOME at the instance; return the directory.
+    """
     home = dagster_home()
     home.mkdir(mode=0o700, exist_ok=True)
     config = INSTANCE_TEMPLATE.format(storage_url_env=STORAGE_URL_ENV)

@@ -29,20 +29,25 @@ REPOSITORY_NAME = "__repository__"  # the one repository a Definitions object ma
 
 def code_location_origin():
     """The code location as workspace.yaml declares it: the same origin the web server and the daemon hold, read
-    from the file without starting its code server."""
+    from the file without starting its code server.
+    """
     [origin] = WorkspaceFileTarget([str(WORKSPACE_FILE)]).create_origins()
     return origin
 
 
 def remote_job_origin(job_name: str) -> RemoteJobOrigin:
+    """The origin of job `job_name` in the project's code location, for launching it on the instance."""
     return RemoteJobOrigin(RemoteRepositoryOrigin(code_location_origin(), REPOSITORY_NAME), job_name)
 
 
 def reconstructable_job(job_name: str):
     """The job as a run worker loads it: by module and attribute, so the run records how to load it again."""
     target = code_location_origin().loadable_target_origin
-    repository = ReconstructableRepository.for_module(target.module_name, target.attribute or DEFINITIONS_ATTRIBUTE,
-                                                      str(PROJECT_ROOT / (target.working_directory or ".")))
+    repository = ReconstructableRepository.for_module(
+        target.module_name,
+        target.attribute or DEFINITIONS_ATTRIBUTE,
+        str(PROJECT_ROOT / (target.working_directory or ".")),
+    )
     return repository.get_reconstructable_job(job_name)
 
 
@@ -51,16 +56,27 @@ def partition_range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-def run_job(instance: dg.DagsterInstance, job_name: str, *, run_config: Mapping | None = None,
-            tags: Mapping[str, str] | None = None, raise_on_error: bool = False) -> JobExecutionResult:
+def run_job(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    *,
+    run_config: Mapping | None = None,
+    tags: Mapping[str, str] | None = None,
+    raise_on_error: bool = False,
+) -> JobExecutionResult:
     """Create a run of `job_name` attributed to the code location and execute it here; returns its result (the
     events are in the instance's event log as well). A failed step fails the run; with `raise_on_error` its error
-    is raised too."""
+    is raised too.
+    """
     from dawsos_assets.definitions import defs
 
     job_def = defs.resolve_job_def(job_name)
     recon_job = reconstructable_job(job_name)
-    run = instance.create_run_for_job(job_def, run_config=run_config, tags={**job_def.tags, **(tags or {})},
-                                      remote_job_origin=remote_job_origin(job_name),
-                                      job_code_origin=recon_job.get_python_origin())
+    run = instance.create_run_for_job(
+        job_def,
+        run_config=run_config,
+        tags={**job_def.tags, **(tags or {})},
+        remote_job_origin=remote_job_origin(job_name),
+        job_code_origin=recon_job.get_python_origin(),
+    )
     return execute_run(recon_job, run, instance, raise_on_error=raise_on_error)

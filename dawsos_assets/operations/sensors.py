@@ -45,16 +45,20 @@ def _alert_on_run(context, database: PortfolioDatabase, slack: SlackAlerts):
 # Both alert sensors watch every run with check results, whoever started it (monitor_all_code_locations): a run
 # made by `execute_in_process` in a script or notebook carries no code-location origin, and a sensor watching only
 # its own location would skip it.
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="check_alerts_after_success",
-                      default_status=dg.DefaultSensorStatus.RUNNING,
-                      monitor_all_code_locations=True)
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="check_alerts_after_success",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=True,
+)
 def check_alerts_after_success(context: dg.RunStatusSensorContext, database: PortfolioDatabase, slack: SlackAlerts):
     """Runs that succeed can still hold failed WARN or non-blocking checks: alert on those too."""
     _alert_on_run(context, database, slack)
 
 
-@dg.run_failure_sensor(name="check_alerts_after_failure", default_status=dg.DefaultSensorStatus.RUNNING,
-                      monitor_all_code_locations=True)
+@dg.run_failure_sensor(
+    name="check_alerts_after_failure", default_status=dg.DefaultSensorStatus.RUNNING, monitor_all_code_locations=True
+)
 def check_alerts_after_failure(context: dg.RunFailureSensorContext, database: PortfolioDatabase, slack: SlackAlerts):
     """A blocking ERROR check fails its run: alert with the failing check, not just "run failed"."""
     _alert_on_run(context, database, slack)
@@ -63,7 +67,8 @@ def check_alerts_after_failure(context: dg.RunFailureSensorContext, database: Po
 @dg.sensor(name="slack_alert_retries", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def slack_alert_retries(context: dg.SensorEvaluationContext, database: PortfolioDatabase, slack: SlackAlerts):
     """Delivers alerts that Slack refused or could not take, with backoff, until each is accepted once; says in
-    every tick which messages were given up on (the UI's tick history is where an operator sees them)."""
+    every tick which messages were given up on (the UI's tick history is where an operator sees them).
+    """
     destination = slack.destination()
     with database.connect() as conn:
         result = deliver(conn, destination)
@@ -71,9 +76,11 @@ def slack_alert_retries(context: dg.SensorEvaluationContext, database: Portfolio
     summary = f"alert delivery: {result}"
     if dead:
         ids = ", ".join(str(message_id) for message_id, *_ in dead[:20])
-        summary += (f"; {len(dead)} message(s) dead-lettered after {MAX_ATTEMPTS} attempts (dawsos_meta.alert_outbox "
-                    f"ids {ids}; last error: {dead[-1][3]}): fix the Slack setting, then set their dead_at and "
-                    "attempts back to NULL and 0 to send them again")
+        summary += (
+            f"; {len(dead)} message(s) dead-lettered after {MAX_ATTEMPTS} attempts (dawsos_meta.alert_outbox "
+            f"ids {ids}; last error: {dead[-1][3]}): fix the Slack setting, then set their dead_at and "
+            "attempts back to NULL and 0 to send them again"
+        )
         context.log.warning(summary)
     return dg.SkipReason(summary)
 
@@ -83,15 +90,22 @@ def pending_migrations(context: dg.SensorEvaluationContext, database: PortfolioD
     """Says in the UI (and once per change in Slack) which migration files are not applied. Never applies them."""
     from dawsos_assets.migrations.runner import MigrationRunner
 
-    pending = [f"{r['version']:03d}_{r['name']}" for r in MigrationRunner(database.resolved_url(), backup=False).status()
-               if r["state"] == "pending"]
+    pending = [
+        f"{r['version']:03d}_{r['name']}"
+        for r in MigrationRunner(database.resolved_url(), backup=False).status()
+        if r["state"] == "pending"
+    ]
     signature = ",".join(pending)
     if pending and context.cursor != signature:
         text = f":construction: Migrations not applied: {', '.join(pending)}. Review with `dawsos migrate plan`."
         with database.connect() as conn:
             conn.execute(ALERT_TABLES_SQL)
-            conn.execute("INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) VALUES (%s, 'failure', %s)",
-                         ("migrations.pending", json.dumps({"text": text})))
+            conn.execute(
+                "INSERT INTO dawsos_meta.alert_outbox (check_key, kind, payload) VALUES (%s, 'failure', %s)",
+                ("migrations.pending", json.dumps({"text": text})),
+            )
             conn.commit()
     context.update_cursor(signature)
-    return dg.SkipReason(f"{len(pending)} migration(s) pending: {signature}" if pending else "every migration is applied")
+    return dg.SkipReason(
+        f"{len(pending)} migration(s) pending: {signature}" if pending else "every migration is applied"
+    )

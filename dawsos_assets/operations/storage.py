@@ -3,9 +3,9 @@
 dagster-postgres gives each of its storages (runs, events, schedules) a SQLAlchemy engine without a pool, so every
 event it stores opens a new PostgreSQL connection and closes it again. A pattern run over many portfolio partitions
 stores two events per partition and pattern (planned, then materialized); issue 12's profile found one pattern over
-1,000 partitions spending 144 of its 150 s on storing them, mostly opening connections. These subclasses keep the same tables,
-migrations and queries and only swap that engine for a small pool. The web server keeps Dagster's own choice: it
-replaces the engine through `optimize_for_webserver` with a pool of its own.
+1,000 partitions spending 144 of its 150 s on storing them, mostly opening connections. These subclasses keep the
+same tables, migrations and queries and only swap that engine for a small pool. The web server keeps Dagster's own
+choice: it replaces the engine through `optimize_for_webserver` with a pool of its own.
 
 dagster.yaml selects the unified class: `storage: custom: {module: dawsos_assets.operations.storage,
 class: PooledPostgresStorage, config: {postgres_url: …}}` (see dawsos_assets/operations/instance.py).
@@ -44,10 +44,17 @@ def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.E
     """An engine like dagster-postgres's (AUTOCOMMIT, the same token hook) that keeps a few connections open.
 
     pool_pre_ping checks a kept connection before handing it out, so one closed by a server restart is replaced
-    instead of failing the run."""
-    engine = create_pg_engine(postgres_url, token_provider, isolation_level="AUTOCOMMIT",
-                              poolclass=sqlalchemy.pool.QueuePool, pool_size=POOL_SIZE,
-                              max_overflow=MAX_OVERFLOW, pool_pre_ping=True)
+    instead of failing the run.
+    """
+    engine = create_pg_engine(
+        postgres_url,
+        token_provider,
+        isolation_level="AUTOCOMMIT",
+        poolclass=sqlalchemy.pool.QueuePool,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+        pool_pre_ping=True,
+    )
     _never_share_connections_across_fork(engine)
     return engine
 
@@ -55,7 +62,8 @@ def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.E
 def _never_share_connections_across_fork(engine: sqlalchemy.engine.Engine) -> None:
     """A forked child inherits the parent's open sockets; two processes talking over one socket corrupt both
     sessions. SQLAlchemy's recipe for pools and os.fork(): remember which process opened a connection and make
-    any other process discard it and connect anew."""
+    any other process discard it and connect anew.
+    """
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def remember_opening_process(dbapi_connection, connection_record):
@@ -66,7 +74,8 @@ def _never_share_connections_across_fork(engine: sqlalchemy.engine.Engine) -> No
         if connection_record.info["pid"] != os.getpid():
             connection_record.dbapi_connection = connection_proxy.dbapi_connection = None
             raise sqlalchemy.exc.DisconnectionError(
-                f"connection opened by process {connection_record.info['pid']}, not {os.getpid()}")
+                f"connection opened by process {connection_record.info['pid']}, not {os.getpid()}"
+            )
 
 
 class _PooledEngine:
@@ -85,7 +94,8 @@ class _PooledEngine:
 
 class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
     """Events (run steps, asset materializations, checks) stored over pooled connections, and the events of a run
-    over many partitions written a few hundred rows per statement."""
+    over many partitions written a few hundred rows per statement.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,7 +105,8 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """dagster-postgres writes materializations in one statement but the planned events before a run one by
-        one; those come one per partition and asset, so runs of consecutive planned events are written at once."""
+        one; those come one per partition and asset, so runs of consecutive planned events are written at once.
+        """
         for planned, group in itertools.groupby(events, key=_is_materialization_planned):
             group = list(group)
             if planned and len(group) > 1:
@@ -105,11 +116,16 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
 
     def _store_planned_events(self, events: list[EventLogEntry]) -> None:
         """What store_event does for each, in two statements: the event rows, then each asset's latest planned run
-        (the asset row keeps only the last one, so one update per asset gives the same result)."""
+        (the asset row keeps only the last one, so one update per asset gives the same result).
+        """
         with self._connect() as conn:
-            ids = [row[0] for row in conn.execute(self.prepare_insert_event_batch(events).returning(
-                SqlEventLogStorageTable.c.id))]
-        latest = {event.get_dagster_event().asset_key: (event, event_id) for event, event_id in zip(events, ids)}
+            ids = [
+                row[0]
+                for row in conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
+            ]
+        latest = {
+            event.get_dagster_event().asset_key: (event, event_id) for event, event_id in zip(events, ids, strict=True)
+        }
         with self.index_transaction() as conn:
             for event, event_id in latest.values():
                 self._store_asset_event(conn, event, event_id)
@@ -126,22 +142,35 @@ class PooledPostgresScheduleStorage(_PooledEngine, PostgresScheduleStorage):
 class PooledPostgresStorage(DagsterPostgresStorage):
     """dagster-postgres's unified storage made of the pooled storages above; same config as `storage: postgres`."""
 
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None, token_provider: Any = None):
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ):
         self.postgres_url = postgres_url
         self.should_autocreate_tables = should_autocreate_tables
         self._inst_data = inst_data
-        self._run_storage = PooledPostgresRunStorage(postgres_url, should_autocreate_tables,
-                                                     token_provider=token_provider)
-        self._event_log_storage = PooledPostgresEventLogStorage(postgres_url, should_autocreate_tables,
-                                                                token_provider=token_provider)
-        self._schedule_storage = PooledPostgresScheduleStorage(postgres_url, should_autocreate_tables,
-                                                               token_provider=token_provider)
+        self._run_storage = PooledPostgresRunStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+        self._event_log_storage = PooledPostgresEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+        self._schedule_storage = PooledPostgresScheduleStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
         DagsterStorage.__init__(self)  # not DagsterPostgresStorage's: it would build the unpooled storages too
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None,
-                          config_value: Mapping[str, Any]) -> PooledPostgresStorage:
-        return cls(inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
-                   should_autocreate_tables=config_value.get("should_autocreate_tables", True),
-                   token_provider=get_token_provider_from_config(config_value))
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PooledPostgresStorage:
+        """Build the storage from its dagster.yaml config (the same keys as dagster-postgres)."""
+        return cls(
+            inst_data=inst_data,
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=get_token_provider_from_config(config_value),
+        )

@@ -33,11 +33,11 @@ OWNERS = ["team:portfolio-analytics"]
 RESPONSE_CONTRACT, UI_DATA_PATHS, CAPABILITY_ROUTING = "response_contract", "ui_data_paths", "capability_routing"
 CHECK_RULES = {
     RESPONSE_CONTRACT: "Every table (list of rows) in the output has a contract in patterns/responses.py and meets it "
-                       "(types, ranges, allowed values, weights summing to 1); no legacy field name appears anywhere.",
+    "(types, ranges, allowed values, weights summing to 1); no legacy field name appears anywhere.",
     UI_DATA_PATHS: "Each dataPath a DawsOS panel reads resolves to the JSON type it renders, with the fields it reads; "
-                   "it is empty only where the registry calls that normal or the trace explains it.",
+    "it is empty only where the registry calls that normal or the trace explains it.",
     CAPABILITY_ROUTING: "Every capability of the pattern is registered by an agent (directly or through the plan's "
-                        "consolidation map); a pattern with a refused capability is not run.",
+    "consolidation map); a pattern with a refused capability is not run.",
 }
 SAMPLE_PORTFOLIOS = 20  # failing portfolios listed in a check's metadata
 PUBLISH_SQL = """
@@ -47,7 +47,8 @@ ON CONFLICT (pattern, portfolio_id, pricing_pack_id)
 DO UPDATE SET result = EXCLUDED.result, trace = EXCLUDED.trace, run_id = EXCLUDED.run_id, computed_at = NOW()
 """
 REJECT_SQL = """
-INSERT INTO analytics.pattern_rejects (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, failures, run_id)
+INSERT INTO analytics.pattern_rejects
+       (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, failures, run_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
 """
 NOT_EVALUATED = "not evaluated: the engine refused to run the pattern"
@@ -64,6 +65,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
+        """True when no audit found a failure."""
         return not any(self.failures.values())
 
 
@@ -71,11 +73,12 @@ def audit(pattern: Pattern, outcomes: list[Outcome], refused: list[str]) -> None
     """Fill in each outcome's failures; the response contracts are validated for all outcomes at once."""
     computed = [o for o in outcomes if o.result is not None]
     contracts = responses_failures(pattern.id, [o.result.data for o in computed])
-    for outcome, contract_failures in zip(computed, contracts):
-        outcome.failures = {RESPONSE_CONTRACT: contract_failures,
-                            UI_DATA_PATHS: data_path_failures(pattern.id, outcome.result.data,
-                                                              outcome.result.explained_steps),
-                            CAPABILITY_ROUTING: refused}
+    for outcome, contract_failures in zip(computed, contracts, strict=True):
+        outcome.failures = {
+            RESPONSE_CONTRACT: contract_failures,
+            UI_DATA_PATHS: data_path_failures(pattern.id, outcome.result.data, outcome.result.explained_steps),
+            CAPABILITY_ROUTING: refused,
+        }
     for outcome in (o for o in outcomes if o.result is None):
         reason = outcome.failures.pop("engine", [NOT_EVALUATED])
         outcome.failures = {RESPONSE_CONTRACT: reason, UI_DATA_PATHS: reason, CAPABILITY_ROUTING: refused}
@@ -86,14 +89,22 @@ def check_results(outcomes: dict[str, Outcome]) -> list[dg.AssetCheckResult]:
     results = []
     for name in (RESPONSE_CONTRACT, UI_DATA_PATHS, CAPABILITY_ROUTING):
         failing = {key: o.failures[name] for key, o in outcomes.items() if o.failures[name]}
-        metadata = {"portfolios": dg.MetadataValue.int(len(outcomes)),
-                    "failing_portfolios": dg.MetadataValue.int(len(failing))}
+        metadata = {
+            "portfolios": dg.MetadataValue.int(len(outcomes)),
+            "failing_portfolios": dg.MetadataValue.int(len(failing)),
+        }
         if name == CAPABILITY_ROUTING:
             metadata["refused"] = dg.MetadataValue.json(next(iter(failing.values()), []))
         else:
             metadata["failures"] = dg.MetadataValue.json(dict(list(failing.items())[:SAMPLE_PORTFOLIOS]))
-        results.append(dg.AssetCheckResult(check_name=name, passed=not failing, metadata=metadata,
-                                           description=f"{len(failing)} of {len(outcomes)} portfolio(s) failing"))
+        results.append(
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=not failing,
+                metadata=metadata,
+                description=f"{len(failing)} of {len(outcomes)} portfolio(s) failing",
+            )
+        )
     return results
 
 
@@ -101,9 +112,14 @@ def _store(conn, pattern: Pattern, outcome: Outcome, run_id: str) -> str:
     """Publish a result that passed every check; keep anything else aside. Returns where it went."""
     result = outcome.result
     context = result.context if result else None
-    row = (pattern.id, outcome.portfolio_id, context and context.pricing_pack_id, context and context.asof_date,
-           result and json.dumps(result.data, default=str),
-           result and json.dumps([vars(t) for t in result.trace], default=str))
+    row = (
+        pattern.id,
+        outcome.portfolio_id,
+        context and context.pricing_pack_id,
+        context and context.asof_date,
+        result and json.dumps(result.data, default=str),
+        result and json.dumps([vars(t) for t in result.trace], default=str),
+    )
     if outcome.passed:
         conn.execute(PUBLISH_SQL, (*row, run_id))
         return "analytics.pattern_outputs"
@@ -113,24 +129,34 @@ def _store(conn, pattern: Pattern, outcome: Outcome, run_id: str) -> str:
 
 def _metadata(outcome: Outcome) -> dict:
     result = outcome.result
-    metadata = {"portfolio_id": outcome.portfolio_id, "published": outcome.stored_in == "analytics.pattern_outputs",
-                "stored_in": outcome.stored_in}
+    metadata = {
+        "portfolio_id": outcome.portfolio_id,
+        "published": outcome.stored_in == "analytics.pattern_outputs",
+        "stored_in": outcome.stored_in,
+    }
     if result is None:
         return metadata
     preview = json.dumps(result.data, default=str, indent=1)
     report = (result.data.get("pdf_result") or {}).get("path")
-    return {**metadata, **({"report_path": dg.MetadataValue.path(report)} if report else {}),
-            "pricing_pack_id": result.context.pricing_pack_id, "duration_ms": round(result.duration_ms, 1),
-            "warnings": dg.MetadataValue.json(result.warnings),
-            "trace": dg.MetadataValue.json([{"step": t.step, "ms": round(t.duration_ms, 2), "skipped": t.skipped}
-                                            for t in result.trace]),
-            "preview": dg.MetadataValue.md(f"```json\n{preview[:4000]}\n```")}
+    return {
+        **metadata,
+        **({"report_path": dg.MetadataValue.path(report)} if report else {}),
+        "pricing_pack_id": result.context.pricing_pack_id,
+        "duration_ms": round(result.duration_ms, 1),
+        "warnings": dg.MetadataValue.json(result.warnings),
+        "trace": dg.MetadataValue.json(
+            [{"step": t.step, "ms": round(t.duration_ms, 2), "skipped": t.skipped} for t in result.trace]
+        ),
+        "preview": dg.MetadataValue.md(f"```json\n{preview[:4000]}\n```"),
+    }
 
 
-def _compute(conn, engine: PatternEngine, pattern: Pattern, portfolio_id: str, refused: list[str],
-             memo: BatchMemo) -> Outcome:
+def _compute(
+    conn, engine: PatternEngine, pattern: Pattern, portfolio_id: str, refused: list[str], memo: BatchMemo
+) -> Outcome:
     """One portfolio's result. A step failing for this portfolio (its data) rejects this result only; an error
-    that concerns the whole database (not migrated, no pricing pack) stops the batch."""
+    that concerns the whole database (not migrated, no pricing pack) stops the batch.
+    """
     if refused:
         return Outcome(portfolio_id, None)
     inputs = {"portfolio_id": portfolio_id} if "portfolio_id" in pattern.inputs else {}
@@ -142,7 +168,9 @@ def _compute(conn, engine: PatternEngine, pattern: Pattern, portfolio_id: str, r
         return Outcome(portfolio_id, None, {"engine": [exc.one_line()]})
 
 
-def run_batch(conn, engine: PatternEngine, pattern: Pattern, portfolio_ids: dict[str, str], run_id: str) -> dict[str, Outcome]:
+def run_batch(
+    conn, engine: PatternEngine, pattern: Pattern, portfolio_ids: dict[str, str], run_id: str
+) -> dict[str, Outcome]:
     """Compute, audit and store the pattern for every portfolio (partition key -> id); commit once."""
     conn.execute((SQL_DIR / "analytics" / "pattern_outputs.sql").read_text())
     refused = engine.refused(pattern)
@@ -156,6 +184,7 @@ def run_batch(conn, engine: PatternEngine, pattern: Pattern, portfolio_ids: dict
 
 
 def pattern_key(pattern_id: str) -> dg.AssetKey:
+    """Asset key of a pattern's stored output (`patterns/<id>`)."""
     return dg.AssetKey(["patterns", pattern_id])
 
 
@@ -168,9 +197,11 @@ def code_version(pattern: Pattern) -> str:
 # materialization) or a portfolio is new, once every blocking check on those tables passed. Never while a table
 # is missing or being written.
 FOLLOW_TABLES = (
-    (dg.AutomationCondition.newly_missing()
-     | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.data_version_changed())
-     | dg.AutomationCondition.code_version_changed()).since_last_handled()
+    (
+        dg.AutomationCondition.newly_missing()
+        | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.data_version_changed())
+        | dg.AutomationCondition.code_version_changed()
+    ).since_last_handled()
     & ~dg.AutomationCondition.any_deps_missing()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
@@ -179,34 +210,51 @@ FOLLOW_TABLES = (
 
 
 def build_pattern_asset(pattern: Pattern, engine: PatternEngine | None = None) -> dg.AssetsDefinition:
+    """The partitioned asset that runs one pattern per portfolio, stores its output and audits it."""
     engine = engine or PatternEngine(default_registry())
     key = pattern_key(pattern.id)
-    specs = [dg.AssetCheckSpec(name, asset=key, blocking=True, description=rules) for name, rules in CHECK_RULES.items()]
+    specs = [
+        dg.AssetCheckSpec(name, asset=key, blocking=True, description=rules) for name, rules in CHECK_RULES.items()
+    ]
 
-    @dg.asset(key=key, group_name=PATTERNS_GROUP, partitions_def=PORTFOLIOS, kinds={"python", "postgres"},
-              deps=[table_key(t) for t in engine.reads(pattern)], check_specs=specs, pool="portfolio_database",
-              backfill_policy=dg.BackfillPolicy.single_run(), code_version=code_version(pattern), owners=OWNERS,
-              tags={"domain": "patterns", "category": pattern.category}, retry_policy=DATABASE_RETRY,
-              automation_condition=FOLLOW_TABLES,
-              metadata={"pattern_file": dg.MetadataValue.path(f"dawsos_assets/patterns/definitions/{pattern.path.name}")},
-              description=f"{pattern.name} (v{pattern.version}, {pattern.category}): "
-                          f"{', '.join(s['capability'] for s in pattern.steps)}.")
+    @dg.asset(
+        key=key,
+        group_name=PATTERNS_GROUP,
+        partitions_def=PORTFOLIOS,
+        kinds={"python", "postgres"},
+        deps=[table_key(t) for t in engine.reads(pattern)],
+        check_specs=specs,
+        pool="portfolio_database",
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        code_version=code_version(pattern),
+        owners=OWNERS,
+        tags={"domain": "patterns", "category": pattern.category},
+        retry_policy=DATABASE_RETRY,
+        automation_condition=FOLLOW_TABLES,
+        metadata={"pattern_file": dg.MetadataValue.path(f"dawsos_assets/patterns/definitions/{pattern.path.name}")},
+        description=f"{pattern.name} (v{pattern.version}, {pattern.category}): "
+        f"{', '.join(s['capability'] for s in pattern.steps)}.",
+    )
     @retry_only_transient
     def pattern_output(context: dg.AssetExecutionContext, database: PortfolioDatabase) -> dg.MaterializeResult:
         with database.connect() as conn:
-            outcomes = run_batch(conn, engine, pattern, portfolios.resolve(conn, context.partition_keys), context.run_id)
+            outcomes = run_batch(
+                conn, engine, pattern, portfolios.resolve(conn, context.partition_keys), context.run_id
+            )
         for partition, outcome in outcomes.items():
             context.add_asset_metadata(_metadata(outcome), partition_key=partition)
         published = sum(o.passed for o in outcomes.values())
         context.log.info(f"{pattern.id}: {published} of {len(outcomes)} portfolio(s) published")
         return dg.MaterializeResult(
             metadata={"conventions": dg.MetadataValue.json(conventions_for(pattern, engine.registry))},
-            check_results=check_results(outcomes))
+            check_results=check_results(outcomes),
+        )
 
     return pattern_output
 
 
 def build_pattern_assets() -> list[dg.AssetsDefinition]:
+    """The assets of every pattern file, sharing one engine."""
     engine = PatternEngine(default_registry())
     return [build_pattern_asset(p, engine) for p in load_all().values()]
 

@@ -1,5 +1,6 @@
 """The conventions behind the pattern figures, stated once: the README quotes them and every pattern asset's
-materialization metadata lists the ones its capabilities follow."""
+materialization metadata lists the ones its capabilities follow.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from dawsos_assets.patterns.registry import CapabilityRegistry
 
 CONVENTIONS = {
     "invested_totals": "Totals and weights are over the invested positions valued at the pack in the base currency: "
-                       "cash is excluded, and a position without a price or rate is left out (with a warning).",
+    "cash is excluded, and a position without a price or rate is left out (with a warning).",
     "unrealized_pnl": "Unrealized P&L is market value minus cost basis, both converted at the pack's (today's) FX "
-                      "rate: it holds no FX gain or loss since acquisition.",
+    "rate: it holds no FX gain or loss since acquisition.",
     "twr_window": "twr_1y and the risk statistics use the last 252 daily returns (lookback_days), not a calendar year; "
-                  "an external flow counts at the end of its day: r = (V_t - CF_t - V_t-1) / V_t-1.",
+    "an external flow counts at the end of its day: r = (V_t - CF_t - V_t-1) / V_t-1.",
     "attribution_window": "Attribution holds today's shares from the pack on or before as-of minus lookback_days x "
-                          "365/252 calendar days to the latest pack.",
+    "365/252 calendar days to the latest pack.",
 }
 # consolidated capability name -> the conventions its figures follow
 FOLLOWED_BY = {

@@ -13,8 +13,8 @@ from typing import TypeVar
 import psycopg
 
 from dawsos_assets import errors
-from dawsos_assets.errors import DawsosError
 from dawsos_assets.database.inspect import require_standard_names, require_tables
+from dawsos_assets.errors import DawsosError
 from dawsos_assets.patterns.loader import TEMPLATE, Pattern, input_problem
 from dawsos_assets.patterns.registry import CapabilityRegistry
 
@@ -28,12 +28,14 @@ T = TypeVar("T")
 class BatchMemo:
     """Lookups made once for a batch of runs (one pattern over many portfolios, or a single run): the database
     checks, the pricing pack, FX rates, the scenario library, a portfolio's betas. A batch reads one consistent set
-    of reference data, and 1,000 portfolios cost a few hundred queries fewer each (queries were most of a run)."""
+    of reference data, and 1,000 portfolios cost a few hundred queries fewer each (queries were most of a run).
+    """
 
     def __init__(self):
         self._values: dict[tuple, object] = {}
 
     def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        """The value kept under `key`, computed (and kept) on first use."""
         if key not in self._values:
             self._values[key] = compute()
         return self._values[key]  # type: ignore[return-value]
@@ -51,12 +53,20 @@ class RequestContext:
     memo: BatchMemo = field(default_factory=BatchMemo, compare=False, repr=False)
 
     def as_dict(self) -> dict:
-        return {"pricing_pack_id": self.pricing_pack_id, "asof_date": self.asof_date.isoformat(),
-                "portfolio_id": self.portfolio_id, "base_currency": self.base_currency, "trace_id": self.trace_id}
+        """The context as JSON values, for templates (`{{ctx.…}}`) and stored outputs."""
+        return {
+            "pricing_pack_id": self.pricing_pack_id,
+            "asof_date": self.asof_date.isoformat(),
+            "portfolio_id": self.portfolio_id,
+            "base_currency": self.base_currency,
+            "trace_id": self.trace_id,
+        }
 
 
 @dataclass
 class StepTrace:
+    """What one step of a run did: the capability it resolved to, its time and its warnings."""
+
     step: str
     capability: str
     resolved_to: str
@@ -67,6 +77,8 @@ class StepTrace:
 
 @dataclass
 class PatternResult:
+    """A pattern's output, with the trace of its steps and the context it ran in."""
+
     pattern: str
     data: dict
     trace: list[StepTrace]
@@ -75,6 +87,7 @@ class PatternResult:
 
     @property
     def warnings(self) -> list[str]:
+        """Every step's warnings, prefixed with the step's name."""
         return [f"{t.step}: {w}" for t in self.trace for w in t.warnings]
 
     @property
@@ -124,6 +137,7 @@ def _literal(text: str, scope: dict):
 
 
 def condition_holds(condition: str | None, scope: dict) -> bool:
+    """Whether a step's condition holds in the scope (no condition always holds)."""
     if condition is None:
         return True
     comparison = _COMPARISON.match(condition)
@@ -148,41 +162,57 @@ def validate_inputs(conn: psycopg.Connection, pattern: Pattern, inputs: dict, me
     """Apply defaults and check every value against its declared type and range; a portfolio must exist."""
     unknown = sorted(set(inputs) - set(pattern.inputs))
     if unknown:
-        raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id} has no input(s) {errors.shown(unknown)}",
-                          f"inputs are: {', '.join(pattern.inputs)}")
+        raise DawsosError(
+            errors.PATTERN_EXECUTION_FAILED,
+            f"{pattern.id} has no input(s) {errors.shown(unknown)}",
+            f"inputs are: {', '.join(pattern.inputs)}",
+        )
     resolved = {}
     for name, spec in pattern.inputs.items():
         value = inputs.get(name)
         if value is None:  # an explicit null means "not given", as it did in DawsOS
             value = spec.get("default")
         if value is None and spec.get("required"):
-            raise DawsosError(errors.PATTERN_EXECUTION_FAILED, f"{pattern.id}: input '{name}' is required",
-                              f"pass --input {name}=…")
+            raise DawsosError(
+                errors.PATTERN_EXECUTION_FAILED, f"{pattern.id}: input '{name}' is required", f"pass --input {name}=…"
+            )
         problem = input_problem(spec, value)
         if problem:
             code = errors.INVALID_PORTFOLIO_ID if name == "portfolio_id" else errors.PATTERN_INPUT_INVALID
-            raise DawsosError(code, f"{pattern.id}: input '{name}' {problem}, not {errors.shown(value)}",
-                              f"pass --input {name}=<value> as declared in {pattern.path.name}")
+            raise DawsosError(
+                code,
+                f"{pattern.id}: input '{name}' {problem}, not {errors.shown(value)}",
+                f"pass --input {name}=<value> as declared in {pattern.path.name}",
+            )
         resolved[name] = str(uuid.UUID(value)) if value is not None and spec["type"] == "uuid" else value
     memo = memo or BatchMemo()
     memo.get(("database checked",), lambda: _check_database(conn))
     if resolved.get("portfolio_id"):
         if resolved["portfolio_id"] not in memo.get(("portfolios",), lambda: _portfolio_currencies(conn)):
-            raise DawsosError(errors.PORTFOLIO_NOT_FOUND, f"no portfolio {resolved['portfolio_id']}",
-                              "list portfolios with: SELECT id, name FROM portfolios")
+            raise DawsosError(
+                errors.PORTFOLIO_NOT_FOUND,
+                f"no portfolio {resolved['portfolio_id']}",
+                "list portfolios with: SELECT id, name FROM portfolios",
+            )
     return resolved
 
 
 def _latest_pack(conn: psycopg.Connection) -> tuple:
-    pack = conn.execute("SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL "
-                        "ORDER BY asof_date DESC, id DESC LIMIT 1").fetchone()
+    pack = conn.execute(
+        "SELECT id, asof_date FROM pricing_packs WHERE superseded_by IS NULL ORDER BY asof_date DESC, id DESC LIMIT 1"
+    ).fetchone()
     if not pack:
-        raise DawsosError(errors.PRICING_PACK_NOT_FOUND, "the database has no pricing pack",
-                          "seed the database (dawsos seed) or build a pack first")
+        raise DawsosError(
+            errors.PRICING_PACK_NOT_FOUND,
+            "the database has no pricing pack",
+            "seed the database (dawsos seed) or build a pack first",
+        )
     return pack
 
 
-def request_context(conn: psycopg.Connection, portfolio_id: str | None, memo: BatchMemo | None = None) -> RequestContext:
+def request_context(
+    conn: psycopg.Connection, portfolio_id: str | None, memo: BatchMemo | None = None
+) -> RequestContext:
     """The latest non-superseded pricing pack, and the portfolio's base currency."""
     memo = memo or BatchMemo()
     pack_id, asof_date = memo.get(("pricing pack",), lambda: _latest_pack(conn))
@@ -191,6 +221,8 @@ def request_context(conn: psycopg.Connection, portfolio_id: str | None, memo: Ba
 
 
 class PatternEngine:
+    """Runs patterns step by step with the capabilities of a registry."""
+
     def __init__(self, registry: CapabilityRegistry):
         self.registry = registry
 
@@ -201,15 +233,20 @@ class PatternEngine:
 
     def reads(self, pattern: Pattern) -> list[str]:
         """The DawsOS tables a run of `pattern` may query: the engine's own and those of every capability it may
-        run (a step skipped by its condition reads nothing on that run)."""
-        capabilities = [self.registry.resolve(s["capability"]) for s in pattern.steps if self.registry.knows(s["capability"])]
+        run (a step skipped by its condition reads nothing on that run).
+        """
+        capabilities = [
+            self.registry.resolve(s["capability"]) for s in pattern.steps if self.registry.knows(s["capability"])
+        ]
         return sorted(self.own_reads(pattern).union(*(c.reads for c in capabilities)))
 
     def refused(self, pattern: Pattern) -> list[str]:
         """The pattern's capabilities that no agent registers: the engine refuses to run it while any is left."""
         return [step["capability"] for step in pattern.steps if not self.registry.knows(step["capability"])]
 
-    def run(self, conn: psycopg.Connection, pattern: Pattern, inputs: dict, memo: BatchMemo | None = None) -> PatternResult:
+    def run(
+        self, conn: psycopg.Connection, pattern: Pattern, inputs: dict, memo: BatchMemo | None = None
+    ) -> PatternResult:
         """Run the pattern's steps; runs sharing a `memo` (a batch) read the reference data once."""
         started = time.perf_counter()
         for step in pattern.steps:  # every capability must resolve before anything runs
@@ -233,11 +270,15 @@ class PatternEngine:
             except DawsosError:
                 raise
             except Exception as exc:  # fail fast: the pattern stops at its first failing step
-                raise DawsosError(errors.PATTERN_EXECUTION_FAILED,
-                                  f"{pattern.id} step #{number} '{name}' ({step['capability']}) failed: "
-                                  f"{type(exc).__name__}: {exc}",
-                                  "see the trace; the database may lack the data this step needs") from exc
-            trace.append(StepTrace(name, step["capability"], target.name, (time.perf_counter() - began) * 1000,
-                                   warnings=warnings))
+                raise DawsosError(
+                    errors.PATTERN_EXECUTION_FAILED,
+                    f"{pattern.id} step #{number} '{name}' ({step['capability']}) failed: {type(exc).__name__}: {exc}",
+                    "see the trace; the database may lack the data this step needs",
+                ) from exc
+            trace.append(
+                StepTrace(
+                    name, step["capability"], target.name, (time.perf_counter() - began) * 1000, warnings=warnings
+                )
+            )
         data = {key: scope.get(key) for key in pattern.outputs}
         return PatternResult(pattern.id, data, trace, context, (time.perf_counter() - started) * 1000)

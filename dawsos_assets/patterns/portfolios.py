@@ -27,8 +27,10 @@ def _clean(name: str | None) -> str:
 def partition_keys(portfolios: list[tuple[str, str | None]]) -> dict[str, str]:
     """Partition key -> portfolio id for (id, name) rows."""
     counts = Counter(_clean(name) for _, name in portfolios)
-    return {(_clean(name) if counts[_clean(name)] == 1 else f"{_clean(name)} ({str(pid)[:8]})"): str(pid)
-            for pid, name in portfolios}
+    return {
+        (_clean(name) if counts[_clean(name)] == 1 else f"{_clean(name)} ({str(pid)[:8]})"): str(pid)
+        for pid, name in portfolios
+    }
 
 
 def portfolio_keys(conn: psycopg.Connection) -> dict[str, str]:
@@ -41,9 +43,11 @@ def resolve(conn: psycopg.Connection, keys: list[str]) -> dict[str, str]:
     known = portfolio_keys(conn)
     unknown = [key for key in keys if key not in known]
     if unknown:
-        raise DawsosError(errors.PORTFOLIO_NOT_FOUND,
-                          f"no portfolio is named {errors.shown(unknown[0])}" + (f" (nor {len(unknown) - 1} other key(s))"
-                                                                                 if len(unknown) > 1 else ""),
-                          "the sensor portfolio_partitions keeps the partitions in step with the portfolios table "
-                          "within a minute; `dawsos portfolios list` shows the current keys")
+        raise DawsosError(
+            errors.PORTFOLIO_NOT_FOUND,
+            f"no portfolio is named {errors.shown(unknown[0])}"
+            + (f" (nor {len(unknown) - 1} other key(s))" if len(unknown) > 1 else ""),
+            "the sensor portfolio_partitions keeps the partitions in step with the portfolios table "
+            "within a minute; `dawsos portfolios list` shows the current keys",
+        )
     return {key: known[key] for key in keys}

@@ -30,6 +30,8 @@ CAPABILITY_MAPPING = {
 
 @dataclass(frozen=True)
 class Capability:
+    """A registered capability: its name, the agent that provides it, its function and the tables it reads."""
+
     name: str
     agent: str
     function: Callable
@@ -37,35 +39,47 @@ class Capability:
 
 
 class CapabilityRegistry:
+    """Capabilities by name, with DawsOS's legacy names mapped to their consolidated ones."""
+
     def __init__(self):
         self._capabilities: dict[str, Capability] = {}
 
     def register(self, name: str, agent: str, reads: tuple[str, ...] = ()):
+        """Decorator that registers a function as capability `name` of `agent`."""
+
         def decorate(function: Callable) -> Callable:
             self._capabilities[name] = Capability(name, agent, function, reads)
             return function
+
         return decorate
 
     def names(self) -> list[str]:
+        """The registered capability names, sorted."""
         return sorted(self._capabilities)
 
     def _find(self, name: str) -> Capability | None:
         """The registered capability, directly or through the consolidation map (which, unlike DawsOS's
-        runtime, really rescues a legacy name whose target is registered)."""
+        runtime, really rescues a legacy name whose target is registered).
+        """
         return self._capabilities.get(name) or self._capabilities.get(CAPABILITY_MAPPING.get(name))
 
     def knows(self, name: str) -> bool:
+        """True when `name` (or its consolidated name) is registered."""
         return self._find(name) is not None
 
     def resolve(self, name: str, pattern: str | None = None, step: str | None = None) -> Capability:
+        """The capability `name` stands for; a one-line error naming the pattern and step when none does."""
         capability = self._find(name)
         if capability:
             return capability
         target = CAPABILITY_MAPPING.get(name)
         where = f"{pattern}, step '{step}': " if pattern else ""
-        raise DawsosError(errors.CAPABILITY_NOT_FOUND, f"{where}no agent registers capability '{name}'"
-                          + (f" (nor its consolidated name '{target}')" if target else ""),
-                          "register it in dawsos_assets/patterns/capabilities/ or fix the step's capability name")
+        raise DawsosError(
+            errors.CAPABILITY_NOT_FOUND,
+            f"{where}no agent registers capability '{name}'"
+            + (f" (nor its consolidated name '{target}')" if target else ""),
+            "register it in dawsos_assets/patterns/capabilities/ or fix the step's capability name",
+        )
 
 
 REGISTRY = CapabilityRegistry()
@@ -74,6 +88,13 @@ REGISTRY = CapabilityRegistry()
 def default_registry() -> CapabilityRegistry:
     """The registry with every capability module imported."""
     from dawsos_assets.patterns.capabilities import (  # noqa: F401  (registered on import)
-        actions, attribution, macro, portfolio, rebalance, research, risk)
+        actions,
+        attribution,
+        macro,
+        portfolio,
+        rebalance,
+        research,
+        risk,
+    )
 
     return REGISTRY

@@ -1,6 +1,9 @@
-"""The DawsOS UI's panel dataPaths (ui_registry.json, from the UI's patternRegistry): each must resolve in its pattern's output to
-the type its panel renders, with the fields it reads, and be non-empty — unless the registry says why empty is a
-normal answer, or the step that produces it was skipped by its condition or warned about the gap."""
+"""The DawsOS UI's panel dataPaths (ui_registry.json, from the UI's patternRegistry).
+
+Each must resolve in its pattern's output to the type its panel renders, with the fields it reads, and be
+non-empty — unless the registry says why empty is a normal answer, or the step that produces it was skipped by its
+condition or warned about the gap.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ JSON_TYPES = {"object": dict, "array": list, "string": str}
 
 
 def data_paths() -> dict[str, list[dict]]:
+    """Pattern id -> the UI panels' data paths and what each expects, from ui_registry.json."""
     return json.loads(REGISTRY_FILE.read_text())["patterns"]
 
 
@@ -36,7 +40,8 @@ def _missing_fields(value, fields: list[str]) -> list[str]:
 
 def data_path_failures(pattern: str, data: dict, explained: set[str] = frozenset()) -> list[str]:
     """What is wrong with each dataPath of `pattern` in `data`. `explained` holds the steps whose empty output
-    the trace accounts for (skipped by their condition, or with a warning)."""
+    the trace accounts for (skipped by their condition, or with a warning).
+    """
     failures = []
     for panel in data_paths().get(pattern, []):
         where, value = f"{panel['panel']} -> {panel['dataPath']}", data_path_value(data, panel["dataPath"])

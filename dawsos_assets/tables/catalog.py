@@ -12,9 +12,10 @@ TABLE_DESCRIPTIONS = {
     "lots": "Tax lots: each purchase of a security, how many shares remain open and what they cost.",
     "transactions": "The trade and cash ledger: buys, sells, dividends and fees, each with its amount.",
     "portfolio_daily_values": "Daily net asset value per portfolio (positions plus cash) and the day's external flows; "
-                              "the basis of time-weighted returns.",
+    "the basis of time-weighted returns.",
     "portfolio_cash_flows": "Deposits, withdrawals, dividends and fees per portfolio and day.",
-    "portfolio_metrics": "Nightly performance and risk figures per portfolio and pricing pack (TWR, volatility, Sharpe).",
+    "portfolio_metrics": "Nightly performance and risk figures per portfolio and pricing pack "
+    "(TWR, volatility, Sharpe).",
     "macro_indicators": "FRED macro series (yield curve, unemployment, CPI, GDP, credit spreads) by date.",
     "regime_history": "The detected macro regime by date, with its confidence and regime probabilities.",
     "cycle_phases": "Short-term debt, long-term debt and empire cycle phases by date.",

@@ -21,56 +21,69 @@ REGIMES = ["EARLY_EXPANSION", "MID_EXPANSION", "LATE_EXPANSION", "EARLY_CONTRACT
 # -- table-level rules, with their SQL meaning in dawsos_assets/tables/checks.py --------------------------------
 @register_check_method(statistics=["left", "right"])
 def column_le(df: pd.DataFrame, *, left: str, right: str) -> pd.Series:
+    """Pandera check: `left` is at most `right` (a NULL on either side passes)."""
     return (df[left] <= df[right]) | df[left].isna() | df[right].isna()  # as SQL: a NULL side fails nothing
 
 
 @register_check_method(statistics=["earlier", "later"])
 def date_not_before(df: pd.DataFrame, *, earlier: str, later: str) -> pd.Series:
+    """Pandera check: the `earlier` date is not after the `later` one (a NULL on either side passes)."""
     return (df[earlier] <= df[later]) | df[earlier].isna() | df[later].isna()
 
 
 @register_check_method(statistics=["flag", "quantity"])
 def open_flag_has_open_quantity(df: pd.DataFrame, *, flag: str, quantity: str) -> pd.Series:
+    """Pandera check: a row flagged open still holds some quantity."""
     return ~(df[flag].astype(bool) & (df[quantity] == 0))
 
 
 @register_check_method(statistics=["flag", "quantity"])
 def closed_flag_has_no_open_quantity(df: pd.DataFrame, *, flag: str, quantity: str) -> pd.Series:
+    """Pandera check: a row flagged closed holds no quantity."""
     return ~(~df[flag].astype(bool) & (df[quantity] > 0))
 
 
 @register_check_method(statistics=["left", "right"])
 def columns_equal(df: pd.DataFrame, *, left: str, right: str) -> pd.Series:
+    """Pandera check: two columns hold the same value."""
     return df[left] == df[right]
 
 
 @register_check_method(statistics=["total", "first", "second"])
 def is_sum_of(df: pd.DataFrame, *, total: str, first: str, second: str) -> pd.Series:
+    """Pandera check: `total` equals `first` plus `second`, to the cent."""
     return (df[total] - df[first] - df[second]).abs() < 0.005
 
 
 def col(pg: str, optional: bool = False, **kwargs):
     """A contract column: its PostgreSQL type family plus pandera's checks. An `optional` column may be absent
-    (a real history never created it and nothing downstream reads it); where it exists it must hold its rules."""
+    (a real history never created it and nothing downstream reads it); where it exists it must hold its rules.
+    """
     kwargs.setdefault("nullable", False)
     return pa.Field(metadata={"pg": pg, "optional": optional}, **kwargs)
 
 
 def maybe(pg: str, **kwargs):
+    """A contract column that may be NULL (see `col`)."""
     return col(pg, nullable=True, **kwargs)
 
 
 def optional_columns(contract: type[pa.DataFrameModel]) -> set[str]:
+    """Names of the contract's columns that a table may lack altogether."""
     return {name for name, column in contract.to_schema().columns.items() if column.metadata.get("optional")}
 
 
 class Contract(pa.DataFrameModel):
+    """Base of every table contract: only the listed columns, values coerced to the declared types."""
+
     class Config:
         strict = True
         coerce = True
 
 
 class Users(Contract):
+    """Application users and their roles."""
+
     id: Series[str] = col("uuid")
     email: Series[str] = col("text")
     password_hash: Series[str] = col("text")
@@ -88,6 +101,8 @@ class Users(Contract):
 
 
 class Portfolios(Contract):
+    """Portfolios, each owned by a user, with its base currency and benchmark."""
+
     id: Series[str] = col("uuid")
     user_id: Series[str] = col("uuid")
     name: Series[str] = col("text")
@@ -103,6 +118,8 @@ class Portfolios(Contract):
 
 
 class Securities(Contract):
+    """The securities the portfolios hold or may hold."""
+
     id: Series[str] = col("uuid")
     symbol: Series[str] = col("text", str_length={"max_value": 12})
     name: Series[str] = maybe("text")
@@ -121,6 +138,8 @@ class Securities(Contract):
 
 
 class PricingPacks(Contract):
+    """Pricing packs: one consistent set of prices and FX rates per day."""
+
     id: Series[str] = col("text", str_matches=r"^PP_\d{4}-\d{2}-\d{2}(_[A-Z0-9_]+)?$")
     asof_date: Series[pd.Timestamp] = col("date")
     policy: Series[str] = col("text")
@@ -142,6 +161,8 @@ class PricingPacks(Contract):
 
 
 class Prices(Contract):
+    """Daily prices of each security within a pricing pack."""
+
     id: Series[str] = col("uuid")
     security_id: Series[str] = col("uuid")
     pricing_pack_id: Series[str] = col("text")
@@ -164,6 +185,8 @@ class Prices(Contract):
 
 
 class FxRates(Contract):
+    """FX rates between currencies within a pricing pack."""
+
     id: Series[str] = col("uuid")
     pricing_pack_id: Series[str] = col("text")
     base_ccy: Series[str] = col("text", isin=CURRENCIES)
@@ -179,6 +202,8 @@ class FxRates(Contract):
 
 
 class Lots(Contract):
+    """Tax lots: each purchase of a security in a portfolio and how much of it is still held."""
+
     id: Series[str] = col("uuid")
     portfolio_id: Series[str] = col("uuid")
     security_id: Series[str] = col("uuid")
@@ -206,10 +231,13 @@ class Lots(Contract):
 
 
 class Transactions(Contract):
+    """Portfolio transactions: buys, sells, dividends, splits, transfers and fees."""
+
     id: Series[str] = col("uuid")
     portfolio_id: Series[str] = col("uuid")
-    transaction_type: Series[str] = col("text", isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN",
-                                                       "TRANSFER_OUT", "FEE"])
+    transaction_type: Series[str] = col(
+        "text", isin=["BUY", "SELL", "DIVIDEND", "SPLIT", "TRANSFER_IN", "TRANSFER_OUT", "FEE"]
+    )
     security_id: Series[str] = maybe("uuid")
     symbol: Series[str] = maybe("text")
     transaction_date: Series[pd.Timestamp] = col("date")
@@ -237,6 +265,8 @@ class Transactions(Contract):
 
 
 class PortfolioDailyValues(Contract):
+    """Daily net asset value of each portfolio, split into positions and cash."""
+
     portfolio_id: Series[str] = col("uuid")
     asof_date: Series[pd.Timestamp] = col("date")
     total_value: Series[float] = col("numeric")
@@ -253,6 +283,8 @@ class PortfolioDailyValues(Contract):
 
 
 class PortfolioCashFlows(Contract):
+    """Deposits, withdrawals, dividends, interest and fees per portfolio and day."""
+
     id: Series[str] = col("uuid")
     portfolio_id: Series[str] = col("uuid")
     asof_date: Series[pd.Timestamp] = col("date")
@@ -268,6 +300,8 @@ class PortfolioCashFlows(Contract):
 
 
 class PortfolioMetrics(Contract):
+    """Performance and risk figures per portfolio, day and pricing pack."""
+
     portfolio_id: Series[str] = col("uuid")
     asof_date: Series[pd.Timestamp] = col("date")
     pricing_pack_id: Series[str] = col("text")
@@ -317,6 +351,8 @@ class PortfolioMetrics(Contract):
 
 
 class MacroIndicators(Contract):
+    """Macro indicator series (FRED) by date."""
+
     id: Series[str] = col("uuid")
     indicator_id: Series[str] = col("text")
     indicator_name: Series[str] = col("text")
@@ -333,6 +369,8 @@ class MacroIndicators(Contract):
 
 
 class RegimeHistory(Contract):
+    """The detected macro regime by date, with its confidence and scores."""
+
     id: Series[str] = col("uuid")
     asof_date: Series[pd.Timestamp] = col("date")
     regime: Series[str] = col("text", isin=REGIMES)
@@ -347,6 +385,8 @@ class RegimeHistory(Contract):
 
 
 class CyclePhases(Contract):
+    """The phase of each economic cycle (short-term debt, long-term debt, empire) by date."""
+
     id: Series[str] = col("uuid")
     cycle_type: Series[str] = col("text", isin=["STDC", "LTDC", "EMPIRE"])
     asof_date: Series[pd.Timestamp] = col("date")
@@ -361,14 +401,33 @@ class CyclePhases(Contract):
 
 
 class PositionFactorBetas(Contract):
+    """Each position's sensitivity (beta) to the macro factors."""
+
     id: Series[str] = col("uuid")
     portfolio_id: Series[str] = col("uuid")
     security_id: Series[str] = col("uuid")
     symbol: Series[str] = maybe("text")
     asof_date: Series[pd.Timestamp] = col("date")
-    factor_name: Series[str] = col("text", isin=["real_rates", "inflation", "credit_spreads", "fx_usd", "equity_market",
-                                                 "size", "value", "momentum", "volatility", "liquidity", "commodity",
-                                                 "duration", "convexity", "carry", "term_structure"])
+    factor_name: Series[str] = col(
+        "text",
+        isin=[
+            "real_rates",
+            "inflation",
+            "credit_spreads",
+            "fx_usd",
+            "equity_market",
+            "size",
+            "value",
+            "momentum",
+            "volatility",
+            "liquidity",
+            "commodity",
+            "duration",
+            "convexity",
+            "carry",
+            "term_structure",
+        ],
+    )
     beta: Series[float] = col("numeric")
     methodology: Series[str] = maybe("text")
     r_squared: Series[float] = maybe("numeric", in_range={"min_value": 0, "max_value": 1})
@@ -379,6 +438,8 @@ class PositionFactorBetas(Contract):
 
 
 class ScenarioShocks(Contract):
+    """Scenario shocks: how each scenario moves rates, inflation, spreads, the dollar and equities."""
+
     id: Series[str] = col("uuid")
     shock_type: Series[str] = col("text")
     shock_name: Series[str] = col("text")
@@ -404,6 +465,8 @@ class ScenarioShocks(Contract):
 
 
 class Fundamentals(Contract):
+    """Company fundamentals (valuation, profitability, dividends) by security and date."""
+
     security_id: Series[str] = col("uuid")
     asof_date: Series[pd.Timestamp] = col("date")
     market_cap: Series[float] = maybe("numeric", ge=0)
@@ -433,6 +496,8 @@ class Fundamentals(Contract):
 
 
 class NewsItems(Contract):
+    """News items with the securities they mention, their sentiment and expected impact."""
+
     id: Series[str] = col("uuid")
     published_at: Series[pd.Timestamp] = col("timestamp")
     headline: Series[str] = col("text")
@@ -447,6 +512,8 @@ class NewsItems(Contract):
 
 
 class CorporateActions(Contract):
+    """Corporate actions (dividends, splits, earnings dates) per security."""
+
     id: Series[str] = col("uuid")
     security_id: Series[str] = col("uuid")
     symbol: Series[str] = col("text")
@@ -461,10 +528,23 @@ class CorporateActions(Contract):
 
 
 CONTRACTS: dict[str, type[Contract]] = {
-    "users": Users, "portfolios": Portfolios, "securities": Securities, "pricing_packs": PricingPacks,
-    "prices": Prices, "fx_rates": FxRates, "lots": Lots, "transactions": Transactions,
-    "portfolio_daily_values": PortfolioDailyValues, "portfolio_cash_flows": PortfolioCashFlows,
-    "portfolio_metrics": PortfolioMetrics, "macro_indicators": MacroIndicators, "regime_history": RegimeHistory,
-    "cycle_phases": CyclePhases, "position_factor_betas": PositionFactorBetas, "scenario_shocks": ScenarioShocks,
-    "fundamentals": Fundamentals, "news_items": NewsItems, "corporate_actions": CorporateActions,
+    "users": Users,
+    "portfolios": Portfolios,
+    "securities": Securities,
+    "pricing_packs": PricingPacks,
+    "prices": Prices,
+    "fx_rates": FxRates,
+    "lots": Lots,
+    "transactions": Transactions,
+    "portfolio_daily_values": PortfolioDailyValues,
+    "portfolio_cash_flows": PortfolioCashFlows,
+    "portfolio_metrics": PortfolioMetrics,
+    "macro_indicators": MacroIndicators,
+    "regime_history": RegimeHistory,
+    "cycle_phases": CyclePhases,
+    "position_factor_betas": PositionFactorBetas,
+    "scenario_shocks": ScenarioShocks,
+    "fundamentals": Fundamentals,
+    "news_items": NewsItems,
+    "corporate_actions": CorporateActions,
 }

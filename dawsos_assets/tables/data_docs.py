@@ -21,18 +21,14 @@ VENDOR_DIR = Path(__file__).with_name("data_docs_vendor")
 DATA_DOCS_URL_ENV = "DAWSOS_DATA_DOCS_URL"
 DEFAULT_UI_PORT = 3000
 GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
-# CDN address in GX's templates -> the copy under static/vendor/
+# CDN address in GX's templates -> the copy under static/vendor/ (an address is not wrapped, so lines run long)
 CDN_COPIES = {
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "css/bootstrap-table.min.css",
     "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "css/bootstrap.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        "css/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        "css/bootstrap-table-filter-control.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        "css/bootstrap-datepicker.min.css",
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
-        "css/bootstrap-prefers-dark.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "css/bootstrap-table-filter-control.min.css",  # noqa: E501
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "css/bootstrap-table-filter-control.css",  # noqa: E501
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "css/bootstrap-datepicker.min.css",  # noqa: E501
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": "css/bootstrap-prefers-dark.css",  # noqa: E501
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "css/all.min.css",
     "https://cdn.jsdelivr.net/npm/vega@5": "js/vega.min.js",
     "https://cdn.jsdelivr.net/npm/vega-lite@5": "js/vega-lite.min.js",
@@ -41,20 +37,20 @@ CDN_COPIES = {
     "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "js/popper.min.js",
     "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "js/bootstrap.min.js",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "js/bootstrap-table.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        "js/bootstrap-table-filter-control.min.js",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
-        "js/bootstrap-datepicker.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "js/bootstrap-table-filter-control.min.js",  # noqa: E501
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "js/bootstrap-datepicker.min.js",  # noqa: E501
 }
 
 
 def gx_root() -> Path:
     """The Great Expectations file context: kept between runs, so every validation result (and the Data Docs
-    history built from them) survives."""
+    history built from them) survives.
+    """
     return home_dir() / "gx"
 
 
 def site_dir() -> Path:
+    """Folder of the built Great Expectations data-docs site."""
     return gx_root() / "gx" / "uncommitted" / "data_docs" / "local_site"
 
 

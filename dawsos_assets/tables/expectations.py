@@ -26,7 +26,8 @@ SUITE_PREFIX = "dawsos_"
 
 def _great_expectations():
     """GX with its usage analytics off (they would call GX's servers), unless the environment says otherwise;
-    imported on first use, so importing this module changes no environment."""
+    imported on first use, so importing this module changes no environment.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations
 
@@ -34,6 +35,7 @@ def _great_expectations():
 
 
 def suite_name(table: str) -> str:
+    """Name of the expectation suite of `table`."""
     return f"{SUITE_PREFIX}{table}"
 
 
@@ -45,18 +47,29 @@ def _column_expectations(gxe, name: str, column) -> list:
         s = check.statistics
         match check.name:
             case "greater_than" | "greater_than_or_equal_to":
-                out.append(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=s["min_value"],
-                                                              strict_min=check.name == "greater_than"))
+                out.append(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=name, min_value=s["min_value"], strict_min=check.name == "greater_than"
+                    )
+                )
             case "less_than" | "less_than_or_equal_to":
-                out.append(gxe.ExpectColumnValuesToBeBetween(column=name, max_value=s["max_value"],
-                                                              strict_max=check.name == "less_than"))
+                out.append(
+                    gxe.ExpectColumnValuesToBeBetween(
+                        column=name, max_value=s["max_value"], strict_max=check.name == "less_than"
+                    )
+                )
             case "in_range":
-                out.append(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=s["min_value"], max_value=s["max_value"]))
+                out.append(
+                    gxe.ExpectColumnValuesToBeBetween(column=name, min_value=s["min_value"], max_value=s["max_value"])
+                )
             case "isin":
                 out.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(s["allowed_values"])))
             case "str_length":
-                out.append(gxe.ExpectColumnValueLengthsToBeBetween(column=name, min_value=s.get("min_value"),
-                                                                   max_value=s.get("max_value")))
+                out.append(
+                    gxe.ExpectColumnValueLengthsToBeBetween(
+                        column=name, min_value=s.get("min_value"), max_value=s.get("max_value")
+                    )
+                )
             case "str_matches":
                 pattern = s["pattern"].pattern if hasattr(s["pattern"], "pattern") else s["pattern"]
                 out.append(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=pattern))
@@ -76,22 +89,34 @@ def suite_for(table: str):
     for rule in rules:
         if rule.label.split("(")[0] in TABLE_RULES:
             expectation = gxe.UnexpectedRowsExpectation(
-                unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {rule.violation}", description=rule.label)
+                unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {rule.violation}",  # noqa: S608 — predicates compiled from the contract registry
+                description=rule.label,
+            )
             if rule.severity == WARN:
                 expectation.severity = "warning"
             expectations.append(expectation)
     if schema.unique:
-        expectations.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(schema.unique))
-                            if len(schema.unique) > 1 else gxe.ExpectColumnValuesToBeUnique(column=schema.unique[0]))
+        expectations.append(
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=list(schema.unique))
+            if len(schema.unique) > 1
+            else gxe.ExpectColumnValuesToBeUnique(column=schema.unique[0])
+        )
     for fk in (fk for fk in FOREIGN_KEYS if fk.table == table):
         # GX puts its own alias after {batch}, so the anti-join is written without one (NOT IN is exact here:
         # the parent key is never NULL).
-        expectations.append(gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=f'SELECT * FROM {{batch}} WHERE "{fk.column}" IS NOT NULL AND "{fk.column}" NOT IN '
-                                  f'(SELECT "{fk.parent_column}" FROM public."{fk.parent}")',
-            description=f"{fk.column} references {fk.parent}.{fk.parent_column}"))
-    return gx.ExpectationSuite(name=suite_name(table), expectations=expectations,
-                               meta={"generated_from": f"dawsos_assets.tables.contracts.{CONTRACTS[table].__name__}"})
+        expectations.append(
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=f'SELECT * FROM {{batch}} WHERE "{fk.column}" IS NOT NULL '  # noqa: S608 — table and key columns come from the contract registry
+                f'AND "{fk.column}" NOT IN '
+                f'(SELECT "{fk.parent_column}" FROM public."{fk.parent}")',
+                description=f"{fk.column} references {fk.parent}.{fk.parent_column}",
+            )
+        )
+    return gx.ExpectationSuite(
+        name=suite_name(table),
+        expectations=expectations,
+        meta={"generated_from": f"dawsos_assets.tables.contracts.{CONTRACTS[table].__name__}"},
+    )
 
 
 def comparable(suite_json: dict) -> list[dict]:
@@ -112,12 +137,14 @@ def build_suites(root: Path = EXPECTATIONS_DIR) -> list[Path]:
 
 
 def committed_suite(table: str, root: Path = EXPECTATIONS_DIR) -> dict:
+    """The suite of `table` as committed under expectations/."""
     return json.loads((root / "expectations" / f"{suite_name(table)}.json").read_text())
 
 
 def _forget_configuration(root: Path) -> None:
     """Drop the previous run's suites, validation definitions and checkpoint (rebuilt below from the committed
-    suites, which may have changed); the validation results and their Data Docs stay."""
+    suites, which may have changed); the validation results and their Data Docs stay.
+    """
     for folder in ("checkpoints", "validation_definitions", "expectations"):
         shutil.rmtree(root / "gx" / folder, ignore_errors=True)
 
@@ -133,39 +160,69 @@ def validate_in_database(url: str, tables: list[str] | None = None) -> dict:
     _forget_configuration(root)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    os.environ["DAWSOS_GX_CONNECTION"] = make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    os.environ["DAWSOS_GX_CONNECTION"] = (
+        make_url(url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    )
     source = context.data_sources.add_or_update_postgres(name="dawsos", connection_string="${DAWSOS_GX_CONNECTION}")
     results = {}
     definitions = []
     for table in tables or list(CONTRACTS):
         suite = context.suites.add(_suite_from_json(committed_suite(table)))
-        batch = source.add_table_asset(name=table, table_name=table, schema_name="public").add_batch_definition_whole_table("all")
-        definitions.append(context.validation_definitions.add(gx.ValidationDefinition(name=table, data=batch, suite=suite)))
-    checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name="dawsos_weekly", validation_definitions=definitions,
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")], result_format={"result_format": "SUMMARY"}))
+        batch = source.add_table_asset(
+            name=table, table_name=table, schema_name="public"
+        ).add_batch_definition_whole_table("all")
+        definitions.append(
+            context.validation_definitions.add(gx.ValidationDefinition(name=table, data=batch, suite=suite))
+        )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name="dawsos_weekly",
+            validation_definitions=definitions,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY"},
+        )
+    )
     run = checkpoint.run()
     for result in run.run_results.values():
         table = result.suite_name.removeprefix(SUITE_PREFIX)
-        failed = [r.expectation_config.type + (f" {r.expectation_config.kwargs.get('column', '')}" or "")
-                  for r in result.results if not r.success]
-        results[table] = {"success": result.success, "success_percent": result.statistics["success_percent"],
-                          "evaluated": result.statistics["evaluated_expectations"], "failed": failed}
+        failed = [
+            r.expectation_config.type + (f" {r.expectation_config.kwargs.get('column', '')}" or "")
+            for r in result.results
+            if not r.success
+        ]
+        results[table] = {
+            "success": result.success,
+            "success_percent": result.statistics["success_percent"],
+            "evaluated": result.statistics["evaluated_expectations"],
+            "failed": failed,
+        }
     docs = context.get_docs_sites_urls()
     site = Path(docs[0]["site_url"].removeprefix("file://")).parent if docs else None
     if site:
         localize(site)
     stored = len(list((Path(context.root_directory) / "uncommitted" / "validations").rglob("*.json")))
-    return {"suites": results, "data_docs": docs[0]["site_url"] if docs else None,
-            "data_docs_site": str(site) if site else None, "validation_results_kept": stored}
+    return {
+        "suites": results,
+        "data_docs": docs[0]["site_url"] if docs else None,
+        "data_docs_site": str(site) if site else None,
+        "validation_results_kept": stored,
+    }
 
 
 def _suite_from_json(data: dict):
     gx = _great_expectations()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    configurations = [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta"),
-                                               description=e.get("description"), severity=e.get("severity", "critical"))
-                      for e in data["expectations"]]
-    return gx.ExpectationSuite(name=data["name"], expectations=[c.to_domain_obj() for c in configurations],
-                               meta=data.get("meta"))
+    configurations = [
+        ExpectationConfiguration(
+            type=e["type"],
+            kwargs=e["kwargs"],
+            meta=e.get("meta"),
+            description=e.get("description"),
+            severity=e.get("severity", "critical"),
+        )
+        for e in data["expectations"]
+    ]
+    return gx.ExpectationSuite(
+        name=data["name"], expectations=[c.to_domain_obj() for c in configurations], meta=data.get("meta")
+    )

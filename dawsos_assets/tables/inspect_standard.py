@@ -15,6 +15,7 @@ def field_name_consistency(conn: psycopg.Connection) -> float:
 
 def foreign_key_coverage(conn: psycopg.Connection) -> float:
     """Share of the references in the foreign-key map that a validated constraint enforces (a NOT VALID key does not
-    vouch for the rows already there)."""
+    vouch for the rows already there).
+    """
     enforced = foreign_keys(conn, validated_only=True)
     return 100.0 * sum((fk.table, fk.column, fk.parent) in enforced for fk in FOREIGN_KEYS) / len(FOREIGN_KEYS)

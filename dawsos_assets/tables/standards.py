@@ -11,12 +11,16 @@ from dawsos_assets.migrations.files import load_all
 
 
 class Rename(NamedTuple):
+    """A column renamed from its legacy name to the standard one."""
+
     table: str
     legacy: str
     standard: str
 
 
 class ForeignKey(NamedTuple):
+    """A foreign key the standard schema requires: `table.column` references `parent.parent_column`."""
+
     table: str
     column: str
     parent: str

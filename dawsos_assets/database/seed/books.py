@@ -15,16 +15,28 @@ import numpy as np
 from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.database.seed.market import Market
 
-DIVIDEND_SECTORS = {"Financial Services", "Energy", "Consumer Defensive", "Healthcare", "Communication Services",
-                    "Industrials"}
+DIVIDEND_SECTORS = {
+    "Financial Services",
+    "Energy",
+    "Consumer Defensive",
+    "Healthcare",
+    "Communication Services",
+    "Industrials",
+}
 GENERATED_NAMES = [
-    ("Global Growth", "USD"), ("Canadian Dividend Income", "CAD"), ("US Core Equity", "USD"),
-    ("Balanced Retirement", "CAD"), ("Technology Tilt", "USD"), ("North American Value", "CAD"),
+    ("Global Growth", "USD"),
+    ("Canadian Dividend Income", "CAD"),
+    ("US Core Equity", "USD"),
+    ("Balanced Retirement", "CAD"),
+    ("Technology Tilt", "USD"),
+    ("North American Value", "CAD"),
 ]
 
 
 @dataclass
 class Portfolio:
+    """A portfolio row of the seed data."""
+
     id: str
     user_id: str
     name: str
@@ -35,6 +47,8 @@ class Portfolio:
 
 @dataclass
 class Lot:
+    """A tax lot of the seed data."""
+
     id: str
     portfolio_id: str
     security_id: str
@@ -56,6 +70,8 @@ class Lot:
 
 @dataclass
 class Transaction:
+    """A transaction of the seed data."""
+
     id: str
     portfolio_id: str
     transaction_type: str
@@ -74,6 +90,8 @@ class Transaction:
 
 @dataclass
 class Book:
+    """One portfolio with its lots, transactions, deposit, daily values and cash flows."""
+
     portfolio: Portfolio
     lots: list[Lot] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
@@ -82,45 +100,120 @@ class Book:
     cash_flows: list[tuple] = field(default_factory=list)
 
 
-# -- demo and test portfolios (seed_portfolio_data.sql and the plan's Test Portfolio Alpha) ---------------------------------
+# -- demo and test portfolios (seed_portfolio_data.sql and the plan's Test Portfolio Alpha) ----------------------------
 def demo_book(market: Market) -> Book:
+    """The demo portfolio of the legacy seed data."""
     by_symbol = {s.symbol: s for s in market.securities}
-    portfolio = Portfolio(ref.DEMO_PORTFOLIO_ID, ref.MICHAEL_USER_ID, "DawsOS Demo Portfolio", "USD",
-                          "michael@dawsos.com's portfolio from seed_portfolio_data.sql")
+    portfolio = Portfolio(
+        ref.DEMO_PORTFOLIO_ID,
+        ref.MICHAEL_USER_ID,
+        "DawsOS Demo Portfolio",
+        "USD",
+        "michael@dawsos.com's portfolio from seed_portfolio_data.sql",
+    )
     book = Book(portfolio)
     for i, (symbol, acquired, qty, cost, per_share) in enumerate(ref.DEMO_LOTS):
         sec = by_symbol[symbol]
-        book.lots.append(Lot(ref.stable_id(f"lot:demo:{i}"), portfolio.id, sec.id, symbol, acquired, qty, qty,
-                             cost, per_share, sec.currency))
+        book.lots.append(
+            Lot(
+                ref.stable_id(f"lot:demo:{i}"),
+                portfolio.id,
+                sec.id,
+                symbol,
+                acquired,
+                qty,
+                qty,
+                cost,
+                per_share,
+                sec.currency,
+            )
+        )
     for i, (symbol, kind, day, qty, price) in enumerate(ref.DEMO_TRADES):
         sec = by_symbol[symbol]
         fee = 15.0 if symbol == "EVO" else 0.0 if symbol == "BBUC" else 10.0
         lot = next(lot for lot in book.lots if lot.symbol == symbol and (kind == "SELL" or lot.acquisition_date == day))
-        book.transactions.append(Transaction(
-            ref.stable_id(f"txn:demo:{i}"), portfolio.id, kind, sec.id, symbol, day, qty, price,
-            round(-qty * price if kind == "BUY" else qty * price, 2), sec.currency, fee, lot.id,
-            0 if symbol == "BBUC" else 2, f"{kind} {qty} {symbol} @ {price}"))
+        book.transactions.append(
+            Transaction(
+                ref.stable_id(f"txn:demo:{i}"),
+                portfolio.id,
+                kind,
+                sec.id,
+                symbol,
+                day,
+                qty,
+                price,
+                round(-qty * price if kind == "BUY" else qty * price, 2),
+                sec.currency,
+                fee,
+                lot.id,
+                0 if symbol == "BBUC" else 2,
+                f"{kind} {qty} {symbol} @ {price}",
+            )
+        )
     for i, (symbol, day, amount) in enumerate(ref.DEMO_DIVIDENDS):
         sec = by_symbol[symbol]
-        book.transactions.append(Transaction(ref.stable_id(f"txn:demo:div:{i}"), portfolio.id, "DIVIDEND", sec.id,
-                                             symbol, day, None, None, amount, sec.currency, settlement_days=0,
-                                             narration=f"{symbol} dividend"))
+        book.transactions.append(
+            Transaction(
+                ref.stable_id(f"txn:demo:div:{i}"),
+                portfolio.id,
+                "DIVIDEND",
+                sec.id,
+                symbol,
+                day,
+                None,
+                None,
+                amount,
+                sec.currency,
+                settlement_days=0,
+                narration=f"{symbol} dividend",
+            )
+        )
     return book
 
 
 def alpha_book(market: Market) -> Book:
+    """Test Portfolio Alpha, the portfolio the legacy validation figures were computed on."""
     by_symbol = {s.symbol: s for s in market.securities}
-    portfolio = Portfolio(ref.ALPHA_PORTFOLIO_ID, ref.DEMO_USER_ID, ref.ALPHA_NAME, "USD",
-                          "The refactoring plan's validation portfolio (test-portfolio-001)")
+    portfolio = Portfolio(
+        ref.ALPHA_PORTFOLIO_ID,
+        ref.DEMO_USER_ID,
+        ref.ALPHA_NAME,
+        "USD",
+        "The refactoring plan's validation portfolio (test-portfolio-001)",
+    )
     book = Book(portfolio)
     for i, (symbol, qty, cost, per_share) in enumerate(ref.ALPHA_LOTS):
         sec = by_symbol[symbol]
-        lot = Lot(ref.stable_id(f"lot:alpha:{i}"), portfolio.id, sec.id, symbol, ref.ALPHA_ACQUISITION, qty, qty,
-                  cost, per_share, sec.currency)
+        lot = Lot(
+            ref.stable_id(f"lot:alpha:{i}"),
+            portfolio.id,
+            sec.id,
+            symbol,
+            ref.ALPHA_ACQUISITION,
+            qty,
+            qty,
+            cost,
+            per_share,
+            sec.currency,
+        )
         book.lots.append(lot)
-        book.transactions.append(Transaction(ref.stable_id(f"txn:alpha:{i}"), portfolio.id, "BUY", sec.id, symbol,
-                                             ref.ALPHA_ACQUISITION, qty, per_share, -cost, sec.currency, 0.0, lot.id,
-                                             narration=f"BUY {qty} {symbol} @ {per_share}"))
+        book.transactions.append(
+            Transaction(
+                ref.stable_id(f"txn:alpha:{i}"),
+                portfolio.id,
+                "BUY",
+                sec.id,
+                symbol,
+                ref.ALPHA_ACQUISITION,
+                qty,
+                per_share,
+                -cost,
+                sec.currency,
+                0.0,
+                lot.id,
+                narration=f"BUY {qty} {symbol} @ {per_share}",
+            )
+        )
     return book
 
 
@@ -131,13 +224,21 @@ def _round_quantity(raw: float) -> float:
 
 
 def generated_portfolio(number: int) -> Portfolio:
+    """The portfolio row of generated portfolio `number` (names cycle through a fixed list)."""
     name, base = GENERATED_NAMES[number % len(GENERATED_NAMES)]
     suffix = "" if number < len(GENERATED_NAMES) else f" {number // len(GENERATED_NAMES) + 1}"
-    return Portfolio(ref.stable_id(f"portfolio:generated:{number}"), ref.DEMO_USER_ID, f"{name}{suffix}", base,
-                     f"Generated demo portfolio #{number}", "SPY" if base == "USD" else "XIC.TO")
+    return Portfolio(
+        ref.stable_id(f"portfolio:generated:{number}"),
+        ref.DEMO_USER_ID,
+        f"{name}{suffix}",
+        base,
+        f"Generated demo portfolio #{number}",
+        "SPY" if base == "USD" else "XIC.TO",
+    )
 
 
 def generated_book(rng: np.random.Generator, market: Market, number: int) -> Book:
+    """A generated portfolio with random lots bought over the history, and its transactions."""
     book = Book(generated_portfolio(number))
     tradable = [s for s in market.securities if s.symbol not in ("BBUC", "SPY")]
     picks = rng.choice(len(tradable), size=int(rng.integers(8, 15)), replace=False)
@@ -158,12 +259,36 @@ def _buy_lot(rng, market: Market, book: Book, sec, day_index: int) -> None:
     qty = _round_quantity(rng.uniform(5_000, 30_000) / (price * fx))
     fee = 9.99
     k = len(book.lots)
-    lot = Lot(ref.stable_id(f"lot:{book.portfolio.id}:{k}"), book.portfolio.id, sec.id, sec.symbol, day, qty, qty,
-              round(qty * price + fee, 2), round((qty * price + fee) / qty, 6), sec.currency)
+    lot = Lot(
+        ref.stable_id(f"lot:{book.portfolio.id}:{k}"),
+        book.portfolio.id,
+        sec.id,
+        sec.symbol,
+        day,
+        qty,
+        qty,
+        round(qty * price + fee, 2),
+        round((qty * price + fee) / qty, 6),
+        sec.currency,
+    )
     book.lots.append(lot)
-    book.transactions.append(Transaction(ref.stable_id(f"txn:{book.portfolio.id}:buy:{k}"), book.portfolio.id, "BUY",
-                                         sec.id, sec.symbol, day, qty, price, round(-qty * price, 2), sec.currency,
-                                         fee, lot.id, narration=f"BUY {qty:g} {sec.symbol}"))
+    book.transactions.append(
+        Transaction(
+            ref.stable_id(f"txn:{book.portfolio.id}:buy:{k}"),
+            book.portfolio.id,
+            "BUY",
+            sec.id,
+            sec.symbol,
+            day,
+            qty,
+            price,
+            round(-qty * price, 2),
+            sec.currency,
+            fee,
+            lot.id,
+            narration=f"BUY {qty:g} {sec.symbol}",
+        )
+    )
     if rng.random() < 0.4 and day_index < len(market.days) - 10:
         sell_index = int(rng.integers(day_index + 5, len(market.days) - 1))
         full = rng.random() < 0.5
@@ -175,10 +300,23 @@ def _buy_lot(rng, market: Market, book: Book, sec, day_index: int) -> None:
         lot.qty_open = qty - sold
         lot.is_open = not full
         lot.closed_date = sell_day if full else None
-        book.transactions.append(Transaction(ref.stable_id(f"txn:{book.portfolio.id}:sell:{k}"), book.portfolio.id,
-                                             "SELL", sec.id, sec.symbol, sell_day, sold, sell_price,
-                                             round(sold * sell_price, 2), sec.currency, fee, lot.id,
-                                             narration=f"SELL {sold:g} {sec.symbol}"))
+        book.transactions.append(
+            Transaction(
+                ref.stable_id(f"txn:{book.portfolio.id}:sell:{k}"),
+                book.portfolio.id,
+                "SELL",
+                sec.id,
+                sec.symbol,
+                sell_day,
+                sold,
+                sell_price,
+                round(sold * sell_price, 2),
+                sec.currency,
+                fee,
+                lot.id,
+                narration=f"SELL {sold:g} {sec.symbol}",
+            )
+        )
 
 
 def held_quantity(book: Book, security_id: str, day: date) -> float:
@@ -186,7 +324,13 @@ def held_quantity(book: Book, security_id: str, day: date) -> float:
     held = 0.0
     for txn in book.transactions:
         if txn.security_id == security_id and txn.transaction_date <= day:
-            held += txn.quantity if txn.transaction_type == "BUY" else -txn.quantity if txn.transaction_type == "SELL" else 0
+            held += (
+                txn.quantity
+                if txn.transaction_type == "BUY"
+                else -txn.quantity
+                if txn.transaction_type == "SELL"
+                else 0
+            )
     return held
 
 
@@ -206,10 +350,22 @@ def _add_dividends(rng, market: Market, book: Book) -> None:
                 held = held_quantity(book, security_id, pay_day)
                 if held > 0:
                     k = len(book.transactions)
-                    book.transactions.append(Transaction(
-                        ref.stable_id(f"txn:{book.portfolio.id}:div:{k}"), book.portfolio.id, "DIVIDEND", security_id,
-                        sec.symbol, pay_day, None, None, round(held * per_share, 2), sec.currency, settlement_days=0,
-                        narration=f"{sec.symbol} dividend {per_share}/share"))
+                    book.transactions.append(
+                        Transaction(
+                            ref.stable_id(f"txn:{book.portfolio.id}:div:{k}"),
+                            book.portfolio.id,
+                            "DIVIDEND",
+                            security_id,
+                            sec.symbol,
+                            pay_day,
+                            None,
+                            None,
+                            round(held * per_share, 2),
+                            sec.currency,
+                            settlement_days=0,
+                            narration=f"{sec.symbol} dividend {per_share}/share",
+                        )
+                    )
 
 
 def _add_fees(rng, market: Market, book: Book) -> None:
@@ -219,10 +375,22 @@ def _add_fees(rng, market: Market, book: Book) -> None:
             fee_day = date(year, month, day)
             if first < fee_day <= market.days[-1]:
                 k = len(book.transactions)
-                book.transactions.append(Transaction(
-                    ref.stable_id(f"txn:{book.portfolio.id}:fee:{k}"), book.portfolio.id, "FEE", None, None, fee_day,
-                    None, None, -round(float(rng.uniform(25, 75)), 2), book.portfolio.base_currency, settlement_days=0,
-                    narration="Quarterly management fee"))
+                book.transactions.append(
+                    Transaction(
+                        ref.stable_id(f"txn:{book.portfolio.id}:fee:{k}"),
+                        book.portfolio.id,
+                        "FEE",
+                        None,
+                        None,
+                        fee_day,
+                        None,
+                        None,
+                        -round(float(rng.uniform(25, 75)), 2),
+                        book.portfolio.base_currency,
+                        settlement_days=0,
+                        narration="Quarterly management fee",
+                    )
+                )
 
 
 # -- valuation ----------------------------------------------------------------------------------------------------
@@ -262,19 +430,51 @@ def value_book(market: Market, book: Book) -> None:
             cash += _cash_effect(market, txn, base, index)
             if txn.transaction_type in ("BUY", "SELL"):
                 holdings[txn.security_id] += txn.quantity if txn.transaction_type == "BUY" else -txn.quantity
-        positions = sum(qty * market.close(sid, index) * market.fx(_currency(market, sid), base, index)
-                        for sid, qty in holdings.items() if qty)
+        positions = sum(
+            qty * market.close(sid, index) * market.fx(_currency(market, sid), base, index)
+            for sid, qty in holdings.items()
+            if qty
+        )
         positions_value, cash_balance = round(positions, 2), round(cash, 2)
-        book.daily_values.append((book.portfolio.id, market.days[index], round(positions_value + cash_balance, 2),
-                                  cash_balance, positions_value, round(flow, 2), base))
-    book.cash_flows.append((ref.stable_id(f"flow:{book.portfolio.id}:deposit"), book.portfolio.id, first_day, "DEPOSIT",
-                            deposit, base, None, "Initial funding"))
+        book.daily_values.append(
+            (
+                book.portfolio.id,
+                market.days[index],
+                round(positions_value + cash_balance, 2),
+                cash_balance,
+                positions_value,
+                round(flow, 2),
+                base,
+            )
+        )
+    book.cash_flows.append(
+        (
+            ref.stable_id(f"flow:{book.portfolio.id}:deposit"),
+            book.portfolio.id,
+            first_day,
+            "DEPOSIT",
+            deposit,
+            base,
+            None,
+            "Initial funding",
+        )
+    )
     for txn in book.transactions:
         if txn.transaction_type in ("DIVIDEND", "FEE"):
             index = min(market.effective_index(txn.transaction_date), n - 1)
             amount = round(txn.amount * market.fx(txn.currency, base, index), 2)
-            book.cash_flows.append((ref.stable_id(f"flow:{txn.id}"), book.portfolio.id, txn.transaction_date,
-                                    txn.transaction_type, amount, base, txn.id, txn.narration))
+            book.cash_flows.append(
+                (
+                    ref.stable_id(f"flow:{txn.id}"),
+                    book.portfolio.id,
+                    txn.transaction_date,
+                    txn.transaction_type,
+                    amount,
+                    base,
+                    txn.id,
+                    txn.narration,
+                )
+            )
 
 
 def _currency(market: Market, security_id: str) -> str:

@@ -48,6 +48,8 @@ class LotChunk:
 
 
 class LotGenerator:
+    """Generates lots in chunks as numpy columns, fast enough for millions of rows."""
+
     def __init__(self, market: Market, portfolio_ids: list[str], rng: np.random.Generator):
         self.rng = rng
         tradable = [i for i, s in enumerate(market.securities) if s.symbol != "BBUC"]
@@ -59,6 +61,7 @@ class LotGenerator:
         self.portfolio_ids = np.array(portfolio_ids, dtype="S36")
 
     def chunk(self, rows: int) -> LotChunk:
+        """The next `rows` random lots."""
         rng, n_days = self.rng, len(self.dates)
         security = rng.integers(0, len(self.security_ids), rows)
         day = rng.integers(0, int(0.8 * n_days), rows)
@@ -66,18 +69,36 @@ class LotGenerator:
         state = rng.random(rows)
         closed = state < 0.30
         partial = (state >= 0.30) & (state < 0.44)  # 20 % of the open lots are partly sold
-        qty_open = np.where(closed, 0, np.where(partial, np.maximum(1, (qty_original * rng.uniform(0.2, 0.9, rows)).astype(np.int64)), qty_original))
+        qty_open = np.where(
+            closed,
+            0,
+            np.where(
+                partial, np.maximum(1, (qty_original * rng.uniform(0.2, 0.9, rows)).astype(np.int64)), qty_original
+            ),
+        )
         qty_open = np.minimum(qty_open, qty_original)
         close_day = np.minimum(day + rng.integers(5, 200, rows), n_days - 1)
         return LotChunk(
-            ids=uuid_strings(rng, rows), portfolio_ids=self.portfolio_ids[rng.integers(0, len(self.portfolio_ids), rows)],
-            security_ids=self.security_ids[security], symbols=self.symbols[security], currencies=self.currencies[security],
-            acquired=self.dates[day], closed=self.dates[close_day], has_closed_date=closed, qty_original=qty_original,
-            qty_open=qty_open, quantity=qty_original.copy(), price_cents=self.price_cents[security, day], is_open=~closed)
+            ids=uuid_strings(rng, rows),
+            portfolio_ids=self.portfolio_ids[rng.integers(0, len(self.portfolio_ids), rows)],
+            security_ids=self.security_ids[security],
+            symbols=self.symbols[security],
+            currencies=self.currencies[security],
+            acquired=self.dates[day],
+            closed=self.dates[close_day],
+            has_closed_date=closed,
+            qty_original=qty_original,
+            qty_open=qty_open,
+            quantity=qty_original.copy(),
+            price_cents=self.price_cents[security, day],
+            is_open=~closed,
+        )
 
 
-def inject_defects(chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedger, shape: Shape,
-                   orphan_ids: np.ndarray) -> None:
+def inject_defects(
+    chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedger, shape: Shape, orphan_ids: np.ndarray
+) -> None:
+    """Plant the seed's defects in a chunk of lots and record them in the ledger."""
     rows = len(chunk.ids)
     orphan = (rng.random(rows) < ORPHAN_RATE) & applicable("orphaned_lots", shape)
     chunk.security_ids = np.where(orphan, orphan_ids[rng.integers(0, len(orphan_ids), rows)], chunk.security_ids)
@@ -93,9 +114,11 @@ def inject_defects(chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedg
     chunk.has_closed_date = np.where(zero_but_open, False, np.where(open_but_closed, True, chunk.has_closed_date))
     drift = (rng.random(rows) < QUANTITY_DRIFT_RATE) & (chunk.qty_open > 0) & (chunk.qty_open < chunk.qty_original)
     chunk.quantity = np.where(drift, chunk.qty_open, chunk.quantity)
-    for key, mask in (("open_lots_with_zero_qty_open", zero_but_open),
-                      ("closed_lots_with_positive_qty_open", open_but_closed),
-                      ("quantity_differs_from_qty_original", drift)):
+    for key, mask in (
+        ("open_lots_with_zero_qty_open", zero_but_open),
+        ("closed_lots_with_positive_qty_open", open_but_closed),
+        ("quantity_differs_from_qty_original", drift),
+    ):
         for i in np.flatnonzero(mask):
             ledger.record(key, chunk.ids[i].decode())
 
@@ -103,9 +126,19 @@ def inject_defects(chunk: LotChunk, rng: np.random.Generator, ledger: DefectLedg
 def lot_csv(chunk: LotChunk, shape: Shape) -> bytes:
     """Columns in the order of loader.lot_columns(shape)."""
     rows = len(chunk.ids)
-    csv = (CsvColumns(rows).text(chunk.ids).text(chunk.portfolio_ids).text(chunk.security_ids).text(chunk.symbols)
-           .text(chunk.acquired).integer(chunk.quantity, 4).decimal(chunk.quantity * chunk.price_cents, 11)
-           .decimal(chunk.price_cents, 9).text(chunk.currencies).boolean(chunk.is_open))
+    csv = (
+        CsvColumns(rows)
+        .text(chunk.ids)
+        .text(chunk.portfolio_ids)
+        .text(chunk.security_ids)
+        .text(chunk.symbols)
+        .text(chunk.acquired)
+        .integer(chunk.quantity, 4)
+        .decimal(chunk.quantity * chunk.price_cents, 11)
+        .decimal(chunk.price_cents, 9)
+        .text(chunk.currencies)
+        .boolean(chunk.is_open)
+    )
     if shape.lots_007:
         csv.integer(chunk.qty_original, 4).integer(chunk.qty_open, 4).text(chunk.closed, null=~chunk.has_closed_date)
     return csv.render()
@@ -123,12 +156,22 @@ SELECT l.portfolio_id, 'BUY', l.security_id, l.symbol, l.acquisition_date, {orig
 
 
 def _index_and_fk_definitions(conn: psycopg.Connection, table: str) -> tuple[list[str], list[tuple[str, str]]]:
-    indexes = [r[0] for r in conn.execute(
-        "SELECT indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = %s AND NOT EXISTS "
-        "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", (table,))]
-    fks = [(r[0], r[1]) for r in conn.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
-        (table,))]
+    indexes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = %s AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            (table,),
+        )
+    ]
+    fks = [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'f'",
+            (table,),
+        )
+    ]
     return indexes, fks
 
 
@@ -155,11 +198,18 @@ def indexes_deferred(conn: psycopg.Connection, tables=BULK_TABLES):
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )
 
 
 def copy_chunks(conn: psycopg.Connection, sql: str, chunks, advance) -> None:
+    """COPY the chunks into the database with `sql`, calling `advance(rows)` after each."""
     with conn.cursor() as cur:
         with cur.copy(sql, writer=QueuedLibpqWriter(cur)) as copy:
             for rows, payload in chunks:
@@ -167,8 +217,9 @@ def copy_chunks(conn: psycopg.Connection, sql: str, chunks, advance) -> None:
                 advance(rows)
 
 
-def bulk_lot_payloads(market: Market, portfolio_ids: list[str], count: int, seed: int, ledger: DefectLedger,
-                      shape: Shape):
+def bulk_lot_payloads(
+    market: Market, portfolio_ids: list[str], count: int, seed: int, ledger: DefectLedger, shape: Shape
+):
     """(rows, CSV bytes) chunks of generated lots; the same seed and portfolios always give the same bytes."""
     rng = np.random.default_rng([seed, 1])
     generator = LotGenerator(market, portfolio_ids, rng)
@@ -180,8 +231,16 @@ def bulk_lot_payloads(market: Market, portfolio_ids: list[str], count: int, seed
         yield rows, lot_csv(chunk, shape)
 
 
-def load_bulk_lots(conn: psycopg.Connection, market: Market, portfolio_ids: list[str], count: int, seed: int,
-                   ledger: DefectLedger, shape: Shape, progress: bool = True) -> dict[str, float]:
+def load_bulk_lots(
+    conn: psycopg.Connection,
+    market: Market,
+    portfolio_ids: list[str],
+    count: int,
+    seed: int,
+    ledger: DefectLedger,
+    shape: Shape,
+    progress: bool = True,
+) -> dict[str, float]:
     """Add `count` lots to the given portfolios, then one BUY transaction per new lot; return phase timings."""
     from dawsos_assets.database.seed.loader import lot_columns
 
@@ -192,13 +251,18 @@ def load_bulk_lots(conn: psycopg.Connection, market: Market, portfolio_ids: list
         with indexes_deferred(conn):
             started = time.perf_counter()
             task = bar.add_task("lots (COPY)", total=count)
-            copy_chunks(conn, f"COPY lots ({', '.join(lot_columns(shape))}) FROM STDIN (FORMAT csv)", payloads,
-                        lambda n: bar.advance(task, n))
+            copy_chunks(
+                conn,
+                f"COPY lots ({', '.join(lot_columns(shape))}) FROM STDIN (FORMAT csv)",
+                payloads,
+                lambda n: bar.advance(task, n),
+            )
             timings["copy_lots_s"] = time.perf_counter() - started
             started = time.perf_counter()
             task = bar.add_task("BUY transactions (INSERT ... SELECT)", total=1)
-            conn.execute(BUY_TRANSACTIONS_SQL.format(original=f"l.{shape.original_column or 'quantity'}"),
-                         (portfolio_ids,))
+            conn.execute(
+                BUY_TRANSACTIONS_SQL.format(original=f"l.{shape.original_column or 'quantity'}"), (portfolio_ids,)
+            )
             bar.advance(task)
             timings["insert_transactions_s"] = time.perf_counter() - started
             bar.add_task("indexes and foreign keys", total=None)

@@ -13,6 +13,8 @@ COMMA, NEWLINE, DOT, MINUS, ZERO = ord(","), ord("\n"), ord("."), ord("-"), ord(
 
 
 class CsvColumns:
+    """Builds CSV text column by column from numpy arrays (for COPY), without a Python loop per row."""
+
     def __init__(self, rows: int):
         self.rows = rows
         self._bytes: list[np.ndarray] = []
@@ -36,9 +38,11 @@ class CsvColumns:
         return self._append(matrix, mask)
 
     def constant(self, value: bytes) -> CsvColumns:
+        """Append a column holding the same value on every row."""
         return self.text(np.full(self.rows, value, dtype=f"S{max(1, len(value))}"))
 
     def integer(self, values: np.ndarray, width: int, null: np.ndarray | None = None) -> CsvColumns:
+        """Append an integer column printed with `width` digits at most; rows marked in `null` stay empty."""
         matrix, mask = _digits(np.asarray(values, dtype=np.int64), width)
         if null is not None:
             mask &= ~null[:, None]
@@ -57,9 +61,11 @@ class CsvColumns:
         return self._append(np.hstack([whole, tail]), np.hstack([whole_mask, np.ones((self.rows, 3), bool)]))
 
     def boolean(self, values: np.ndarray) -> CsvColumns:
+        """Append a boolean column as t/f."""
         return self.text(np.where(values, b"t", b"f").astype("S1"))
 
     def render(self) -> bytes:
+        """The CSV bytes of all columns, one line per row."""
         matrix = np.hstack(self._bytes + [np.full((self.rows, 1), NEWLINE, np.uint8)])
         mask = np.hstack(self._masks + [np.ones((self.rows, 1), bool)])
         return matrix[mask].tobytes()
@@ -72,11 +78,11 @@ def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     matrix[:, 0] = MINUS
     count = np.ones(len(values), np.int64)
     for k in range(width):
-        power = 10 ** k
+        power = 10**k
         matrix[:, width - k] = ZERO + (magnitude // power) % 10
         if k:
             count += magnitude >= power
-    if (magnitude >= 10 ** width).any():
+    if (magnitude >= 10**width).any():
         raise ValueError(f"a value does not fit in {width} digits")
     positions = np.arange(width + 1)[None, :]
     mask = positions > (width - count)[:, None]
@@ -94,6 +100,12 @@ def uuid_strings(rng: np.random.Generator, rows: int) -> np.ndarray:
     hexed[:, 0::2] = hex_digits[raw >> 4]
     hexed[:, 1::2] = hex_digits[raw & 0x0F]
     out = np.full((rows, 36), MINUS, np.uint8)
-    for (src, dst) in (((0, 8), (0, 8)), ((8, 12), (9, 13)), ((12, 16), (14, 18)), ((16, 20), (19, 23)), ((20, 32), (24, 36))):
-        out[:, dst[0]:dst[1]] = hexed[:, src[0]:src[1]]
+    for src, dst in (
+        ((0, 8), (0, 8)),
+        ((8, 12), (9, 13)),
+        ((12, 16), (14, 18)),
+        ((16, 20), (19, 23)),
+        ((20, 32), (24, 36)),
+    ):
+        out[:, dst[0] : dst[1]] = hexed[:, src[0] : src[1]]
     return out.view("S36").ravel()

@@ -18,33 +18,50 @@ MANIFEST_ID_LIMIT = 50
 
 # defect key -> (description, SQL counting it; {open} and {original} are the lot-tracking columns' current names)
 DEFECT_QUERIES = {
-    "orphaned_lots": ("lots whose security_id matches no security",
-                      "SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id)"),
-    "orphaned_transactions": ("transactions whose non-NULL security_id matches no security",
-                              "SELECT count(*) FROM transactions t WHERE t.security_id IS NOT NULL AND NOT EXISTS "
-                              "(SELECT 1 FROM securities s WHERE s.id = t.security_id)"),
-    "orphaned_betas_security": ("position_factor_betas rows whose security_id matches no security",
-                                "SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS "
-                                "(SELECT 1 FROM securities s WHERE s.id = b.security_id)"),
-    "orphaned_betas_portfolio": ("position_factor_betas rows whose portfolio_id matches no portfolio",
-                                 "SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)"),
-    "open_lots_with_zero_qty_open": ("lots flagged is_open whose open quantity is 0",
-                                     "SELECT count(*) FROM lots WHERE is_open AND {open} = 0"),
-    "closed_lots_with_positive_qty_open": ("lots flagged closed whose open quantity is above 0",
-                                           "SELECT count(*) FROM lots WHERE NOT is_open AND {open} > 0"),
-    "quantity_differs_from_qty_original": ("lots whose legacy quantity differs from the original quantity",
-                                           "SELECT count(*) FROM lots WHERE quantity <> {original}"),
+    "orphaned_lots": (
+        "lots whose security_id matches no security",
+        "SELECT count(*) FROM lots l WHERE NOT EXISTS (SELECT 1 FROM securities s WHERE s.id = l.security_id)",
+    ),
+    "orphaned_transactions": (
+        "transactions whose non-NULL security_id matches no security",
+        "SELECT count(*) FROM transactions t WHERE t.security_id IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM securities s WHERE s.id = t.security_id)",
+    ),
+    "orphaned_betas_security": (
+        "position_factor_betas rows whose security_id matches no security",
+        "SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS "
+        "(SELECT 1 FROM securities s WHERE s.id = b.security_id)",
+    ),
+    "orphaned_betas_portfolio": (
+        "position_factor_betas rows whose portfolio_id matches no portfolio",
+        "SELECT count(*) FROM position_factor_betas b WHERE NOT EXISTS "
+        "(SELECT 1 FROM portfolios p WHERE p.id = b.portfolio_id)",
+    ),
+    "open_lots_with_zero_qty_open": (
+        "lots flagged is_open whose open quantity is 0",
+        "SELECT count(*) FROM lots WHERE is_open AND {open} = 0",
+    ),
+    "closed_lots_with_positive_qty_open": (
+        "lots flagged closed whose open quantity is above 0",
+        "SELECT count(*) FROM lots WHERE NOT is_open AND {open} > 0",
+    ),
+    "quantity_differs_from_qty_original": (
+        "lots whose legacy quantity differs from the original quantity",
+        "SELECT count(*) FROM lots WHERE quantity <> {original}",
+    ),
 }
 LEGAL_QUERIES = {
-    "fee_transactions_without_security": ("FEE transactions with NULL security_id (legal)",
-                                          "SELECT count(*) FROM transactions WHERE transaction_type = 'FEE' AND security_id IS NULL"),
+    "fee_transactions_without_security": (
+        "FEE transactions with NULL security_id (legal)",
+        "SELECT count(*) FROM transactions WHERE transaction_type = 'FEE' AND security_id IS NULL",
+    ),
 }
 
 
 def applicable(key: str, shape: Shape) -> bool:
     """Whether a defect can exist in a database of this shape: no foreign key forbids it, its table and columns
-    exist (007's columns; betas the team dropped on 2025-11-04)."""
+    exist (007's columns; betas the team dropped on 2025-11-04).
+    """
     if key == "orphaned_lots":
         return not shape.has_key("lots", "security_id")
     if key == "orphaned_transactions":
@@ -56,15 +73,19 @@ def applicable(key: str, shape: Shape) -> bool:
 
 
 def defect_query(key: str, shape: Shape) -> str:
+    """The query that finds the rows of defect `key`, with the database's lot column names."""
     return DEFECT_QUERIES[key][1].format(open=shape.open_column, original=shape.original_column)
 
 
 @dataclass
 class DefectLedger:
+    """The planted defects: how many of each kind and the ids of the first ones."""
+
     ids: dict[str, list[str]] = field(default_factory=lambda: {key: [] for key in DEFECT_QUERIES})
     counts: dict[str, int] = field(default_factory=lambda: {key: 0 for key in DEFECT_QUERIES})
 
     def record(self, key: str, row_id: str) -> None:
+        """Count one planted defect and keep its row id while the manifest has room."""
         self.counts[key] += 1
         if len(self.ids[key]) < MANIFEST_ID_LIMIT:
             self.ids[key].append(row_id)
@@ -75,9 +96,15 @@ class DefectLedger:
         for key, (description, _query) in DEFECT_QUERIES.items():
             possible = applicable(key, shape)
             injected = self.counts[key] if possible else 0
-            out[key] = {"description": description, "count": injected + found_before.get(key, 0), "injected": injected,
-                        "found_before_seeding": found_before.get(key, 0), "applicable": possible,
-                        "sample_ids": self.ids[key], "query": defect_query(key, shape) if possible else None}
+            out[key] = {
+                "description": description,
+                "count": injected + found_before.get(key, 0),
+                "injected": injected,
+                "found_before_seeding": found_before.get(key, 0),
+                "applicable": possible,
+                "sample_ids": self.ids[key],
+                "query": defect_query(key, shape) if possible else None,
+            }
         return out
 
 
@@ -113,24 +140,59 @@ def orphan_rows(books: list[Book], ledger: DefectLedger) -> tuple[list[Lot], lis
     lots, transactions = [], []
     for i in range(4):
         security_id = ref.stable_id(f"security:delisted:{i}")
-        lot = Lot(ref.stable_id(f"lot:orphan:{i}"), host.id, security_id, f"DLST{i}", ref.LEGACY_AS_OF.replace(month=3, day=3),
-                  100.0, 100.0, 1000.0, 10.0, "USD")
+        lot = Lot(
+            ref.stable_id(f"lot:orphan:{i}"),
+            host.id,
+            security_id,
+            f"DLST{i}",
+            ref.LEGACY_AS_OF.replace(month=3, day=3),
+            100.0,
+            100.0,
+            1000.0,
+            10.0,
+            "USD",
+        )
         lots.append(lot)
         ledger.record("orphaned_lots", lot.id)
-        txn = Transaction(ref.stable_id(f"txn:orphan:buy:{i}"), host.id, "BUY", security_id, f"DLST{i}",
-                          lot.acquisition_date, 100.0, 10.0, -1000.0, "USD", 0.0, lot.id, narration="delisted security")
+        txn = Transaction(
+            ref.stable_id(f"txn:orphan:buy:{i}"),
+            host.id,
+            "BUY",
+            security_id,
+            f"DLST{i}",
+            lot.acquisition_date,
+            100.0,
+            10.0,
+            -1000.0,
+            "USD",
+            0.0,
+            lot.id,
+            narration="delisted security",
+        )
         transactions.append(txn)
         ledger.record("orphaned_transactions", txn.id)
     for i in range(3):
-        txn = Transaction(ref.stable_id(f"txn:orphan:div:{i}"), second.id, "DIVIDEND", ref.stable_id(f"security:delisted:{i}"),
-                          f"DLST{i}", ref.LEGACY_AS_OF.replace(month=6, day=14), None, None, 12.5, "USD", settlement_days=0,
-                          narration="dividend of a delisted security")
+        txn = Transaction(
+            ref.stable_id(f"txn:orphan:div:{i}"),
+            second.id,
+            "DIVIDEND",
+            ref.stable_id(f"security:delisted:{i}"),
+            f"DLST{i}",
+            ref.LEGACY_AS_OF.replace(month=6, day=14),
+            None,
+            None,
+            12.5,
+            "USD",
+            settlement_days=0,
+            narration="dividend of a delisted security",
+        )
         transactions.append(txn)
         ledger.record("orphaned_transactions", txn.id)
     return lots, transactions
 
 
 def orphan_beta_rows(books: list[Book], ledger: DefectLedger, shape: Shape, cnr_id: str) -> list[tuple]:
+    """Rows of position_factor_betas for delisted securities (orphans), recorded in the ledger."""
     host = books[0].portfolio.id
     rows = []
     for i in range(3):
@@ -138,8 +200,24 @@ def orphan_beta_rows(books: list[Book], ledger: DefectLedger, shape: Shape, cnr_
         if shape.betas == "long":
             rows.append((host, security_id, "equity_market", 1.0))
         else:
-            rows.append((ref.stable_id(f"pfb:orphan:{i}"), host, security_id, f"DLST{i}", ref.LEGACY_AS_OF,
-                         0, 0, 0, 0, 1.0, 0, 0, "stale", 0.1))
+            rows.append(
+                (
+                    ref.stable_id(f"pfb:orphan:{i}"),
+                    host,
+                    security_id,
+                    f"DLST{i}",
+                    ref.LEGACY_AS_OF,
+                    0,
+                    0,
+                    0,
+                    0,
+                    1.0,
+                    0,
+                    0,
+                    "stale",
+                    0.1,
+                )
+            )
         ledger.record("orphaned_betas_security", f"{host}/{security_id}")
     if shape.betas == "long":
         for i in range(2):

@@ -11,11 +11,20 @@ from dawsos_assets.database.seed import reference as ref
 
 # USD-based rates at LEGACY_AS_OF; every cross is derived from them, so triangles always agree.
 USD_PER = {"USD": 1.0, "CAD": 1 / 1.3625, "EUR": 1.088, "GBP": 1.266, "JPY": 1 / 149.7}
-FX_PAIRS = [("USD", "CAD"), ("CAD", "USD"), ("EUR", "CAD"), ("EUR", "USD"), ("GBP", "CAD"), ("GBP", "USD"), ("JPY", "CAD")]
+FX_PAIRS = [
+    ("USD", "CAD"),
+    ("CAD", "USD"),
+    ("EUR", "CAD"),
+    ("EUR", "USD"),
+    ("GBP", "CAD"),
+    ("GBP", "USD"),
+    ("JPY", "CAD"),
+]
 PACK_POLICY = "WM4PM_CAD"
 
 
 def business_days(start: date, end: date) -> list[date]:
+    """The weekdays from `start` to `end`, both included."""
     days, day = [], start
     while day <= end:
         if day.weekday() < 5:
@@ -25,11 +34,14 @@ def business_days(start: date, end: date) -> list[date]:
 
 
 def pack_id(day: date) -> str:
+    """Id of the pricing pack of `day`."""
     return f"PP_{day.isoformat()}"
 
 
 @dataclass
 class Security:
+    """A security of the seed market."""
+
     id: str
     symbol: str
     name: str
@@ -42,18 +54,34 @@ class Security:
 
 
 def all_securities() -> list[Security]:
-    listed = [Security(sid, sym, name, kind, exch, ccy, dom, sector, px)
-              for sym, sid, name, kind, exch, ccy, dom, sector, px in ref.DEMO_SECURITIES + ref.TEST_SECURITIES]
+    """The demo and test securities plus the other listed ones."""
+    listed = [
+        Security(sid, sym, name, kind, exch, ccy, dom, sector, px)
+        for sym, sid, name, kind, exch, ccy, dom, sector, px in ref.DEMO_SECURITIES + ref.TEST_SECURITIES
+    ]
     for symbol, sector, ccy, px in ref.OTHER_SECURITIES:
         exchange = "TSX" if ccy == "CAD" else "NYSE"
         kind = "etf" if symbol.startswith(("X", "V")) and symbol.endswith(".TO") else "equity"
-        listed.append(Security(ref.stable_id(f"security:{symbol}"), symbol, f"{symbol} (demo)", kind, exchange, ccy,
-                               "CA" if ccy == "CAD" else "US", sector, px))
+        listed.append(
+            Security(
+                ref.stable_id(f"security:{symbol}"),
+                symbol,
+                f"{symbol} (demo)",
+                kind,
+                exchange,
+                ccy,
+                "CA" if ccy == "CAD" else "US",
+                sector,
+                px,
+            )
+        )
     return listed
 
 
 @dataclass
 class Market:
+    """Daily closes of every security and USD rates of every currency over the history."""
+
     days: list[date]
     securities: list[Security]
     closes: np.ndarray  # [security, day], in each security's trading currency
@@ -78,6 +106,7 @@ class Market:
         self.row = {s.id: i for i, s in enumerate(self.securities)}
 
     def close(self, security_id: str, index: int) -> float:
+        """Close of a security at a day index, in its trading currency."""
         return float(self.closes[self.row[security_id], index])
 
     def fx(self, base: str, quote: str, index: int) -> float:
@@ -88,6 +117,7 @@ class Market:
 
 
 def build_market(rng: np.random.Generator, start: date = ref.HISTORY_START, end: date = ref.LEGACY_AS_OF) -> Market:
+    """A random market: business days from `start` to `end` and a price path for each security."""
     days = business_days(start, end)
     securities = all_securities()
     n = len(days)
@@ -110,22 +140,39 @@ def build_market(rng: np.random.Generator, start: date = ref.HISTORY_START, end:
 
 
 def securities_rows(market: Market) -> list[tuple]:
-    return [(s.id, s.symbol, s.name, s.security_type, s.exchange, s.currency, s.currency, s.domicile, s.sector)
-            for s in market.securities]
+    """Rows of the securities table."""
+    return [
+        (s.id, s.symbol, s.name, s.security_type, s.exchange, s.currency, s.currency, s.domicile, s.sector)
+        for s in market.securities
+    ]
 
 
 def pricing_pack_rows(market: Market) -> list[tuple]:
+    """Rows of pricing_packs, one per business day."""
     import hashlib
 
     rows = []
-    for i, day in enumerate(market.days):
+    for day in market.days:
         digest = hashlib.sha256(f"{day.isoformat()}|{PACK_POLICY}".encode()).hexdigest()
-        rows.append((pack_id(day), day, PACK_POLICY, f"sha256:{digest}", '{"FMP": true, "manual": true}',
-                     "fresh", True, True, True, False))
+        rows.append(
+            (
+                pack_id(day),
+                day,
+                PACK_POLICY,
+                f"sha256:{digest}",
+                '{"FMP": true, "manual": true}',
+                "fresh",
+                True,
+                True,
+                True,
+                False,
+            )
+        )
     return rows
 
 
 def price_rows(market: Market, rng: np.random.Generator) -> list[tuple]:
+    """Rows of prices: each security's close, open, high, low and volume per day."""
     rows = []
     for s_index, sec in enumerate(market.securities):
         closes = market.closes[s_index]
@@ -136,15 +183,39 @@ def price_rows(market: Market, rng: np.random.Generator) -> list[tuple]:
             open_ = round(close * (1 + (spread[d_index] - 0.005)), 4)
             high = round(max(open_, close) * (1 + spread[d_index] / 2), 4)
             low = round(min(open_, close) * (1 - spread[d_index] / 2), 4)
-            rows.append((ref.stable_id(f"price:{sec.symbol}:{day}"), sec.id, pack_id(day), day, close, open_, high, low,
-                         int(volume[d_index]), sec.currency, "manual"))
+            rows.append(
+                (
+                    ref.stable_id(f"price:{sec.symbol}:{day}"),
+                    sec.id,
+                    pack_id(day),
+                    day,
+                    close,
+                    open_,
+                    high,
+                    low,
+                    int(volume[d_index]),
+                    sec.currency,
+                    "manual",
+                )
+            )
     return rows
 
 
 def fx_rows(market: Market) -> list[tuple]:
+    """Rows of fx_rates for each currency pair and day."""
     rows = []
     for d_index, day in enumerate(market.days):
         for base, quote in FX_PAIRS:
-            rows.append((ref.stable_id(f"fx:{base}{quote}:{day}"), pack_id(day), base, quote, f"{day} 16:00:00+00",
-                         market.fx(base, quote, d_index), "WM/Reuters", PACK_POLICY))
+            rows.append(
+                (
+                    ref.stable_id(f"fx:{base}{quote}:{day}"),
+                    pack_id(day),
+                    base,
+                    quote,
+                    f"{day} 16:00:00+00",
+                    market.fx(base, quote, d_index),
+                    "WM/Reuters",
+                    PACK_POLICY,
+                )
+            )
     return rows
