@@ -115,4 +115,11 @@ def load_definitions() -> dg.Definitions:
     )
 
 
-defs = build_defs()  # the same graph with the defaults, for tests, the demo and the benchmarks
+def __getattr__(name: str):
+    """`defs`: the same graph with the defaults, for tests, the demo and the benchmarks, built on first use. Dagster
+    loads `load_definitions`; building `defs` at import would cost every run worker a second build (0.4 s).
+    """
+    if name == "defs":
+        globals()["defs"] = build_defs()
+        return globals()["defs"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from dawsos_assets.database import connection
 from dawsos_assets.database.server import EmbeddedPostgres
 from dawsos_assets.definitions import OBSERVE_LEGACY_JOB, defs
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
+from dawsos_assets.patterns.assets import partition_keys_read_once
 from dawsos_assets.tables.legacy_assets import legacy_key
 
 
@@ -183,3 +184,49 @@ def test_a_failed_run_over_many_partitions_marks_each_of_them_failed(seeded_url)
     assert not result.success
     assert set(attempts) == set(BOOKS.get_partition_keys())
     assert {run_id for run_id, _ in attempts.values()} == {result.run_id}
+
+
+NAMED_BOOKS = dg.DynamicPartitionsDefinition(name="named_books")
+
+
+@dg.asset(partitions_def=NAMED_BOOKS, backfill_policy=dg.BackfillPolicy.single_run())
+def annotated_books(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    with partition_keys_read_once(context.instance):  # as the pattern assets add each portfolio's metadata
+        for partition in context.partition_keys:
+            context.add_asset_metadata({"book": partition}, partition_key=partition)
+    return dg.MaterializeResult()
+
+
+def _dynamic_partition_reads() -> int:
+    """Scans of Dagster's dynamic_partitions table so far, as the server counts them (a backend reports its counts
+    at the latest when it exits: read after the instance closed its connections)."""
+    time.sleep(1)
+    with connection.connect(connection.database_url("dagster"), autocommit=True) as conn:
+        return conn.execute(
+            "SELECT seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'dynamic_partitions'"
+        ).fetchone()[0]
+
+
+def _annotate_books(count: int) -> int:
+    """Materialize the first `count` books in one run; the dynamic_partitions reads it took."""
+    before = _dynamic_partition_reads()
+    with dg.DagsterInstance.get() as instance:
+        keys = instance.get_dynamic_partitions(NAMED_BOOKS.name)[:count]
+        result = dg.materialize(
+            [annotated_books],
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
+        assert result.success
+        assert {e.partition for e in result.get_asset_materialization_events()} == set(keys)
+    return _dynamic_partition_reads() - before
+
+
+def test_adding_metadata_to_each_partition_reads_the_partition_keys_once(seeded_url):
+    """Dagster validates each add_asset_metadata(partition_key=…) against the run's range by reading every key:
+    without the pin, a step over N portfolios reads the key list N times (a million rows at 1,000 portfolios)."""
+    prepare_instance()
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions(NAMED_BOOKS.name, [f"book-{number:03d}" for number in range(60)])
+    few, many = _annotate_books(10), _annotate_books(60)
+    assert many - few < 10, f"{few} reads for 10 partitions, {many} for 60"

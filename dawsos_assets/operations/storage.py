@@ -13,9 +13,11 @@ class: PooledPostgresStorage, config: {postgres_url: …}}` (see dawsos_assets/o
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy
@@ -98,10 +100,57 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
     """
 
     def __init__(self, *args, **kwargs):
+        self._tables_found: set[str] = set()  # before the parent's init, which already asks for tables
+        self._pinned = threading.local()
         super().__init__(*args, **kwargs)
         # Dagster hands events to store_event_batch only when this variable is set, in the process that stores
         # them (web server, daemon, run worker). Set here, every process that opens this instance batches.
         os.environ.setdefault(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
+
+    def has_table(self, table_name: str) -> bool:
+        """Asked before every dynamic-partition query; Dagster never drops its tables while running, so a table once
+        found is remembered instead of asked of the catalog again.
+        """
+        if table_name not in self._tables_found:
+            if not super().has_table(table_name):
+                return False
+            self._tables_found.add(table_name)
+        return True
+
+    @contextlib.contextmanager
+    def dynamic_partitions_pinned(self) -> Iterator[None]:
+        """Within the block, this thread reads each dynamic partitions definition's keys once.
+
+        Dagster checks every `add_asset_metadata(partition_key=…)` against the run's range by reading the whole key
+        list and two keys from the database: N partitions cost N queries of N keys. A step's partitions were fixed
+        when its run started, so the loop that adds their metadata reads them once (see patterns/assets.py).
+        """
+        self._pinned.keys = {}
+        try:
+            yield
+        finally:
+            del self._pinned.keys
+
+    def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
+        """The keys, read once per pinned block (see dynamic_partitions_pinned), else from the database."""
+        pinned = self._pinned_keys(partitions_def_name)
+        return pinned[0] if pinned else super().get_dynamic_partitions(partitions_def_name)
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        """Answered from the pinned keys inside a pinned block, else by the database."""
+        pinned = self._pinned_keys(partitions_def_name)
+        return (
+            partition_key in pinned[1] if pinned else super().has_dynamic_partition(partitions_def_name, partition_key)
+        )
+
+    def _pinned_keys(self, partitions_def_name: str) -> tuple[Sequence[str], frozenset[str]] | None:
+        pinned = getattr(self._pinned, "keys", None)
+        if pinned is None:
+            return None
+        if partitions_def_name not in pinned:
+            keys = super().get_dynamic_partitions(partitions_def_name)
+            pinned[partitions_def_name] = (keys, frozenset(keys))
+        return pinned[partitions_def_name]
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """dagster-postgres writes materializations in one statement but the planned events before a run one by

@@ -8,6 +8,7 @@ engine could not compute for that portfolio, goes to analytics.pattern_rejects i
 step commits once, after every portfolio: a batch is published whole or not at all.
 """
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ CHECK_RULES = {
     "consolidation map); a pattern with a refused capability is not run.",
 }
 SAMPLE_PORTFOLIOS = 20  # failing portfolios listed in a check's metadata
+PREVIEW_ITEMS, PREVIEW_DEPTH = 3, 4  # what a partition's result preview shows of each list and of nesting
 PUBLISH_SQL = """
 INSERT INTO analytics.pattern_outputs (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, run_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -127,6 +129,23 @@ def _store(conn, pattern: Pattern, outcome: Outcome, run_id: str) -> str:
     return f"analytics.pattern_rejects id {rejected}"
 
 
+def _abridged(value, depth: int = 0):
+    """The result's shape for a preview: lists cut to their first items, nesting cut below a few levels. Dumping a
+    whole result (NAV histories, return series) for each portfolio only to show 4,000 characters of it cost more
+    than computing it.
+    """
+    if isinstance(value, dict):
+        return (
+            {k: _abridged(v, depth + 1) for k, v in value.items()}
+            if depth < PREVIEW_DEPTH
+            else f"{{{len(value)} keys}}"
+        )
+    if isinstance(value, list):
+        shown = [_abridged(v, depth + 1) for v in value[:PREVIEW_ITEMS]]
+        return shown + [f"… {len(value) - PREVIEW_ITEMS} more"] if len(value) > PREVIEW_ITEMS else shown
+    return value
+
+
 def _metadata(outcome: Outcome) -> dict:
     result = outcome.result
     metadata = {
@@ -136,7 +155,7 @@ def _metadata(outcome: Outcome) -> dict:
     }
     if result is None:
         return metadata
-    preview = json.dumps(result.data, default=str, indent=1)
+    preview = json.dumps(_abridged(result.data), default=str, indent=1, ensure_ascii=False)
     report = (result.data.get("pdf_result") or {}).get("path")
     return {
         **metadata,
@@ -181,6 +200,14 @@ def run_batch(
         outcome.stored_in = _store(conn, pattern, outcome, run_id)
     conn.commit()
     return outcomes
+
+
+def partition_keys_read_once(instance: dg.DagsterInstance):
+    """The project's storage (operations/storage.py) can pin the portfolio keys while a step adds each partition's
+    metadata; any other storage is asked each time, as Dagster does.
+    """
+    pin = getattr(instance.event_log_storage, "dynamic_partitions_pinned", None)
+    return pin() if pin else contextlib.nullcontext()
 
 
 def pattern_key(pattern_id: str) -> dg.AssetKey:
@@ -241,8 +268,9 @@ def build_pattern_asset(pattern: Pattern, engine: PatternEngine | None = None) -
             outcomes = run_batch(
                 conn, engine, pattern, portfolios.resolve(conn, context.partition_keys), context.run_id
             )
-        for partition, outcome in outcomes.items():
-            context.add_asset_metadata(_metadata(outcome), partition_key=partition)
+        with partition_keys_read_once(context.instance):
+            for partition, outcome in outcomes.items():
+                context.add_asset_metadata(_metadata(outcome), partition_key=partition)
         published = sum(o.passed for o in outcomes.values())
         context.log.info(f"{pattern.id}: {published} of {len(outcomes)} portfolio(s) published")
         return dg.MaterializeResult(
