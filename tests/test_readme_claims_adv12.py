@@ -1,0 +1,71 @@
+"""README claims of the batch work checked against the code: a run worker builds the definitions once, the run
+queue is read every second, and a step's portfolios share their reference data (read once per step)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from dawsos_assets.database import connection
+from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.patterns.assets import run_batch
+from dawsos_assets.patterns.engine import PatternEngine
+from dawsos_assets.patterns.loader import load
+from dawsos_assets.patterns.portfolios import portfolio_keys
+from dawsos_assets.patterns.registry import default_registry
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# In a fresh interpreter, as a run worker does: load the job by the code location's module and attribute.
+RUN_WORKER = r"""
+import dawsos_assets.definitions as module
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+builds = []
+original = module.build_defs
+module.build_defs = lambda *a, **k: builds.append(1) or original(*a, **k)
+ReconstructableRepository.for_module("dawsos_assets.definitions", "load_definitions", ".").get_definition()
+print(len(builds), "defs" in vars(module))
+"""
+
+
+def test_a_run_worker_builds_the_definitions_once():
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_WORKER], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "False"]
+
+
+def test_the_run_queue_is_read_every_second(seeded_url):
+    prepare_instance()
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_coordinator.dequeue_interval_seconds == 1
+
+
+class CountingConnection:
+    """The real connection, with the statements it was asked to run written down."""
+
+    def __init__(self, conn):
+        self._conn, self.statements = conn, []
+
+    def execute(self, query, *args, **kwargs):
+        self.statements.append(str(query))
+        return self._conn.execute(query, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_a_steps_portfolios_read_the_reference_data_once(migrated_url):
+    """DaR stresses every scenario of the library for every portfolio: the library, the pack and the FX rates are
+    read once for the step, each portfolio's betas once."""
+    with connection.connect(migrated_url) as conn:
+        keys = portfolio_keys(conn)
+        counting = CountingConnection(conn)
+        run_batch(counting, PatternEngine(default_registry()), load("portfolio_scenario_analysis"), keys, "adv12")
+    reads = {
+        table: sum(f"FROM {table}" in s for s in counting.statements)
+        for table in ("scenario_shocks", "pricing_packs", "fx_rates", "position_factor_betas")
+    }
+    assert reads == {"scenario_shocks": 1, "pricing_packs": 1, "fx_rates": 1, "position_factor_betas": len(keys)}
