@@ -130,3 +130,47 @@ def test_a_failed_run_planning_several_assets_names_itself_on_each_asset(seeded_
     assert {r.asset_entry.asset_key.path[-1]: r.asset_entry.last_run_id for r in records} == {
         f"failing_{a}": result.run_id for a in ASSETS
     }
+
+
+class _RefusingIOManager(dg.ConfigurableIOManager):
+    """Stores `left`, refuses `right`: the step fails after the first output's partitions were materialized."""
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        if context.asset_key.path[-1] == "right":
+            raise RuntimeError("the disk is full")
+
+    def load_input(self, context: dg.InputContext):
+        raise NotImplementedError
+
+
+@dg.multi_asset(
+    outs={"left": dg.AssetOut(), "right": dg.AssetOut()},
+    partitions_def=SHELVES,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def left_and_right(context: dg.AssetExecutionContext):
+    return 1, 2
+
+
+def test_a_step_failing_after_its_first_outputs_materializations_loses_none_of_them(seeded_url):
+    """The first output's materializations are buffered a batch at a time; the step then fails on the second: every
+    partition of the first is materialized, every partition of the second is reported failed."""
+    prepare_instance()
+    keys = SHELVES.get_partition_keys()
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            [left_and_right],
+            instance=instance,
+            resources={"io_manager": _RefusingIOManager()},
+            raise_on_error=False,
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
+        left = instance.get_materialized_partitions(dg.AssetKey("left"))
+        right_failed = (
+            instance.event_log_storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+                dg.AssetKey("right")
+            )
+        )
+    assert not result.success
+    assert left == set(keys)
+    assert set(right_failed) == set(keys)
