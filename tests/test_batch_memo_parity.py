@@ -38,8 +38,8 @@ def test_a_portfolio_alone_and_in_a_batch_get_the_same_result(migrated_url, engi
         keys = portfolio_keys(conn)
         inputs = (lambda pid: {"portfolio_id": pid}) if "portfolio_id" in pattern.inputs else (lambda pid: {})
         alone = {key: _comparable(engine.run(conn, pattern, inputs(pid))) for key, pid in keys.items()}
-        forward = run_batch(conn, engine, pattern, keys, "adv12-forward")
-        backward = run_batch(conn, engine, pattern, dict(reversed(list(keys.items()))), "adv12-backward")
+        forward = run_batch(conn, engine, pattern, keys, "batch-forward")
+        backward = run_batch(conn, engine, pattern, dict(reversed(list(keys.items()))), "batch-backward")
     assert all(o.result is not None for o in forward.values()), {k: o.failures for k, o in forward.items()}
     for key in keys:
         assert _comparable(forward[key].result) == alone[key], f"{pattern_id} / {key}: first-to-last batch differs"

@@ -125,6 +125,9 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
         list and two keys from the database: N partitions cost N queries of N keys. A step's partitions were fixed
         when its run started, so the loop that adds their metadata reads them once (see patterns/assets.py).
         """
+        if getattr(self._pinned, "keys", None) is not None:  # already pinned by a caller: its block unpins
+            yield
+            return
         self._pinned.keys = {}
         try:
             yield

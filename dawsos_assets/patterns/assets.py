@@ -41,7 +41,7 @@ CHECK_RULES = {
     "consolidation map); a pattern with a refused capability is not run.",
 }
 SAMPLE_PORTFOLIOS = 20  # failing portfolios listed in a check's metadata
-PREVIEW_ITEMS, PREVIEW_DEPTH = 3, 4  # what a partition's result preview shows of each list and of nesting
+PREVIEW_CHARS, PREVIEW_ITEMS, PREVIEW_LEVELS = 4000, 3, 4  # a partition's result preview: size, items per list, depth
 PUBLISH_SQL = """
 INSERT INTO analytics.pattern_outputs (pattern, portfolio_id, pricing_pack_id, asof_date, result, trace, run_id)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -129,21 +129,26 @@ def _store(conn, pattern: Pattern, outcome: Outcome, run_id: str) -> str:
     return f"analytics.pattern_rejects id {rejected}"
 
 
-def _abridged(value, depth: int = 0):
-    """The result's shape for a preview: lists cut to their first items, nesting cut below a few levels. Dumping a
-    whole result (NAV histories, return series) for each portfolio only to show 4,000 characters of it cost more
-    than computing it.
-    """
+def _abridged(value, levels: int):
+    """The value's shape: lists cut to their first PREVIEW_ITEMS items, dicts below `levels` levels summarized."""
     if isinstance(value, dict):
-        return (
-            {k: _abridged(v, depth + 1) for k, v in value.items()}
-            if depth < PREVIEW_DEPTH
-            else f"{{{len(value)} keys}}"
-        )
+        return {k: _abridged(v, levels - 1) for k, v in value.items()} if levels > 0 else f"{{{len(value)} keys}}"
     if isinstance(value, list):
-        shown = [_abridged(v, depth + 1) for v in value[:PREVIEW_ITEMS]]
+        shown = [_abridged(v, levels - 1) for v in value[:PREVIEW_ITEMS]]
         return shown + [f"… {len(value) - PREVIEW_ITEMS} more"] if len(value) > PREVIEW_ITEMS else shown
     return value
+
+
+def _preview(data: dict) -> str:
+    """The result's shape as JSON of at most PREVIEW_CHARS, nested as deep as fits. Dumping whole results (NAV
+    histories, return series) for each portfolio only to show a few thousand characters cost more than computing
+    them, and a cut-off dump is not JSON any more.
+    """
+    for levels in range(PREVIEW_LEVELS, 0, -1):
+        text = json.dumps(_abridged(data, levels), default=str, indent=1, ensure_ascii=False)
+        if len(text) <= PREVIEW_CHARS:
+            return text
+    return json.dumps({key: type(value).__name__ for key, value in data.items()}, indent=1)
 
 
 def _metadata(outcome: Outcome) -> dict:
@@ -155,7 +160,6 @@ def _metadata(outcome: Outcome) -> dict:
     }
     if result is None:
         return metadata
-    preview = json.dumps(_abridged(result.data), default=str, indent=1, ensure_ascii=False)
     report = (result.data.get("pdf_result") or {}).get("path")
     return {
         **metadata,
@@ -166,7 +170,7 @@ def _metadata(outcome: Outcome) -> dict:
         "trace": dg.MetadataValue.json(
             [{"step": t.step, "ms": round(t.duration_ms, 2), "skipped": t.skipped} for t in result.trace]
         ),
-        "preview": dg.MetadataValue.md(f"```json\n{preview[:4000]}\n```"),
+        "preview": dg.MetadataValue.md(f"```json\n{_preview(result.data)}\n```"),
     }
 
 
