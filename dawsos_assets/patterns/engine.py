@@ -27,8 +27,9 @@ T = TypeVar("T")
 
 class BatchMemo:
     """Lookups made once for a batch of runs (one pattern over many portfolios, or a single run): the database
-    checks, the pricing pack, FX rates, the scenario library, a portfolio's betas. A batch reads one consistent set
-    of reference data, and 1,000 portfolios cost a few hundred queries fewer each (queries were most of a run).
+    checks, the pricing pack, FX rates, the scenario library, benchmark closes, a security's returns. A batch reads
+    one consistent set of reference data, and each portfolio costs dozens of queries fewer (queries were most of a
+    run). A portfolio's own data goes in the run's memo (RequestContext.run_memo), dropped when its run ends.
     """
 
     def __init__(self):
@@ -51,6 +52,8 @@ class RequestContext:
     base_currency: str
     trace_id: str
     memo: BatchMemo = field(default_factory=BatchMemo, compare=False, repr=False)
+    # a portfolio's betas and daily values, read once per run: a batch of 1,000 portfolios does not keep them all
+    run_memo: BatchMemo = field(default_factory=BatchMemo, compare=False, repr=False)
 
     def as_dict(self) -> dict:
         """The context as JSON values, for templates (`{{ctx.…}}`) and stored outputs."""

@@ -120,7 +120,7 @@ def daily_values(conn, ctx, portfolio_id: str, end, lookback_days: int | None) -
     """The portfolio's daily values up to `end` (the last lookback_days + 1 of them when given); read once per
     portfolio, since performance, NAV history and position risk all start from them.
     """
-    frame = ctx.memo.get(("daily values", portfolio_id, end), lambda: _read_daily_values(conn, portfolio_id, end))
+    frame = ctx.run_memo.get(("daily values", portfolio_id, end), lambda: _read_daily_values(conn, portfolio_id, end))
     return frame.tail(lookback_days + 1) if lookback_days else frame
 
 

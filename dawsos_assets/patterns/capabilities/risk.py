@@ -58,7 +58,7 @@ HEDGE_PLAYBOOK = {
 
 def position_betas(conn, ctx, portfolio_id: str) -> dict[str, dict[str, float]]:
     """Latest beta per position and factor (read once per portfolio: DaR stresses every scenario with them)."""
-    return ctx.memo.get(("betas", portfolio_id), lambda: _read_position_betas(conn, portfolio_id))
+    return ctx.run_memo.get(("betas", portfolio_id), lambda: _read_position_betas(conn, portfolio_id))
 
 
 def _read_position_betas(conn, portfolio_id: str) -> dict[str, dict[str, float]]:
