@@ -145,10 +145,16 @@ def in_process(url: str) -> dict:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port P on 127.0.0.1 with P + 1 free as well (`dawsos ui` serves the Data Docs on P + 1)."""
+    while True:
+        with socket.socket() as probe, socket.socket() as next_one:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            try:
+                next_one.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
 
 
 class Daemon:

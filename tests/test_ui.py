@@ -15,14 +15,26 @@ from .conftest import DAWSOS, PROJECT_ROOT
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port P with P + 1 free as well: `dawsos ui --port P` serves the Data Docs on P + 1 and refuses to start when
+    either is taken (in a full test run, P + 1 was once the local port of a database connection)."""
+    while True:
+        with socket.socket() as probe, socket.socket() as next_one:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            try:
+                next_one.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
 
 
-def wait_for_server(port: int, timeout: float = 120) -> dict:
+def wait_for_server(port: int, timeout: float = 120, child: subprocess.Popen | None = None) -> dict:
+    """The web server's /server_info, once it answers; fails at once with its output if `child` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:
+            output = child.stdout.read() if child.stdout else ""
+            raise AssertionError(f"dawsos ui exited with {child.returncode} before serving: {output[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as response:
                 return json.loads(response.read())
@@ -55,7 +67,7 @@ def test_ui_serves_and_shuts_down_cleanly(seeded_url, stop_signal):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN) if stop_signal == signal.SIGTERM else None,
     )
     try:
-        info = wait_for_server(port)
+        info = wait_for_server(port, child=child)
         assert info["dagster_webserver_version"].startswith("1.13")
         child.send_signal(stop_signal)
         output, _ = child.communicate(timeout=60)
@@ -99,7 +111,7 @@ def test_killing_dawsos_ui_stops_the_web_server_too(seeded_url):
     )
     dagster_dev = []
     try:
-        wait_for_server(port)
+        wait_for_server(port, child=child)
         dagster_dev = _children(child.pid)
         assert dagster_dev, "dawsos ui started no dagster dev"
         child.send_signal(signal.SIGKILL)
