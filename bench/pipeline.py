@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -144,19 +143,6 @@ def in_process(url: str) -> dict:
     }
 
 
-def free_port() -> int:
-    """A TCP port P on 127.0.0.1 with P + 1 free as well (`dawsos ui` serves the Data Docs on P + 1)."""
-    while True:
-        with socket.socket() as probe, socket.socket() as next_one:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-            try:
-                next_one.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-
-
 class Daemon:
     """`dawsos ui` (web server, daemon, code server) on a free port, with a GraphQL client once the code loaded."""
 
@@ -169,7 +155,9 @@ class Daemon:
     def __init__(self):
         from dagster_graphql import DagsterGraphQLClient
 
-        self.port = free_port()
+        from dawsos_assets.cli.webserver import free_ui_port
+
+        self.port = free_ui_port()
         self.child = subprocess.Popen(  # noqa: S603 — starts this project's own installed `dawsos ui`
             [str(Path(sys.executable).parent / "dawsos"), "ui", "--port", str(self.port)],
             cwd=ROOT,

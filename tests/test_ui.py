@@ -11,21 +11,9 @@ import urllib.request
 
 import pytest
 
+from dawsos_assets.cli.webserver import free_ui_port as free_port
+
 from .conftest import DAWSOS, PROJECT_ROOT
-
-
-def free_port() -> int:
-    """A port P with P + 1 free as well: `dawsos ui --port P` serves the Data Docs on P + 1 and refuses to start when
-    either is taken (in a full test run, P + 1 was once the local port of a database connection)."""
-    while True:
-        with socket.socket() as probe, socket.socket() as next_one:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-            try:
-                next_one.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
 
 
 def wait_for_server(port: int, timeout: float = 120, child: subprocess.Popen | None = None) -> dict:

@@ -23,7 +23,23 @@ from dawsos_assets.tables.data_docs import DATA_DOCS_URL_ENV, start_server
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_GRACE_S = 30
+DOCS_PORT_OFFSET = 1  # the Data Docs are served on the UI's port + 1
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def free_ui_port() -> int:
+    """A port P for `dawsos ui --port P` that is free now, with the Data Docs port P + 1 free as well (for tests and
+    the benchmark, which start a UI of their own beside other servers).
+    """
+    while True:
+        with socket.socket() as probe, socket.socket() as docs:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            try:
+                docs.bind(("127.0.0.1", port + DOCS_PORT_OFFSET))
+            except OSError:
+                continue
+            return port
 
 
 def ensure_port_free(port: int) -> None:
@@ -81,7 +97,7 @@ def dagster_dev_command(port: int) -> list[str]:
 
 def run_ui(port: int) -> int:
     """Run until interrupted; return the child's exit code."""
-    docs_port = port + 1
+    docs_port = port + DOCS_PORT_OFFSET
     ensure_port_free(port)
     ensure_port_free(docs_port)
     prepare_instance()

@@ -10,6 +10,7 @@ import pandas as pd
 
 from dawsos_assets.database.server import home_dir
 from dawsos_assets.patterns.capabilities.portfolio import daily_returns, daily_values, performance, valued_portfolio
+from dawsos_assets.patterns.capabilities.risk import delta_row
 from dawsos_assets.patterns.registry import REGISTRY
 
 
@@ -185,17 +186,7 @@ def scenario_charts(conn, ctx, warnings, base: dict, shocked: dict) -> dict:
     for p in base["positions"]:
         shock = deltas.get(p["security_id"]) or {}
         delta = shock.get("delta_value")
-        rows.append(
-            {
-                "symbol": p["symbol"],
-                "security_id": p["security_id"],
-                "base_value": p["market_value"],
-                "shocked_value": p["market_value"] + delta if delta is not None else None,
-                "delta_value": delta,
-                "delta_pct": delta / p["market_value"] if delta is not None and p["market_value"] else None,
-                "primary_driver": shock.get("primary_driver"),
-            }
-        )
+        rows.append(delta_row(p, delta, shock.get("primary_driver")))
     ranked = sorted((r for r in rows if r["delta_value"] is not None), key=lambda r: r["delta_value"])
     return {
         "scenario_id": shocked["scenario_id"],

@@ -241,6 +241,20 @@ def _position_delta(position: dict, betas: dict[str, float], shocks: dict[str, f
     return {factor: betas[factor] * shock * position["market_value"] for factor, shock in shocks.items()}, []
 
 
+def delta_row(position: dict, delta: float | None, primary_driver: str | None) -> dict:
+    """One position's line of a scenario result: its value before and after the shock (null without a delta)."""
+    value = position["market_value"]
+    return {
+        "symbol": position["symbol"],
+        "security_id": position["security_id"],
+        "base_value": value,
+        "shocked_value": value + delta if delta is not None else None,
+        "delta_value": delta,
+        "delta_pct": delta / value if delta is not None and value else None,
+        "primary_driver": primary_driver,
+    }
+
+
 def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict) -> dict:
     """The scenario applied to the valued positions. A position without a beta for a shocked factor gets a null
     delta and a warning; totals cover the other positions, and `coverage` says how much of the value that is.
@@ -266,17 +280,7 @@ def stress(conn, ctx, warnings, portfolio_id: str, valued: dict, scenario: dict)
         for factor, value in (drivers or {}).items():
             contributions[factor] = contributions.get(factor, 0.0) + value
         delta = sum(drivers.values()) if drivers is not None else None
-        rows.append(
-            {
-                "symbol": p["symbol"],
-                "security_id": p["security_id"],
-                "base_value": p["market_value"],
-                "shocked_value": p["market_value"] + delta if delta is not None else None,
-                "delta_value": delta,
-                "delta_pct": delta / p["market_value"] if delta is not None and p["market_value"] else None,
-                "primary_driver": max(drivers, key=lambda f: abs(drivers[f])) if delta else None,
-            }
-        )
+        rows.append(delta_row(p, delta, max(drivers, key=lambda f: abs(drivers[f])) if delta else None))
     covered = [r for r in rows if r["delta_value"] is not None]
     nav = sum(r["base_value"] for r in rows)
     total = sum(r["delta_value"] for r in covered) if covered else None
