@@ -5,6 +5,7 @@ Importing this module reads no environment variable and opens no file or connect
 `defs` is the same graph with the defaults.
 """
 
+import functools
 import os
 import warnings
 
@@ -50,6 +51,7 @@ from dawsos_assets.tables.table_assets import build_table_assets
 SLACK_BOT_TOKEN_ENV = "DAWSOS_SLACK_BOT_TOKEN"  # noqa: S105 — the name of the environment variable, not a token
 SLACK_CHANNEL_ENV = "DAWSOS_SLACK_CHANNEL"
 WEBSERVER_URL_ENV = "DAWSOS_WEBSERVER_URL"
+DEPLOYMENT_SETTINGS = (WEBHOOK_ENV, SLACK_BOT_TOKEN_ENV, SLACK_CHANNEL_ENV, WEBSERVER_URL_ENV, TIMEZONE_ENV)
 
 
 def build_defs(resources: dict | None = None, schedule_timezone: str = "UTC") -> dg.Definitions:
@@ -109,6 +111,15 @@ def slack_from_environment() -> SlackAlerts:
 def load_definitions() -> dg.Definitions:
     """What Dagster loads (workspace.yaml, the code server): the definitions with the deployment's settings, read
     from the environment when the code location loads, never when this module is imported.
+    """
+    return _definitions_for(tuple(os.environ.get(name) for name in DEPLOYMENT_SETTINGS))
+
+
+@functools.lru_cache(maxsize=1)
+def _definitions_for(settings: tuple[str | None, ...]) -> dg.Definitions:
+    """The definitions for one set of deployment settings (`settings` is the cache key), built once per process:
+    run workers forked from the preloaded process (operations/launcher.py) reuse its graph instead of building it
+    again (0.35 s per run).
     """
     return build_defs(
         resources={"slack": slack_from_environment()}, schedule_timezone=os.environ.get(TIMEZONE_ENV, "UTC")

@@ -170,6 +170,16 @@ def test_dagster_loads_the_settings_from_the_environment(monkeypatch):
     assert set(loaded.resolve_asset_graph().get_all_asset_keys()) == same_graph
 
 
+def test_the_definitions_are_built_once_per_set_of_settings(monkeypatch):
+    """A run forked from the preloaded process reuses the graph that process built; other settings build anew."""
+    monkeypatch.setenv("DAWSOS_SCHEDULE_TIMEZONE", "UTC")
+    first = load_definitions()
+    assert load_definitions() is first
+    monkeypatch.setenv("DAWSOS_SCHEDULE_TIMEZONE", "Asia/Tokyo")
+    other = load_definitions()
+    assert other is not first and {schedule.execution_timezone for schedule in other.schedules} == {"Asia/Tokyo"}
+
+
 def test_build_defs_takes_resources_from_the_caller():
     database = PortfolioDatabase(url="postgresql://postgres@127.0.0.1:1/elsewhere")
     assert build_defs(resources={"database": database}).resources["database"] is database

@@ -18,6 +18,7 @@ from dawsos_assets.migrations.runner import MigrationRunner
 from dawsos_assets.operations.instance import STORAGE_URL_ENV, prepare_instance
 from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB
 from dawsos_assets.operations.launch import REPOSITORY_NAME, run_job
+from dawsos_assets.operations.launcher import RUN_WORKER_TAG
 from dawsos_assets.patterns.portfolios import portfolio_keys
 
 from .conftest import DAWSOS, PROJECT_ROOT
@@ -57,6 +58,7 @@ mutation ($params: ExecutionParams!) {
     __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
   }
 }"""
+RUN_TAGS = """query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value } } } }"""
 LOCATION = {"repositoryLocationName": "dawsos_assets", "repositoryName": REPOSITORY_NAME}
 
 
@@ -102,6 +104,8 @@ def test_nightly_job_through_graphql_and_the_asset_graph_in_chromium(seeded_url)
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         run_id = client.submit_job_execution("tables_and_checks", repository_location_name="dawsos_assets")
         assert wait_for_run(client, run_id) == "SUCCESS"
+        tags = client._execute(RUN_TAGS, {"runId": run_id})["runOrError"]["tags"]
+        assert RUN_WORKER_TAG in {t["key"] for t in tags}  # the daemon forked it from the preloaded process
         checks = client._execute(CHECKS_QUERY, {"path": ["lots"]})["assetNodeOrError"]["assetChecksOrError"]["checks"]
         statuses = {c["name"]: c["executionForLatestMaterialization"]["status"] for c in checks}
         assert statuses["row_rules"] == "SUCCEEDED" and statuses["fk_security_id"] == "SUCCEEDED"

@@ -23,9 +23,15 @@ storage:
     config:
       postgres_url:
         env: {storage_url_env}
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
+run_launcher:                  # runs of this project forked from a preloaded process, not a new interpreter each
+  module: dawsos_assets.operations.launcher
+  class: PreloadedRunLauncher
+run_monitoring:
+  enabled: true                # a run whose forked worker died (killed, out of memory) is marked failed
+  poll_interval_seconds: 15
+run_coordinator:               # Dagster's run queue, starting the launcher's preloaded process with the daemon
+  module: dawsos_assets.operations.launcher
+  class: PreloadingRunCoordinator
   config:
     dequeue_interval_seconds: 1  # a queued run starts within a second instead of up to five (the default)
 concurrency:

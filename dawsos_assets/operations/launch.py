@@ -56,6 +56,26 @@ def partition_range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
+def create_run(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    *,
+    run_config: Mapping | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dg.DagsterRun:
+    """A new run of `job_name` attributed to the code location, as the web server creates one before launching."""
+    from dawsos_assets.definitions import defs
+
+    job_def = defs.resolve_job_def(job_name)
+    return instance.create_run_for_job(
+        job_def,
+        run_config=run_config,
+        tags={**job_def.tags, **(tags or {})},
+        remote_job_origin=remote_job_origin(job_name),
+        job_code_origin=reconstructable_job(job_name).get_python_origin(),
+    )
+
+
 def run_job(
     instance: dg.DagsterInstance,
     job_name: str,
@@ -68,15 +88,5 @@ def run_job(
     events are in the instance's event log as well). A failed step fails the run; with `raise_on_error` its error
     is raised too.
     """
-    from dawsos_assets.definitions import defs
-
-    job_def = defs.resolve_job_def(job_name)
-    recon_job = reconstructable_job(job_name)
-    run = instance.create_run_for_job(
-        job_def,
-        run_config=run_config,
-        tags={**job_def.tags, **(tags or {})},
-        remote_job_origin=remote_job_origin(job_name),
-        job_code_origin=recon_job.get_python_origin(),
-    )
-    return execute_run(recon_job, run, instance, raise_on_error=raise_on_error)
+    run = create_run(instance, job_name, run_config=run_config, tags=tags)
+    return execute_run(reconstructable_job(job_name), run, instance, raise_on_error=raise_on_error)
