@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, TABLES_AND_CHECKS_JOB
 from dawsos_assets.operations.launch import create_run
 from dawsos_assets.operations.launcher import RUN_WORKER_TAG, PreloadedRunLauncher, PreloadUnavailable, RunWorker
+from dawsos_assets.operations.run_forks import refuse_threads
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
@@ -137,6 +139,18 @@ def test_a_preloaded_process_that_cannot_load_says_why(monkeypatch):
     monkeypatch.setattr(launcher, "PRELOAD_TIMEOUT_S", 1)
     with pytest.raises(PreloadUnavailable, match="did not answer within 1 s"):
         launcher.PreloadedProcess()
+
+
+def test_a_thread_running_after_the_preload_refuses_the_fork():
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="left-running")
+    thread.start()
+    try:
+        with pytest.raises(RuntimeError, match="unsafe to fork: left-running"):
+            refuse_threads()
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_without_a_preloaded_process_the_run_goes_through_the_code_server(instance, monkeypatch):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -45,6 +46,16 @@ def preload() -> None:
     from dawsos_assets import definitions
 
     definitions.load_definitions().get_repository_def()  # both cached: forked runs start with the graph built
+    refuse_threads()
+
+
+def refuse_threads() -> None:
+    """Fail the preload if a thread runs: a fork copies only the forking thread, so a lock another thread held
+    (logging, a connection pool) would stay locked forever in every run.
+    """
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if others:
+        raise RuntimeError(f"threads running after the preload, unsafe to fork: {', '.join(others)}")
 
 
 def _execute_run(input_json: str) -> int:
