@@ -131,6 +131,17 @@ def test_edited_code_gets_a_new_preloaded_process(instance, tmp_path, monkeypatc
     assert finished(instance, second.run_id) == dg.DagsterRunStatus.SUCCESS
 
 
+def test_a_dangling_link_among_the_code_files_does_not_stop_launches(tmp_path, monkeypatch):
+    """Emacs keeps a dangling link `.#<file>` beside a file with unsaved edits: every launch used to fail on it."""
+    code = tmp_path / "module.py"
+    code.write_text("A = 1\n")
+    (tmp_path / ".#module.py").symlink_to("user@host.4242:1700000000")
+    monkeypatch.setattr(launcher, "CODE_PATHS", (tmp_path,))
+    before = launcher.code_fingerprint()
+    code.write_text("A = 22\n")
+    assert launcher.code_fingerprint() != before
+
+
 def test_a_preloaded_process_that_cannot_load_says_why(monkeypatch):
     failing = [sys.executable, "-c", "print('failed ModuleNotFoundError: No module named dagster', flush=True)"]
     monkeypatch.setattr(launcher.PreloadedProcess, "COMMAND", failing)

@@ -53,7 +53,10 @@ def code_fingerprint() -> str:
     for root in CODE_PATHS:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in CODE_SUFFIXES)
         for path in files:
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted since listed, or a dangling link such as an editor's lock file
+                continue
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
