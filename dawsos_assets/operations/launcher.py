@@ -7,11 +7,12 @@ daemon keeps one process that has done all that, and each run worker is a fork o
 send it). Everything else is Dagster's default launcher: runs of other code locations, and any run when the
 preloaded process cannot start (the reason is logged on the run).
 
-The preloaded process holds the code as it was when it started; when any file of the package, `sql/` or
-workspace.yaml changes it is replaced before the next launch, so a run never executes stale code (runs already
-forked finish on the code they started with). The daemon starts it with itself (PreloadingRunCoordinator), so even
-the first run finds it loaded. Run monitoring (dagster.yaml) asks `check_run_worker_health`: a forked worker that
-died without finishing its run (killed, out of memory) marks the run failed.
+The preloaded process holds the code as it was when it started; when a code file (.py, .json, .sql, .yaml) of the
+package or `sql/`, or workspace.yaml, changes it is replaced before the next launch, so a run never executes stale
+code (runs already forked finish on the code they started with). The daemon starts it with itself
+(PreloadingRunCoordinator), so even the first run finds it loaded. Run monitoring (dagster.yaml) asks
+`check_run_worker_health`: a forked worker that died without finishing its run (killed, out of memory) marks the run
+failed.
 """
 
 from __future__ import annotations
