@@ -2,11 +2,13 @@
 a killed worker fails its run under run monitoring, edited code gets a new preloaded process, and a process that
 cannot load says why. One preloaded process serves the module, against a real PostgreSQL."""
 
+import itertools
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -140,6 +142,33 @@ def test_a_dangling_link_among_the_code_files_does_not_stop_launches(tmp_path, m
     before = launcher.code_fingerprint()
     code.write_text("A = 22\n")
     assert launcher.code_fingerprint() != before
+
+
+def test_concurrent_launches_while_the_code_changes_all_fork(monkeypatch):
+    """The daemon may launch from several threads: a launch that replaces the process for new code must not close it
+    under another launch about to fork from it (that one failed with 'write to closed file', failing its run)."""
+    speaks_the_protocol = (
+        "import os, sys\nprint('ready', os.getpid(), flush=True)\nfor _ in sys.stdin: print(1, 1, flush=True)"
+    )
+    monkeypatch.setattr(launcher.PreloadedProcess, "COMMAND", [sys.executable, "-c", speaks_the_protocol])
+    versions = itertools.count()
+    monkeypatch.setattr(launcher, "code_fingerprint", lambda: str(next(versions)))  # every launch sees new code
+    run_launcher, failures = PreloadedRunLauncher(), []
+
+    def launch_some():
+        for _ in range(5):
+            try:
+                run_launcher._fork("{}")
+            except Exception as error:  # noqa: BLE001 — collected for the assertion
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=launch_some) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_launcher.dispose()
+    assert failures == []
 
 
 def test_a_preloaded_process_that_cannot_load_says_why(monkeypatch):

@@ -192,23 +192,23 @@ class PreloadedRunLauncher(DefaultRunLauncher):
 
     def _warm_up(self) -> None:
         try:
-            self._preloaded_process()
+            with self._lock:
+                self._preloaded_process()
         except PreloadUnavailable as reason:  # said again, on the run, at the first launch
             print(f"dawsos run launcher: {reason}", file=sys.stderr)
 
     def _preloaded_process(self) -> PreloadedProcess:
-        with self._lock:
-            if self._preloaded is None or not self._preloaded.usable():
-                if self._preloaded is not None:
-                    self._preloaded.close()
-                self._preloaded = None
-                self._preloaded = PreloadedProcess()
-            return self._preloaded
+        """The preloaded process, started anew if it is gone or the code changed (the caller holds the lock)."""
+        if self._preloaded is None or not self._preloaded.usable():
+            if self._preloaded is not None:
+                self._preloaded.close()
+            self._preloaded = None
+            self._preloaded = PreloadedProcess()
+        return self._preloaded
 
     def _fork(self, execute_run_args: str) -> RunWorker:
-        preloaded = self._preloaded_process()
-        with self._lock:
-            return preloaded.fork(execute_run_args)
+        with self._lock:  # over both steps: another launch must not replace (close) the process in between
+            return self._preloaded_process().fork(execute_run_args)
 
     def launch_run(self, context: LaunchRunContext) -> None:
         """Fork a run worker for a run of this project's code location; any other run as Dagster does."""
