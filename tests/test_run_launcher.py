@@ -2,9 +2,11 @@
 a killed worker fails its run under run monitoring, edited code gets a new preloaded process, and a process that
 cannot load says why. One preloaded process serves the module, against a real PostgreSQL."""
 
+import itertools
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,10 +23,11 @@ from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, TABLES_AND_CHECKS_JOB
 from dawsos_assets.operations.launch import create_run
 from dawsos_assets.operations.launcher import RUN_WORKER_TAG, PreloadedRunLauncher, PreloadUnavailable, RunWorker
-from dawsos_assets.operations.run_forks import refuse_threads
+from dawsos_assets.operations.run_forks import refuse_threads, start_ticks
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
+PRELOAD_WAIT_S = 180  # importing and building the definitions: ~4 s, far longer on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +133,44 @@ def test_edited_code_gets_a_new_preloaded_process(instance, tmp_path, monkeypatc
     assert finished(instance, second.run_id) == dg.DagsterRunStatus.SUCCESS
 
 
+def test_a_dangling_link_among_the_code_files_does_not_stop_launches(tmp_path, monkeypatch):
+    """Emacs keeps a dangling link `.#<file>` beside a file with unsaved edits: every launch used to fail on it."""
+    code = tmp_path / "module.py"
+    code.write_text("A = 1\n")
+    (tmp_path / ".#module.py").symlink_to("user@host.4242:1700000000")
+    monkeypatch.setattr(launcher, "CODE_PATHS", (tmp_path,))
+    before = launcher.code_fingerprint()
+    code.write_text("A = 22\n")
+    assert launcher.code_fingerprint() != before
+
+
+def test_concurrent_launches_while_the_code_changes_all_fork(monkeypatch):
+    """The daemon may launch from several threads: a launch that replaces the process for new code must not close it
+    under another launch about to fork from it (that one failed with 'write to closed file', failing its run)."""
+    speaks_the_protocol = (
+        "import os, sys\nprint('ready', os.getpid(), flush=True)\nfor _ in sys.stdin: print(1, 1, flush=True)"
+    )
+    monkeypatch.setattr(launcher.PreloadedProcess, "COMMAND", [sys.executable, "-c", speaks_the_protocol])
+    versions = itertools.count()
+    monkeypatch.setattr(launcher, "code_fingerprint", lambda: str(next(versions)))  # every launch sees new code
+    run_launcher, failures = PreloadedRunLauncher(), []
+
+    def launch_some():
+        for _ in range(5):
+            try:
+                run_launcher._fork("{}")
+            except Exception as error:  # noqa: BLE001 — collected for the assertion
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=launch_some) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_launcher.dispose()
+    assert failures == []
+
+
 def test_a_preloaded_process_that_cannot_load_says_why(monkeypatch):
     failing = [sys.executable, "-c", "print('failed ModuleNotFoundError: No module named dagster', flush=True)"]
     monkeypatch.setattr(launcher.PreloadedProcess, "COMMAND", failing)
@@ -166,3 +207,53 @@ def test_without_a_preloaded_process_the_run_goes_through_the_code_server(instan
         "the preloaded process could not load the code (failed broken)."
     ]
     assert RUN_WORKER_TAG not in instance.get_run_by_id(run.run_id).tags
+
+
+def test_terminate_before_the_worker_started_the_run_cancels_it(instance):
+    """Terminate right after the launch, while the run is still STARTING: the launcher waits for the worker to start
+    the run before signalling it, and the worker keeps a signal that arrives earlier for the run."""
+    run = launch(instance, OBSERVE_LEGACY_JOB)
+    assert run.status == dg.DagsterRunStatus.STARTING
+    assert instance.run_launcher.terminate(run.run_id)
+    assert finished(instance, run.run_id) == dg.DagsterRunStatus.CANCELED
+
+
+def test_a_worker_is_alive_only_while_its_own_process_runs():
+    """A worker is named by pid and start time: another process under the same pid, or the worker's zombie (a
+    container whose init does not reap orphans), is not the worker running."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    worker = RunWorker(child.pid, start_ticks(child.pid))
+    assert worker.alive()
+    assert not RunWorker(child.pid, worker.ticks + 1).alive()
+    child.kill()
+    wait_until(lambda: proc_status(child.pid)["State"].startswith("Z"), "the killed child a zombie", timeout=10)
+    assert not worker.alive()
+    child.wait()
+    assert not worker.alive()
+
+
+def test_only_runs_this_interpreter_can_load_are_forked(instance):
+    run = create_run(instance, OBSERVE_LEGACY_JOB, run_config=QUIET)
+    assert launcher.forks_for(run)
+    origin = run.job_code_origin
+    pointer = origin.repository_origin.code_pointer
+    other_module = pointer._replace(module="someone_elses.definitions")
+    other_location = origin._replace(repository_origin=origin.repository_origin._replace(code_pointer=other_module))
+    assert not launcher.forks_for(run._replace(job_code_origin=other_location))
+    other_python = origin._replace(
+        repository_origin=origin.repository_origin._replace(executable_path="/usr/bin/python3")
+    )
+    assert not launcher.forks_for(run._replace(job_code_origin=other_python))
+
+
+def test_a_preloaded_process_whose_launcher_is_gone_exits_quietly():
+    """The daemon stopped (or was killed) while the process was still loading: it exits without a traceback."""
+    answers, answers_in = os.pipe()
+    process = subprocess.Popen(
+        launcher.PreloadedProcess.COMMAND, stdin=subprocess.PIPE, stdout=answers_in, stderr=subprocess.PIPE
+    )
+    os.close(answers_in)
+    os.close(answers)  # nobody will read its answer
+    _, errors = process.communicate(timeout=PRELOAD_WAIT_S)
+    assert b"Traceback" not in errors and b"Exception ignored" not in errors, errors.decode()[-800:]
+    assert process.returncode == 0

@@ -7,11 +7,12 @@ daemon keeps one process that has done all that, and each run worker is a fork o
 send it). Everything else is Dagster's default launcher: runs of other code locations, and any run when the
 preloaded process cannot start (the reason is logged on the run).
 
-The preloaded process holds the code as it was when it started; when any file of the package, `sql/` or
-workspace.yaml changes it is replaced before the next launch, so a run never executes stale code (runs already
-forked finish on the code they started with). The daemon starts it with itself (PreloadingRunCoordinator), so even
-the first run finds it loaded. Run monitoring (dagster.yaml) asks `check_run_worker_health`: a forked worker that
-died without finishing its run (killed, out of memory) marks the run failed.
+The preloaded process holds the code as it was when it started; when a code file (.py, .json, .sql, .yaml) of the
+package or `sql/`, or workspace.yaml, changes it is replaced before the next launch, so a run never executes stale
+code (runs already forked finish on the code they started with). The daemon starts it with itself
+(PreloadingRunCoordinator), so even the first run finds it loaded. Run monitoring (dagster.yaml) asks
+`check_run_worker_health`: a forked worker that died without finishing its run (killed, out of memory) marks the run
+failed.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def code_fingerprint() -> str:
     for root in CODE_PATHS:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in CODE_SUFFIXES)
         for path in files:
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted since listed, or a dangling link such as an editor's lock file
+                continue
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -188,23 +192,23 @@ class PreloadedRunLauncher(DefaultRunLauncher):
 
     def _warm_up(self) -> None:
         try:
-            self._preloaded_process()
+            with self._lock:
+                self._preloaded_process()
         except PreloadUnavailable as reason:  # said again, on the run, at the first launch
             print(f"dawsos run launcher: {reason}", file=sys.stderr)
 
     def _preloaded_process(self) -> PreloadedProcess:
-        with self._lock:
-            if self._preloaded is None or not self._preloaded.usable():
-                if self._preloaded is not None:
-                    self._preloaded.close()
-                self._preloaded = None
-                self._preloaded = PreloadedProcess()
-            return self._preloaded
+        """The preloaded process, started anew if it is gone or the code changed (the caller holds the lock)."""
+        if self._preloaded is None or not self._preloaded.usable():
+            if self._preloaded is not None:
+                self._preloaded.close()
+            self._preloaded = None
+            self._preloaded = PreloadedProcess()
+        return self._preloaded
 
     def _fork(self, execute_run_args: str) -> RunWorker:
-        preloaded = self._preloaded_process()
-        with self._lock:
-            return preloaded.fork(execute_run_args)
+        with self._lock:  # over both steps: another launch must not replace (close) the process in between
+            return self._preloaded_process().fork(execute_run_args)
 
     def launch_run(self, context: LaunchRunContext) -> None:
         """Fork a run worker for a run of this project's code location; any other run as Dagster does."""

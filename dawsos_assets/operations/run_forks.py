@@ -10,7 +10,8 @@ Protocol, one line each way over stdin/stdout (the launcher in launcher.py is th
   launcher, per run:             the run's ExecuteRunArgs, serialized by Dagster (one JSON line)
   this process, per run:         `<child pid> <child start time in clock ticks>` (names the process for
                                  termination and health checks even after the pid is reused)
-It exits when its stdin closes (the daemon that started it stopped); runs already forked go on to their end.
+It exits when its stdin closes or its answer finds no reader (the daemon that started it stopped, or was killed
+while this process was loading); runs already forked go on to their end.
 """
 
 from __future__ import annotations
@@ -109,9 +110,19 @@ def serve(requests, replies) -> None:
 
 
 def main() -> None:
-    """Preload, say so, then serve until the launcher closes stdin."""
+    """Preload, say so, then serve until the launcher closes stdin; exit quietly if the launcher is gone."""
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything the code prints while loading must not corrupt the protocol
+    try:
+        _preload_and_serve(replies)
+    except BrokenPipeError:
+        # the launcher is gone (its daemon stopped or was killed, e.g. while this process was loading): nothing is
+        # left to serve; exit at once, since flushing the unread answer again at exit would fail the same way
+        os._exit(0)
+
+
+def _preload_and_serve(replies) -> None:
+    """Preload and answer `ready <pid>` (or `failed <reason>`, then return), then serve."""
     try:
         preload()
     except Exception as error:  # noqa: BLE001 — reported to the launcher, which falls back to Dagster's own
