@@ -2,6 +2,7 @@
 outputs published per portfolio, lineage from what the capabilities really read, and the automation condition."""
 
 import json
+import threading
 
 import dagster as dg
 
@@ -10,7 +11,13 @@ from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.database.seed import reference as ref
 from dawsos_assets.definitions import PATTERNS_JOB, TABLES_AND_CHECKS_JOB, defs
 from dawsos_assets.migrations.assets import MIGRATIONS_GROUP
-from dawsos_assets.patterns.assets import PATTERNS_GROUP, build_pattern_asset, pattern_key, portfolio_partitions
+from dawsos_assets.patterns.assets import (
+    PATTERNS_GROUP,
+    build_pattern_asset,
+    ensure_output_tables,
+    pattern_key,
+    portfolio_partitions,
+)
 from dawsos_assets.patterns.conventions import CONVENTIONS
 from dawsos_assets.patterns.engine import PatternEngine
 from dawsos_assets.patterns.loader import PATTERNS_DIR, load, load_all, parse
@@ -324,3 +331,28 @@ def test_patterns_follow_their_tables_only_after_every_blocking_check_passed(mig
     migrations = dg.AssetSelection.groups(MIGRATIONS_GROUP, include_sources=True).resolve(graph)  # external assets
     assert migrations and not requested & migrations
     assert requested == dg.AssetSelection.groups(PATTERNS_GROUP).resolve(graph)
+
+
+def test_two_runs_creating_the_output_tables_at_once_both_go_on(migrated_url):
+    """The first automation run on a fresh database failed with UniqueViolation on pg_type when two steps created
+    analytics.pattern_outputs at the same time; the second creator now waits for the first and finds the tables."""
+    with connection.connect(migrated_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS analytics.pattern_outputs, analytics.pattern_rejects")
+    failures = []
+    with connection.connect(migrated_url) as first, connection.connect(migrated_url) as second:
+        ensure_output_tables(first)  # created, not yet committed
+
+        def create_too():
+            try:
+                ensure_output_tables(second)
+                second.commit()
+            except Exception as error:  # noqa: BLE001 — collected for the assertion
+                failures.append(repr(error))
+
+        other = threading.Thread(target=create_too)
+        other.start()
+        other.join(1.0)
+        assert other.is_alive()  # waiting for the first creator
+        first.commit()
+        other.join(60)
+    assert failures == []

@@ -144,6 +144,20 @@ def test_a_dangling_link_among_the_code_files_does_not_stop_launches(tmp_path, m
     assert launcher.code_fingerprint() != before
 
 
+def test_a_run_the_preloaded_process_took_without_answering_is_not_launched_twice(instance, monkeypatch):
+    """The process read the run and exited before naming its worker: it may have forked one, so the run fails with
+    the reason instead of going to the code server as well."""
+    takes_and_dies = "import os, sys\nprint('ready', os.getpid(), flush=True)\nsys.stdin.readline()"
+    monkeypatch.setattr(launcher.PreloadedProcess, "COMMAND", [sys.executable, "-c", takes_and_dies])
+    monkeypatch.setattr(launcher, "CODE_PATHS", ())
+    instance.run_launcher.dispose()
+    run = create_run(instance, OBSERVE_LEGACY_JOB, run_config=QUIET)
+    with pytest.raises(dg.DagsterError, match="not launched again, so that it never runs twice"):
+        instance.launch_run(run.run_id, workspace=None)  # the code server would have needed a workspace
+    assert not [e for e in instance.all_logs(run.run_id) if "through the code server" in (e.message or "")]
+    instance.run_launcher.dispose()
+
+
 def test_concurrent_launches_while_the_code_changes_all_fork(monkeypatch):
     """The daemon may launch from several threads: a launch that replaces the process for new code must not close it
     under another launch about to fork from it (that one failed with 'write to closed file', failing its run)."""
@@ -244,6 +258,9 @@ def test_only_runs_this_interpreter_can_load_are_forked(instance):
         repository_origin=origin.repository_origin._replace(executable_path="/usr/bin/python3")
     )
     assert not launcher.forks_for(run._replace(job_code_origin=other_python))
+    other_checkout = pointer._replace(working_directory="/srv/another-checkout")
+    elsewhere = origin._replace(repository_origin=origin.repository_origin._replace(code_pointer=other_checkout))
+    assert not launcher.forks_for(run._replace(job_code_origin=elsewhere))
 
 
 def test_a_preloaded_process_whose_launcher_is_gone_exits_quietly():

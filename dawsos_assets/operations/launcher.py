@@ -28,18 +28,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagster._core.errors import DagsterLaunchFailedError
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, LaunchRunContext, WorkerStatus
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import serialize_value
 
-from dawsos_assets.operations.run_forks import LOCATION_MODULE, start_ticks
+from dawsos_assets.operations.run_forks import LOCATION_MODULE, process_state
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CODE_PATHS = (PROJECT_ROOT / "dawsos_assets", PROJECT_ROOT / "sql", PROJECT_ROOT / "workspace.yaml")
 CODE_SUFFIXES = {".py", ".json", ".sql", ".yaml", ".yml"}
 RUN_WORKER_TAG = "dawsos/run_worker"  # "<pid>:<start ticks>" of a forked run worker
-PRELOAD_TIMEOUT_S = 300  # importing and building the definitions takes ~4 s; a busy machine may take far longer
+PRELOAD_TIMEOUT_S = 120  # ~4 s here, far longer on a busy machine; below run monitoring's start timeout (180 s)
 REPLY_TIMEOUT_S = 30
 START_WAIT_S = 10  # a forked worker starts its run within a second; terminate waits this long for it at most
 
@@ -85,10 +86,8 @@ class RunWorker:
 
     def alive(self) -> bool:
         """Still running its run: the same process (pid and start time) and not a zombie."""
-        if not self.ticks or start_ticks(self.pid) != self.ticks:
-            return False
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2] != "Z"
+        state = process_state(self.pid)
+        return bool(self.ticks) and state is not None and state[1] == self.ticks and state[0] != "Z"
 
 
 def _read_line(fd: int, timeout: float) -> str:
@@ -142,7 +141,14 @@ class PreloadedProcess:
         except OSError as error:
             self.close()
             raise PreloadUnavailable(f"the preloaded process stopped reading ({error})") from error
-        pid, ticks = self._answer(REPLY_TIMEOUT_S).split()
+        try:
+            pid, ticks = self._answer(REPLY_TIMEOUT_S).split()
+        except PreloadUnavailable as reason:
+            # it may have forked a worker already: launching the run again elsewhere could run it twice
+            raise DagsterLaunchFailedError(
+                f"the preloaded process took the run but did not say which worker runs it ({reason}); "
+                "not launched again, so that it never runs twice"
+            ) from reason
         return RunWorker(int(pid), int(ticks))
 
     def close(self) -> None:
@@ -173,7 +179,8 @@ def _in_daemon_process() -> bool:
     `-m dagster._daemon`; a standalone deployment with the `dagster-daemon` script).
     """
     entry = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-    return entry.name == "dagster-daemon" or entry.parts[-2:] == ("_daemon", "__main__.py")
+    daemon = entry.name == "dagster-daemon" or entry.parts[-2:] == ("_daemon", "__main__.py")
+    return daemon and sys.argv[1:2] == ["run"]  # not `dagster-daemon liveness-check` and the like
 
 
 class PreloadedRunLauncher(DefaultRunLauncher):
@@ -297,4 +304,10 @@ def forks_for(run: DagsterRun) -> bool:
     if origin is None:
         return False
     pointer = origin.repository_origin.code_pointer
-    return getattr(pointer, "module", None) == LOCATION_MODULE and origin.executable_path == sys.executable
+    directory = getattr(pointer, "working_directory", None)
+    return (
+        getattr(pointer, "module", None) == LOCATION_MODULE
+        and directory is not None
+        and Path(directory).resolve() == PROJECT_ROOT  # not the same package in another checkout
+        and origin.executable_path == sys.executable
+    )

@@ -26,14 +26,23 @@ from pathlib import Path
 LOCATION_MODULE = "dawsos_assets.definitions"
 
 
-def start_ticks(pid: int) -> int:
-    """When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); 0 if it is gone."""
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) of process `pid` from one read of /proc/<pid>/stat
+    (fields 3 and 22); None if it is gone.
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return 0
+        return None
     # the command name (field 2) may contain spaces and parentheses: count fields after its closing one
-    return int(stat[stat.rindex(")") + 2 :].split()[19])
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def start_ticks(pid: int) -> int:
+    """When process `pid` started, in clock ticks since boot; 0 if it is gone."""
+    state = process_state(pid)
+    return state[1] if state else 0
 
 
 def preload() -> None:

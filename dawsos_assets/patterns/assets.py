@@ -191,11 +191,21 @@ def _compute(
         return Outcome(portfolio_id, None, {"engine": [exc.one_line()]})
 
 
+def ensure_output_tables(conn) -> None:
+    """Create the output tables if missing. Two runs doing it at once would collide in PostgreSQL's catalog (CREATE
+    TABLE IF NOT EXISTS is not safe concurrently: the second fails on pg_type's unique index), so the first creator
+    holds a transaction lock and the others find the tables once it commits.
+    """
+    if conn.execute("SELECT to_regclass('analytics.pattern_rejects')").fetchone()[0] is None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('dawsos:pattern_outputs'))")
+        conn.execute((SQL_DIR / "analytics" / "pattern_outputs.sql").read_text())
+
+
 def run_batch(
     conn, engine: PatternEngine, pattern: Pattern, portfolio_ids: dict[str, str], run_id: str
 ) -> dict[str, Outcome]:
     """Compute, audit and store the pattern for every portfolio (partition key -> id); commit once."""
-    conn.execute((SQL_DIR / "analytics" / "pattern_outputs.sql").read_text())
+    ensure_output_tables(conn)
     refused = engine.refused(pattern)
     memo = BatchMemo()
     outcomes = {key: _compute(conn, engine, pattern, pid, refused, memo) for key, pid in portfolio_ids.items()}
