@@ -17,9 +17,11 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import psycopg2
 import sqlalchemy
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
@@ -32,6 +34,7 @@ from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
+IDLE_BEFORE_PING = 2.0  # seconds a kept connection may sit unused before it is checked on its next checkout
 POOL_SIZE = 2  # connections each storage keeps open per process: the daemon's threads share one instance
 MAX_OVERFLOW = 8  # extra connections under a burst, closed on return; max_connections of the server is 200
 EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
@@ -45,8 +48,8 @@ def _is_materialization_planned(event: EventLogEntry) -> bool:
 def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.Engine:
     """An engine like dagster-postgres's (AUTOCOMMIT, the same token hook) that keeps a few connections open.
 
-    pool_pre_ping checks a kept connection before handing it out, so one closed by a server restart is replaced
-    instead of failing the run.
+    A kept connection left unused for a while is checked before it is handed out, so one closed by a server restart
+    is replaced instead of failing the run (see _check_connections_left_idle).
     """
     engine = create_pg_engine(
         postgres_url,
@@ -55,10 +58,37 @@ def pooled_engine(postgres_url: str, token_provider: Any) -> sqlalchemy.engine.E
         poolclass=sqlalchemy.pool.QueuePool,
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
-        pool_pre_ping=True,
     )
     _never_share_connections_across_fork(engine)
+    _check_connections_left_idle(engine)
     return engine
+
+
+def _check_connections_left_idle(engine: sqlalchemy.engine.Engine) -> None:
+    """pool_pre_ping would send a query before every checkout: a run over 100 portfolios takes a connection out
+    about 900 times (a few for each event it stores one by one, its steps' partition and asset lookups), a round trip
+    each. A connection given back within the last IDLE_BEFORE_PING seconds was working then; one idle for longer,
+    which a server restart may have closed meanwhile, is checked first and replaced when dead (SQLAlchemy's
+    pessimistic disconnect handling with a checkout event).
+    """
+
+    @sqlalchemy.event.listens_for(engine, "connect")
+    def new_counts_as_just_used(dbapi_connection, connection_record):
+        connection_record.info["returned"] = time.monotonic()
+
+    @sqlalchemy.event.listens_for(engine, "checkin")
+    def remember_when_given_back(dbapi_connection, connection_record):
+        connection_record.info["returned"] = time.monotonic()
+
+    @sqlalchemy.event.listens_for(engine, "checkout")
+    def ping_if_left_idle(dbapi_connection, connection_record, connection_proxy):
+        if time.monotonic() - connection_record.info.get("returned", 0.0) <= IDLE_BEFORE_PING:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except psycopg2.Error as exc:
+            raise sqlalchemy.exc.DisconnectionError(f"kept connection found closed: {exc}") from exc
 
 
 def _never_share_connections_across_fork(engine: sqlalchemy.engine.Engine) -> None:
@@ -101,11 +131,23 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
 
     def __init__(self, *args, **kwargs):
         self._tables_found: set[str] = set()  # before the parent's init, which already asks for tables
+        self._asset_key_columns_found: set[str] = set()
         self._pinned = threading.local()
         super().__init__(*args, **kwargs)
         # Dagster hands events to store_event_batch only when this variable is set, in the process that stores
         # them (web server, daemon, run worker). Set here, every process that opens this instance batches.
         os.environ.setdefault(EVENT_BATCH_SIZE_ENV, str(EVENT_BATCH_SIZE))
+
+    def _has_asset_key_col_on_connection(self, conn: sqlalchemy.Connection, column_name: str) -> bool:
+        """Dagster reflects the asset_keys table's columns before each asset-record query and asset-event write
+        (some 80 catalog queries in a patterns run); a column its migrations added is never dropped while running,
+        so one once found is remembered.
+        """
+        if column_name not in self._asset_key_columns_found:
+            if not super()._has_asset_key_col_on_connection(conn, column_name):
+                return False
+            self._asset_key_columns_found.add(column_name)
+        return True
 
     def has_table(self, table_name: str) -> bool:
         """Asked before every dynamic-partition query; Dagster never drops its tables while running, so a table once
