@@ -1,7 +1,11 @@
-"""Shared by the benchmarks: a seeded database of a given size, reused when it already exists."""
+"""Shared by the benchmarks: a seeded database of a given size (reused when it already exists), the peak memory, and a
+DAWSOS_HOME of the bench's own with its embedded server.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -58,3 +62,20 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@contextlib.contextmanager
+def own_embedded_server(home: str):
+    """The bench's own DAWSOS_HOME with its embedded server running (DAWSOS_DATABASE_URL ignored), so a benchmark
+    never touches the developer's databases, runs or partitions; stopped on the way out.
+    """
+    os.environ["DAWSOS_HOME"] = home
+    os.environ.pop("DAWSOS_DATABASE_URL", None)
+    from dawsos_assets.database.server import EmbeddedPostgres
+
+    server = EmbeddedPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

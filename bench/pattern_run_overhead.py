@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import own_embedded_server  # noqa: E402
+
 DEFAULT_HOME = "/var/tmp/dawsos-bench-run-overhead"  # noqa: S108 — the benchmark's default scratch home, overridable with --home
 PROFILE_LINES = 30
 
@@ -175,16 +177,8 @@ def main() -> None:
     parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")
     parser.add_argument("--profile", action="store_true", help="profile the run; top functions on stderr")
     args = parser.parse_args()
-    os.environ["DAWSOS_HOME"] = args.home
-    os.environ.pop("DAWSOS_DATABASE_URL", None)
-    from dawsos_assets.database.server import EmbeddedPostgres
-
-    server = EmbeddedPostgres()
-    server.start()
-    try:
+    with own_embedded_server(args.home):
         print(json.dumps(measure(args.portfolios, args.repeat, args.profile)), flush=True)
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

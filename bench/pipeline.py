@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import own_embedded_server  # noqa: E402
+
 DEFAULT_HOME = "/var/tmp/dawsos-bench-pipeline"  # noqa: S108 — the benchmark's default scratch home, overridable with --home
 SEEDED_BOOKS = 8  # the demo portfolio, Test Portfolio Alpha and 6 generated books
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -292,16 +294,8 @@ def main() -> None:
     parser.add_argument("--portfolios", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")
     args = parser.parse_args()
-    os.environ["DAWSOS_HOME"] = args.home
-    os.environ.pop("DAWSOS_DATABASE_URL", None)
-    from dawsos_assets.database.server import EmbeddedPostgres
-
-    server = EmbeddedPostgres()
-    server.start()
-    try:
+    with own_embedded_server(args.home):
         results = {n: measure(n) for n in args.portfolios}
-    finally:
-        server.stop()
     print(
         json.dumps(
             {
