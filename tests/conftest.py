@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -200,3 +201,16 @@ def reachable_home():
     home = Path(tempfile.mkdtemp(prefix="dawsos-home-"))
     yield home
     shutil.rmtree(home, ignore_errors=True)
+
+
+def wait_for(probe, what: str, timeout: float = 240, interval: float = 3.0):
+    """Polls `probe` every `interval` seconds until it returns something truthy, which is returned; fails naming
+    `what` after `timeout` seconds (the daemon's sensors tick every 30-60 s, a forked run ends within seconds).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not seen within {timeout} s")

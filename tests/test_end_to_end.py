@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import dagster as dg
 import pytest
@@ -21,7 +20,7 @@ from dawsos_assets.operations.launch import REPOSITORY_NAME, run_job
 from dawsos_assets.operations.launcher import RUN_WORKER_TAG
 from dawsos_assets.patterns.portfolios import portfolio_keys
 
-from .conftest import DAWSOS, PROJECT_ROOT
+from .conftest import DAWSOS, PROJECT_ROOT, wait_for
 from .test_ui import free_port, wait_for_server
 
 CHROMIUM = shutil.which("chromium")
@@ -60,17 +59,6 @@ mutation ($params: ExecutionParams!) {
 }"""
 RUN_TAGS = """query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { tags { key value } } } }"""
 LOCATION = {"repositoryLocationName": "dawsos_assets", "repositoryName": REPOSITORY_NAME}
-
-
-def wait_for(probe, what: str, timeout: float = 240):
-    """Polls `probe` until it returns something truthy (the daemon's sensors tick every 30-60 s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(3)
-    raise AssertionError(f"{what}: not seen within {timeout} s")
 
 
 def wait_for_run(client, run_id: str) -> str:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +23,8 @@ from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, TABLES_AND_CHECKS_
 from dawsos_assets.operations.launch import create_run
 from dawsos_assets.operations.launcher import RUN_WORKER_TAG, PreloadedRunLauncher, PreloadUnavailable, RunWorker
 from dawsos_assets.operations.run_forks import refuse_threads, start_ticks
+
+from .conftest import wait_for
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
@@ -47,13 +48,8 @@ def launch(instance, job_name: str) -> dg.DagsterRun:
 
 
 def wait_until(probe, what: str, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not seen within {timeout} s")
+    """Polls every 0.2 s: a forked run starts and ends within seconds."""
+    return wait_for(probe, what, timeout=timeout, interval=0.2)
 
 
 def finished(instance, run_id: str) -> dg.DagsterRunStatus:
@@ -192,8 +188,10 @@ def test_a_preloaded_process_that_cannot_load_says_why(monkeypatch):
         launcher.PreloadedProcess()
     monkeypatch.setattr(launcher.PreloadedProcess, "COMMAND", [sys.executable, "-c", "import time; time.sleep(30)"])
     monkeypatch.setattr(launcher, "PRELOAD_TIMEOUT_S", 1)
-    with pytest.raises(PreloadUnavailable, match="did not answer within 1 s"):
+    with pytest.raises(PreloadUnavailable, match="did not answer within 1 s") as refused:
         launcher.PreloadedProcess()
+    said = launcher.preload_unavailable(refused.value)
+    assert said.startswith("error RUN_PRELOAD_UNAVAILABLE: runs cannot be forked") and "\n" not in said
 
 
 def test_a_thread_running_after_the_preload_refuses_the_fork():
@@ -274,3 +272,15 @@ def test_a_preloaded_process_whose_launcher_is_gone_exits_quietly():
     _, errors = process.communicate(timeout=PRELOAD_WAIT_S)
     assert b"Traceback" not in errors and b"Exception ignored" not in errors, errors.decode()[-800:]
     assert process.returncode == 0
+
+
+def test_a_worker_that_cannot_start_its_run_says_so_in_one_line():
+    """Arguments Dagster cannot read (or any error its run execution does not handle) end the worker with one coded
+    line on stderr and exit status 1, never a traceback."""
+    worker = "import os\nfrom dawsos_assets.operations.run_forks import _become_run_worker\n"
+    worker += "_become_run_worker('not the arguments of a run', os.pipe()[1])"
+    done = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert line.startswith("error INTERNAL_ERROR: run worker ") and "(suggestion: this is a bug" in line

@@ -34,6 +34,8 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 from dagster._serdes import serialize_value
 
+from dawsos_assets import errors
+from dawsos_assets.errors import DawsosError
 from dawsos_assets.operations.run_forks import LOCATION_MODULE, process_state
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,15 @@ START_WAIT_S = 10  # a forked worker starts its run within a second; terminate w
 
 class PreloadUnavailable(Exception):
     """The preloaded process could not start or answer; the run goes through Dagster's default launcher instead."""
+
+
+def preload_unavailable(reason: PreloadUnavailable) -> str:
+    """The daemon's one line when the preloaded process cannot start."""
+    return DawsosError(
+        errors.RUN_PRELOAD_UNAVAILABLE,
+        f"runs cannot be forked from a preloaded process: {reason}",
+        "runs start through Dagster's own launcher meanwhile (slower); fix the cause, the next launch tries again",
+    ).one_line()
 
 
 def code_fingerprint() -> str:
@@ -202,7 +213,7 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             with self._lock:
                 self._preloaded_process()
         except PreloadUnavailable as reason:  # said again, on the run, at the first launch
-            print(f"dawsos run launcher: {reason}", file=sys.stderr)
+            print(preload_unavailable(reason), file=sys.stderr)
 
     def _preloaded_process(self) -> PreloadedProcess:
         """The preloaded process, started anew if it is gone or the code changed (the caller holds the lock)."""

@@ -20,7 +20,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from pathlib import Path
 
 LOCATION_MODULE = "dawsos_assets.definitions"
@@ -96,12 +95,23 @@ def _become_run_worker(input_json: str, replies_fd: int) -> None:
             os.dup2(devnull, 0)
             os.dup2(2, 1)  # a run's prints go where the daemon's output goes, never into the protocol
             code = _execute_run(input_json)
-    except BaseException:  # noqa: BLE001 — a child must reach os._exit whatever happens
-        traceback.print_exc()
+    except BaseException as error:  # noqa: BLE001 — a child must reach os._exit whatever happens
+        print(_unexpected(error), file=sys.stderr)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _unexpected(error: BaseException) -> str:
+    """One line for an error Dagster's own run execution did not handle (it reports run failures itself)."""
+    from dawsos_assets.errors import INTERNAL_ERROR, DawsosError
+
+    return DawsosError(
+        INTERNAL_ERROR,
+        f"run worker {os.getpid()}: unexpected {type(error).__name__}: {' '.join(str(error).split())}",
+        "this is a bug; the run's events in the UI show where it stopped; report both",
+    ).one_line()
 
 
 def serve(requests, replies) -> None:
