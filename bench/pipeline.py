@@ -39,8 +39,7 @@ SEEDED_BOOKS = 8  # the demo portfolio, Test Portfolio Alpha and 6 generated boo
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RUN_DONE = ("SUCCESS", "FAILURE", "CANCELED")
 # How often the bench asks whether a run ended. The time itself runs to the end Dagster recorded, so polling adds
-# nothing to it; asking often would (every 0.1 s cost the run about a third more at 1,000 portfolios: the web server
-# answering beside it on 2 cores).
+# nothing to it; asking often would slow the run (the web server answers each request beside it on 2 cores).
 POLL_S = 1.0
 # Tables keyed by portfolio that the patterns read; a copy gets new ids where a key or a reference needs one.
 CLONED = {
