@@ -5,13 +5,15 @@ N - 8 more portfolios, each a copy of one of the 8 seeded books: lots, transacti
 
   nightly   (a) `tables_and_checks` submitted through GraphQL to `dawsos ui` (dagster dev: the run queue, the daemon,
                 the run launcher and a run worker process), timed from submission to the end of the run — the
-                second such run: the first, right after the server started, is reported as `nightly_first_s` —
+                second such run after the server started: the first is reported as `nightly_first_s` —
                 against
             (b) the same job with execute_in_process in this process (after one untimed warm-up run);
   patterns  (a) the 13 pattern assets for every portfolio: one run of the `patterns` job over the whole partition
                 range (the run a backfill launches under BackfillPolicy.single_run), submitted the same way, against
             (b) the engine loop those assets run (compute, audit, publish), for the same portfolios, without Dagster.
 
+The machine is shared and noisy, so with --repeat R both sides are measured R times, alternating: (b) with the
+web server stopped, then (a) on a freshly started one. Each ratio is of the medians; every sample is printed too.
 Everything runs in its own DAWSOS_HOME (its own embedded PostgreSQL, Dagster instance and storage), so the bench
 never touches the developer's runs or partitions. The automation sensor is stopped while the bench runs (it would
 otherwise start the patterns itself after the nightly run). Ends with one JSON line.
@@ -24,6 +26,7 @@ import contextlib
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -115,7 +118,7 @@ def fresh_instance() -> None:
     prepare_instance()
 
 
-def in_process(url: str) -> dict:
+def in_process(url: str, warm_up: bool) -> dict:
     """(b): the nightly job with execute_in_process, then the patterns' engine loop without Dagster."""
     import dagster as dg
 
@@ -129,7 +132,8 @@ def in_process(url: str) -> dict:
 
     job = defs.resolve_job_def(TABLES_AND_CHECKS_JOB)
     with dg.DagsterInstance.get() as instance:
-        job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)  # warm-up, untimed
+        if warm_up:
+            job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)  # untimed
         started = time.perf_counter()
         nightly = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         nightly_s = time.perf_counter() - started
@@ -263,8 +267,8 @@ def through_the_daemon(url: str) -> dict:
     }
 
 
-def measure(portfolios: int) -> dict:
-    """Run the pipeline for `portfolios` portfolios through the web server and return its timings."""
+def measure(portfolios: int, repeat: int) -> dict:
+    """Run the pipeline for `portfolios` portfolios `repeat` times each way and return the timings."""
     import dagster as dg
 
     from dawsos_assets.database import connection
@@ -275,15 +279,26 @@ def measure(portfolios: int) -> dict:
     fresh_instance()
     with connection.connect(url) as conn, dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, list(portfolio_keys(conn)))
-    engine_only = in_process(url)
-    daemon = through_the_daemon(url)
-    result = {
-        "in_process": engine_only,
-        "daemon": daemon,
-        "nightly_daemon_over_inprocess": round(daemon["nightly_s"] / engine_only["nightly_s"], 2),
-        "patterns_daemon_over_engine": round(daemon["patterns_s"] / engine_only["patterns_s"], 2),
+    samples = []
+    for sample in range(repeat):
+        samples.append({"in_process": in_process(url, warm_up=sample == 0), "daemon": through_the_daemon(url)})
+        print(f"N={portfolios} sample {sample + 1}/{repeat}: {json.dumps(samples[-1])}", flush=True)
+    medians = {
+        f"{work}_{side}_median_s": round(statistics.median(sample[side][f"{work}_s"] for sample in samples), 1)
+        for work in ("nightly", "patterns")
+        for side in ("in_process", "daemon")
     }
-    print(f"N={portfolios}: {json.dumps(result)}", flush=True)
+    result = {
+        "samples": samples,
+        **medians,
+        "nightly_daemon_over_inprocess": round(
+            medians["nightly_daemon_median_s"] / medians["nightly_in_process_median_s"], 2
+        ),
+        "patterns_daemon_over_engine": round(
+            medians["patterns_daemon_median_s"] / medians["patterns_in_process_median_s"], 2
+        ),
+    }
+    print(f"N={portfolios}: {json.dumps({k: v for k, v in result.items() if k != 'samples'})}", flush=True)
     return result
 
 
@@ -291,10 +306,11 @@ def main() -> None:
     """Measure the pipeline at each size given and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--portfolios", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--repeat", type=int, default=3, help="samples of each side per N, alternating")
     parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")
     args = parser.parse_args()
     with own_embedded_server(args.home):
-        results = {n: measure(n) for n in args.portfolios}
+        results = {n: measure(n, args.repeat) for n in args.portfolios}
     print(
         json.dumps(
             {
@@ -304,7 +320,8 @@ def main() -> None:
                     str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()
                 },
                 "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
-                "patterns_daemon_s": {str(n): r["daemon"]["patterns_s"] for n, r in results.items()},
+                "patterns_daemon_s": {str(n): r["patterns_daemon_median_s"] for n, r in results.items()},
+                "repeat": args.repeat,
                 "target_ratio": 1.5,
                 "target_patterns_1000_s": 300,
             }

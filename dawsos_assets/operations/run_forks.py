@@ -16,6 +16,7 @@ while this process was loading); runs already forked go on to their end.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -56,6 +57,16 @@ def preload() -> None:
 
     definitions.load_definitions().get_repository_def()  # both cached: forked runs start with the graph built
     refuse_threads()
+    share_loaded_objects()
+
+
+def share_loaded_objects() -> None:
+    """Keep what the preload built out of the garbage collector's reach. A full collection in a forked run would
+    otherwise write to every object the preload made (the collector's own bookkeeping), and the kernel would then
+    copy all their pages into that run: some 70 MB per concurrent run, instead of sharing them.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def refuse_threads() -> None:
