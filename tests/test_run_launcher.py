@@ -3,6 +3,7 @@ a killed worker fails its run under run monitoring, edited code gets a new prelo
 cannot load says why. One preloaded process serves the module, against a real PostgreSQL."""
 
 import itertools
+import json
 import logging
 import os
 import signal
@@ -286,11 +287,12 @@ def test_a_worker_that_cannot_start_its_run_says_so_in_one_line():
     assert line.startswith("error INTERNAL_ERROR: run worker ") and "(suggestion: this is a bug" in line
 
 
-def test_a_forked_run_shares_the_preloaded_objects_after_a_full_collection():
-    """A run's full garbage collection must not copy what the preload built into the run's own memory: with the
-    objects left to the collector, the child below ends with ~70 MB of private pages, with them frozen ~1 MB."""
+@pytest.fixture(scope="module")
+def forked_child_report() -> dict:
+    """One preloaded process forks a child that runs a full garbage collection, as a run's collections do: what the
+    child copied of the preloaded pages (Private_Dirty), and which modules the preload already holds."""
     child = (
-        "import gc, os, sys, time\n"
+        "import gc, json, os, sys, time\n"
         "from dawsos_assets.operations.run_forks import preload\n"
         "preload()\n"
         "pid = os.fork()\n"
@@ -300,10 +302,23 @@ def test_a_forked_run_shares_the_preloaded_objects_after_a_full_collection():
         "    os._exit(0)\n"
         "time.sleep(2)\n"
         "rollup = open(f'/proc/{pid}/smaps_rollup').read().splitlines()\n"
-        "print(next(int(line.split()[1]) for line in rollup if line.startswith('Private_Dirty')))\n"
+        "private_kb = next(int(line.split()[1]) for line in rollup if line.startswith('Private_Dirty'))\n"
         "os.kill(pid, 9)\n"
+        "print(json.dumps({'private_kb': private_kb, 'modules': sorted(sys.modules)}))\n"
     )
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=PRELOAD_WAIT_S)
     assert done.returncode == 0, done.stderr[-800:]
-    private_kb = int(done.stdout.split()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_forked_run_shares_the_preloaded_objects_after_a_full_collection(forked_child_report):
+    """A run's full garbage collection must not copy what the preload built into the run's own memory: with the
+    objects left to the collector, the child ends with ~73 MB of private pages, with them frozen ~1 MB."""
+    private_kb = forked_child_report["private_kb"]
     assert private_kb < 20 * 1024, f"the forked child copied {private_kb // 1024} MB of the preloaded process"
+
+
+def test_the_preload_holds_what_the_pattern_capabilities_import_late(forked_child_report):
+    """empyrical and scipy under it (~1 s to import) come with the first return computation of a run; a forked run
+    must find them loaded."""
+    assert {"empyrical", "scipy.stats"} <= set(forked_child_report["modules"])

@@ -51,6 +51,7 @@ def preload() -> None:
     """
     import dagster._cli.api  # noqa: F401 — `dagster api execute_run`, what each child runs
     import dagster._utils.interrupts  # noqa: F401
+    import empyrical  # noqa: F401 — imported late by the capabilities (with scipy: ~1 s a run), here once for all
 
     import dawsos_assets.operations.storage  # noqa: F401 — the instance's storage each child opens
     from dawsos_assets import definitions

@@ -145,7 +145,8 @@ def daily_returns(frame: pd.DataFrame) -> pd.Series:
 
 def performance(returns: pd.Series, risk_free_annual: float = 0.04) -> dict:
     """TWR, volatility, Sharpe ratio and max drawdown of daily returns (empty with fewer than two returns)."""
-    import empyrical  # with scipy under it, a second of every run worker's start-up: only where returns are computed
+    import empyrical  # with scipy under it, a second of a new interpreter's start-up: only where returns are computed
+    # (the preloaded process that forks runs imports it once: operations/run_forks.py)
 
     rf_daily = (1 + risk_free_annual) ** (1 / TRADING_DAYS) - 1
     if len(returns) < 2:
