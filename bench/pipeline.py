@@ -7,13 +7,16 @@ N - 8 more portfolios, each a copy of one of the 8 seeded books: lots, transacti
                 the run launcher and a run worker process), timed from submission to the end of the run — the
                 second such run after the server started: the first is reported as `nightly_first_s` —
                 against
-            (b) the same job with execute_in_process in this process (after one untimed warm-up run);
+            (b) the same job with execute_in_process in this process;
   patterns  (a) the 13 pattern assets for every portfolio: one run of the `patterns` job over the whole partition
                 range (the run a backfill launches under BackfillPolicy.single_run), submitted the same way, against
             (b) the engine loop those assets run (compute, audit, publish), for the same portfolios, without Dagster.
+Before its first sample, (b) runs the nightly job and the engine loop (for 8 portfolios) once untimed: what a first
+run imports and caches is not counted, as the daemon's preloaded process imports it before any run.
 
-The machine is shared and noisy, so with --repeat R both sides are measured R times, alternating: (b) with the
-web server stopped, then (a) on a freshly started one. Each ratio is of the medians; every sample is printed too.
+The machine is shared and noisy (other sessions, and the hypervisor taking back up to 0.4 of a core in bursts),
+so each side is measured --repeat times (default 3), the two in turn first: (b) with the web server stopped, (a) on
+a freshly started one. Each ratio is of the medians; every sample is printed too, and a failed run stops the bench.
 Everything runs in its own DAWSOS_HOME (its own embedded PostgreSQL, Dagster instance and storage), so the bench
 never touches the developer's runs or partitions. The automation sensor is stopped while the bench runs (it would
 otherwise start the patterns itself after the nightly run). Ends with one JSON line.
@@ -42,7 +45,8 @@ SEEDED_BOOKS = 8  # the demo portfolio, Test Portfolio Alpha and 6 generated boo
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RUN_DONE = ("SUCCESS", "FAILURE", "CANCELED")
 # How often the bench asks whether a run ended. The time itself runs to the end Dagster recorded, so polling adds
-# nothing to it; asking often would slow the run (the web server answers each request beside it on 2 cores).
+# nothing to it; the web server answers each request beside the run on 2 cores, so asking every 0.1 s may slow it
+# (seen once, see the README).
 POLL_S = 1.0
 # Tables keyed by portfolio that the patterns read; a copy gets new ids where a key or a reference needs one.
 CLONED = {
@@ -122,36 +126,44 @@ def in_process(url: str, warm_up: bool) -> dict:
     """(b): the nightly job with execute_in_process, then the patterns' engine loop without Dagster."""
     import dagster as dg
 
-    from dawsos_assets.database import connection
     from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
-    from dawsos_assets.patterns.assets import run_batch
     from dawsos_assets.patterns.engine import PatternEngine
-    from dawsos_assets.patterns.loader import load_all
-    from dawsos_assets.patterns.portfolios import portfolio_keys
     from dawsos_assets.patterns.registry import default_registry
 
-    job = defs.resolve_job_def(TABLES_AND_CHECKS_JOB)
+    job, engine = defs.resolve_job_def(TABLES_AND_CHECKS_JOB), PatternEngine(default_registry())
     with dg.DagsterInstance.get() as instance:
-        if warm_up:
-            job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)  # untimed
+        if warm_up:  # untimed: what a first run imports (empyrical and scipy for the patterns) and caches
+            job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
+            engine_loop(url, engine, SEEDED_BOOKS)
         started = time.perf_counter()
         nightly = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False)
         nightly_s = time.perf_counter() - started
-    engine, published = PatternEngine(default_registry()), 0
     started = time.perf_counter()
-    with connection.connect(url) as conn:
-        portfolios = portfolio_keys(conn)
-        for pattern in load_all().values():
-            published += sum(
-                o.passed for o in run_batch(conn, engine, pattern, portfolios, "bench-engine-only").values()
-            )
+    published = engine_loop(url, engine)
     patterns_s = time.perf_counter() - started
     return {
-        "nightly_s": round(nightly_s, 1),
+        "nightly_s": round(nightly_s, 2),
         "nightly_success": nightly.success,
-        "patterns_s": round(patterns_s, 1),
+        "patterns_s": round(patterns_s, 2),
         "patterns_published": published,
     }
+
+
+def engine_loop(url: str, engine, portfolios: int | None = None) -> int:
+    """The 13 patterns' compute, audit and publish for the first `portfolios` portfolios (all by default), without
+    Dagster; how many outputs were published.
+    """
+    from dawsos_assets.database import connection
+    from dawsos_assets.patterns.assets import run_batch
+    from dawsos_assets.patterns.loader import load_all
+    from dawsos_assets.patterns.portfolios import portfolio_keys
+
+    with connection.connect(url) as conn:
+        keys = dict(list(portfolio_keys(conn).items())[:portfolios])
+        return sum(
+            sum(o.passed for o in run_batch(conn, engine, pattern, keys, "bench-engine-only").values())
+            for pattern in load_all().values()
+        )
 
 
 class Daemon:
@@ -243,7 +255,7 @@ def through_the_daemon(url: str) -> dict:
     daemon = Daemon()
     try:
         daemon.stop_sensor("patterns_follow_tables")
-        first_s, _, _ = daemon.run(TABLES_AND_CHECKS_JOB)  # warm-up, as on the in-process side: reported, untimed
+        first_s, _, _ = daemon.run(TABLES_AND_CHECKS_JOB)  # the new server's first run: reported, not in the ratio
         nightly_s, nightly_status, nightly_run = daemon.run(TABLES_AND_CHECKS_JOB)
         patterns_s, patterns_status, patterns_run = daemon.run(
             PATTERNS_JOB,
@@ -257,10 +269,10 @@ def through_the_daemon(url: str) -> dict:
         ).fetchone()[0]
     return {
         "nightly_first_s": round(first_s, 1),
-        "nightly_s": round(nightly_s, 1),
+        "nightly_s": round(nightly_s, 2),
         "nightly_status": nightly_status,
         "nightly": run_breakdown(nightly_run),
-        "patterns_s": round(patterns_s, 1),
+        "patterns_s": round(patterns_s, 2),
         "patterns_status": patterns_status,
         "patterns": run_breakdown(patterns_run),
         "patterns_published": published,
@@ -279,12 +291,9 @@ def measure(portfolios: int, repeat: int) -> dict:
     fresh_instance()
     with connection.connect(url) as conn, dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, list(portfolio_keys(conn)))
-    samples = []
-    for sample in range(repeat):
-        samples.append({"in_process": in_process(url, warm_up=sample == 0), "daemon": through_the_daemon(url)})
-        print(f"N={portfolios} sample {sample + 1}/{repeat}: {json.dumps(samples[-1])}", flush=True)
+    samples = [one_sample(url, portfolios, sample, repeat) for sample in range(repeat)]
     medians = {
-        f"{work}_{side}_median_s": round(statistics.median(sample[side][f"{work}_s"] for sample in samples), 1)
+        f"{work}_{side}_median_s": round(statistics.median(sample[side][f"{work}_s"] for sample in samples), 2)
         for work in ("nightly", "patterns")
         for side in ("in_process", "daemon")
     }
@@ -302,6 +311,24 @@ def measure(portfolios: int, repeat: int) -> dict:
     return result
 
 
+def one_sample(url: str, portfolios: int, sample: int, repeat: int) -> dict:
+    """Both sides once, in turn first (whatever one leaves behind, e.g. dead rows to vacuum, then weighs on each
+    side alike); a sample where a run failed or the two sides published different counts stops the bench.
+    """
+    sides = {"in_process": lambda: in_process(url, warm_up=sample == 0), "daemon": lambda: through_the_daemon(url)}
+    order = list(sides) if sample % 2 == 0 else list(reversed(sides))
+    measured = {side: sides[side]() for side in order}
+    result = {"first": order[0], **measured}
+    print(f"N={portfolios} sample {sample + 1}/{repeat}: {json.dumps(result)}", flush=True)
+    in_proc, daemon = measured["in_process"], measured["daemon"]
+    published = {in_proc["patterns_published"], daemon["patterns_published"]}
+    if not in_proc["nightly_success"] or {daemon["nightly_status"], daemon["patterns_status"]} != {"SUCCESS"}:
+        raise SystemExit(f"N={portfolios} sample {sample + 1}: a run did not succeed; the times would not compare")
+    if len(published) != 1:
+        raise SystemExit(f"N={portfolios} sample {sample + 1}: the sides published {published} outputs, not the same")
+    return result
+
+
 def main() -> None:
     """Measure the pipeline at each size given and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -309,6 +336,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="samples of each side per N, alternating")
     parser.add_argument("--home", default=DEFAULT_HOME, help="DAWSOS_HOME of the bench (its own server and instance)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat needs at least 1 sample")
     with own_embedded_server(args.home):
         results = {n: measure(n, args.repeat) for n in args.portfolios}
     print(
