@@ -14,7 +14,7 @@ N - 8 more portfolios, each a copy of one of the 8 seeded books: lots, transacti
 Before its first sample, (b) runs the nightly job and the engine loop (for 8 portfolios) once untimed: what a first
 run imports and caches is not counted, as the daemon's preloaded process imports it before any run.
 
-The machine is shared and noisy (other sessions, and the hypervisor taking back up to 0.4 of a core in bursts),
+The machine is shared and noisy (other sessions, and the hypervisor taking back up to half a core in bursts),
 so each side is measured --repeat times (default 3), the two in turn first: (b) with the web server stopped, (a) on
 a freshly started one. Each ratio is of the medians; every sample is printed too, and a failed run stops the bench.
 Everything runs in its own DAWSOS_HOME (its own embedded PostgreSQL, Dagster instance and storage), so the bench
