@@ -38,19 +38,13 @@ PROFILE_LINES = 30
 
 def engine_loop(url: str) -> float:
     """Seconds for the 13 patterns' compute, audit and publish over every portfolio, without Dagster."""
-    from dawsos_assets.database import connection
-    from dawsos_assets.patterns.assets import run_batch
+    from bench.pipeline import engine_loop as publish_every_pattern
     from dawsos_assets.patterns.engine import PatternEngine
-    from dawsos_assets.patterns.loader import load_all
-    from dawsos_assets.patterns.portfolios import portfolio_keys
     from dawsos_assets.patterns.registry import default_registry
 
     engine = PatternEngine(default_registry())
     started = time.perf_counter()
-    with connection.connect(url) as conn:
-        keys = portfolio_keys(conn)
-        for pattern in load_all().values():
-            run_batch(conn, engine, pattern, keys, "bench-engine-only")
+    publish_every_pattern(url, engine)
     return time.perf_counter() - started
 
 
