@@ -2,9 +2,14 @@
 the dynamic-partitions pin's own life cycle."""
 
 import threading
+import time
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.events.log import EventLogEntry
+from dagster._core.utils import make_new_run_id
 
 from dawsos_assets.database import connection
 from dawsos_assets.operations.instance import prepare_instance
@@ -174,3 +179,44 @@ def test_a_step_failing_after_its_first_outputs_materializations_loses_none_of_t
     assert not result.success
     assert left == set(keys)
     assert set(right_failed) == set(keys)
+
+
+def _materialization(run_id: str, asset: str, partition: str) -> EventLogEntry:
+    """A partition's materialization whose indexed tag (its data version) names the partition."""
+    materialization = dg.AssetMaterialization(asset, partition=partition, tags={DATA_VERSION_TAG: f"v-{partition}"})
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name="shelves",
+        event_specific_data=StepMaterializationData(materialization),
+    )
+    return EventLogEntry(
+        error_info=None, level="DEBUG", user_message="", run_id=run_id, timestamp=time.time(), dagster_event=event
+    )
+
+
+def test_a_batch_of_materializations_gives_each_event_its_own_id_tags_and_the_latest_to_its_asset(seeded_url):
+    """The rows of a batch are inserted at once and their ids read back: each partition's tag row must carry the id
+    of that partition's event, and each asset's row the id of its last event (two assets in one batch)."""
+    prepare_instance()
+    run_id = make_new_run_id()
+    events = [
+        _materialization(run_id, asset, key) for asset in ("shelf_x", "shelf_y") for key in SHELVES.get_partition_keys()
+    ]
+    with dg.DagsterInstance.get() as instance:
+        instance.event_log_storage.store_event_batch(events)
+        latest = {
+            r.asset_entry.asset_key.path[-1]: r.asset_entry.last_materialization_record.storage_id
+            for r in instance.get_asset_records([dg.AssetKey("shelf_x"), dg.AssetKey("shelf_y")])
+        }
+    with connection.connect(connection.database_url("dagster")) as conn:
+        rows = conn.execute(
+            "SELECT e.id, e.asset_key, e.partition, t.value FROM event_logs e "
+            "JOIN asset_event_tags t ON t.event_id = e.id AND t.key = %s WHERE e.run_id = %s ORDER BY e.id",
+            (DATA_VERSION_TAG, run_id),
+        ).fetchall()
+    assert len(rows) == len(events)
+    assert [(key.strip('[]"'), partition) for _, key, partition, _ in rows] == [
+        (e.dagster_event.asset_key.path[-1], e.dagster_event.partition) for e in events
+    ]
+    assert all(value == f"v-{partition}" for _, _, partition, value in rows)
+    assert latest == {"shelf_x": rows[len(SHELVES.get_partition_keys()) - 1][0], "shelf_y": rows[-1][0]}
