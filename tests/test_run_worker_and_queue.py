@@ -1,5 +1,5 @@
-"""A run worker builds the definitions once, the run queue is read every second, and a step's portfolios share their
-reference data (read once per step)."""
+"""A run worker builds the definitions once, the run queue is read every half second, and a step's portfolios share
+their reference data (read once per step)."""
 
 import json
 import subprocess
@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+from dagster._daemon.controller import create_daemon_of_type
+from dagster._daemon.run_coordinator import QueuedRunCoordinatorDaemon
 
 from dawsos_assets.database import connection
 from dawsos_assets.operations.instance import prepare_instance
@@ -38,10 +40,10 @@ def test_a_run_worker_builds_the_definitions_once():
     assert done.stdout.split() == ["1", "False"]
 
 
-def test_the_run_queue_is_read_every_second(seeded_url):
+def test_the_daemon_reads_the_run_queue_every_half_second(seeded_url):
     prepare_instance()
     with dg.DagsterInstance.get() as instance:
-        assert instance.run_coordinator.dequeue_interval_seconds == 1
+        assert create_daemon_of_type(QueuedRunCoordinatorDaemon.daemon_type(), instance).interval_seconds == 0.5
 
 
 class CountingConnection:

@@ -29,11 +29,9 @@ run_launcher:                  # runs of this project forked from a preloaded pr
 run_monitoring:
   enabled: true                # a run whose forked worker died (killed, out of memory) is marked failed
   poll_interval_seconds: 15
-run_coordinator:               # Dagster's run queue, starting the launcher's preloaded process with the daemon
-  module: dawsos_assets.operations.launcher
+run_coordinator:               # Dagster's run queue, read every half second (Dagster's default: 5 s), starting
+  module: dawsos_assets.operations.launcher   # the launcher's preloaded process with the daemon
   class: PreloadingRunCoordinator
-  config:
-    dequeue_interval_seconds: 1  # a queued run starts within a second instead of up to five (the default)
 concurrency:
   runs:
     max_concurrent_runs: 4     # e.g. pattern partitions of several portfolios side by side

@@ -45,6 +45,9 @@ RUN_WORKER_TAG = "dawsos/run_worker"  # "<pid>:<start ticks>" of a forked run wo
 PRELOAD_TIMEOUT_S = 120  # ~4 s here, far longer on a busy machine; below run monitoring's start timeout (180 s)
 REPLY_TIMEOUT_S = 30
 START_WAIT_S = 10  # a forked worker starts its run within a second; terminate waits this long for it at most
+# Dagster's daemon waits between queue reads in half-second steps, so this is as often as it can read the queue;
+# Dagster's config only takes whole seconds (its default is 5).
+DEQUEUE_INTERVAL_S = 0.5
 
 
 class PreloadUnavailable(Exception):
@@ -174,9 +177,15 @@ class PreloadedProcess:
 
 
 class PreloadingRunCoordinator(QueuedRunCoordinator):
-    """Dagster's run queue. In the daemon it also has the launcher start its preloaded process right away: Dagster
-    creates the launcher only at the first launch, which would then wait for the preload (~4 s).
+    """Dagster's run queue, read every half second. In the daemon it also has the launcher start its preloaded
+    process right away: Dagster creates the launcher only at the first launch, which would then wait for the
+    preload (~4 s).
     """
+
+    @property
+    def dequeue_interval_seconds(self) -> float:
+        """Seconds between the daemon's reads of the queue (the shortest Dagster's config accepts is 1 s)."""
+        return DEQUEUE_INTERVAL_S
 
     def register_instance(self, instance) -> None:
         """Attach to the instance; in the daemon, start the preload."""
