@@ -211,7 +211,8 @@ def test_a_batch_of_materializations_gives_each_event_its_own_id_tags_and_the_la
     with connection.connect(connection.database_url("dagster")) as conn:
         rows = conn.execute(
             "SELECT e.id, e.asset_key, e.partition, t.value FROM event_logs e "
-            "JOIN asset_event_tags t ON t.event_id = e.id AND t.key = %s WHERE e.run_id = %s ORDER BY e.id",
+            "JOIN asset_event_tags t ON t.event_id = e.id AND t.asset_key = e.asset_key AND t.key = %s "
+            "WHERE e.run_id = %s ORDER BY e.id",
             (DATA_VERSION_TAG, run_id),
         ).fetchall()
     assert len(rows) == len(events)

@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from dagster._daemon.controller import create_daemon_of_type
 from dagster._daemon.run_coordinator import QueuedRunCoordinatorDaemon
+from dagster._serdes import ConfigurableClassData
 
 from dawsos_assets.database import connection
 from dawsos_assets.operations.instance import prepare_instance
+from dawsos_assets.operations.launcher import PreloadingRunCoordinator
 from dawsos_assets.patterns.assets import PREVIEW_CHARS, run_batch
 from dawsos_assets.patterns.engine import PatternEngine
 from dawsos_assets.patterns.loader import load, load_all
@@ -44,6 +47,14 @@ def test_the_daemon_reads_the_run_queue_every_half_second(seeded_url):
     prepare_instance()
     with dg.DagsterInstance.get() as instance:
         assert create_daemon_of_type(QueuedRunCoordinatorDaemon.daemon_type(), instance).interval_seconds == 0.5
+
+
+def test_a_queue_interval_set_in_dagster_yaml_is_the_one_used():
+    config = {"dequeue_interval_seconds": 3}
+    inst_data = ConfigurableClassData(
+        PreloadingRunCoordinator.__module__, "PreloadingRunCoordinator", yaml.dump(config)
+    )
+    assert PreloadingRunCoordinator.from_config_value(inst_data, config).dequeue_interval_seconds == 3
 
 
 class CountingConnection:

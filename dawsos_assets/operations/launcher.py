@@ -45,8 +45,8 @@ RUN_WORKER_TAG = "dawsos/run_worker"  # "<pid>:<start ticks>" of a forked run wo
 PRELOAD_TIMEOUT_S = 120  # ~4 s here, far longer on a busy machine; below run monitoring's start timeout (180 s)
 REPLY_TIMEOUT_S = 30
 START_WAIT_S = 10  # a forked worker starts its run within a second; terminate waits this long for it at most
-# Dagster's daemon waits between queue reads in half-second steps, so this is as often as it can read the queue;
-# Dagster's config only takes whole seconds (its default is 5).
+# Dagster's daemon waits between queue reads in half-second steps: a shorter interval would read no more often.
+# Its config takes whole seconds only (its default is 5), so the coordinator sets this unless dagster.yaml sets one.
 DEQUEUE_INTERVAL_S = 0.5
 
 
@@ -184,8 +184,11 @@ class PreloadingRunCoordinator(QueuedRunCoordinator):
 
     @property
     def dequeue_interval_seconds(self) -> float:
-        """Seconds between the daemon's reads of the queue (the shortest Dagster's config accepts is 1 s)."""
-        return DEQUEUE_INTERVAL_S
+        """Seconds between the daemon's reads of the queue: `dequeue_interval_seconds` from dagster.yaml when set
+        there, else DEQUEUE_INTERVAL_S.
+        """
+        configured = self.inst_data.config_dict.get("dequeue_interval_seconds") if self.inst_data else None
+        return DEQUEUE_INTERVAL_S if configured is None else configured
 
     def register_instance(self, instance) -> None:
         """Attach to the instance; in the daemon, start the preload."""

@@ -237,8 +237,12 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
         statement = SqlEventLogStorageTable.insert().returning(
             SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
         )
+        rows = [self._event_to_row(event) for event in events]
         with self._connect() as conn:
-            return [row[0] for row in conn.execute(statement, [self._event_to_row(event) for event in events])]
+            # One page for the whole batch, so it is stored whole or not at all: each page would be a statement
+            # committed on its own (AUTOCOMMIT), and Dagster stores a failed batch again event by event.
+            conn = conn.execution_options(insertmanyvalues_page_size=len(rows))
+            return [row[0] for row in conn.execute(statement, rows)]
 
 
 class PooledPostgresRunStorage(_PooledEngine, PostgresRunStorage):
