@@ -221,3 +221,18 @@ def test_a_batch_of_materializations_gives_each_event_its_own_id_tags_and_the_la
     ]
     assert all(value == f"v-{partition}" for _, _, partition, value in rows)
     assert latest == {"shelf_x": rows[len(SHELVES.get_partition_keys()) - 1][0], "shelf_y": rows[-1][0]}
+
+
+def test_a_batch_larger_than_a_page_of_rows_is_still_one_statement(seeded_url):
+    """SQLAlchemy sends an executemany's rows in pages of 1,000, each a statement committed on its own: a batch of
+    more (DAGSTER_EVENT_BATCH_SIZE is the user's to raise) must still be stored whole or not at all."""
+    prepare_instance()
+    run_id = make_new_run_id()
+    events = [_materialization(run_id, "shelf_z", f"shelf-{number:04d}") for number in range(1_001)]
+    with dg.DagsterInstance.get() as instance:
+        instance.event_log_storage.store_event_batch(events)
+    with connection.connect(connection.database_url("dagster")) as conn:
+        stored, transactions = conn.execute(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM event_logs WHERE run_id = %s", (run_id,)
+        ).fetchone()
+    assert (stored, transactions) == (1_001, 1)
