@@ -211,9 +211,9 @@ class PooledPostgresEventLogStorage(_PooledEngine, PostgresEventLogStorage):
                 super().store_event_batch(group)
 
     def _store_asset_events(self, events: list[EventLogEntry]) -> None:
-        """What store_event does for each, in three statements: the event rows, their indexed tags (planned events
-        have none), then each asset's latest event (the asset row keeps only the last one, so one update per asset
-        gives the same result).
+        """What store_event does for each, in three steps: the event rows (one statement), their indexed tags (one;
+        planned events have none), then each asset's latest event (one upsert per asset: the asset row keeps only
+        the last one, so that gives the same result as one per event).
         """
         ids = self._insert_event_rows(events)
         latest = {
