@@ -3,7 +3,9 @@
 (a) the engine loop the pattern assets run (compute, audit, publish) for every portfolio, without Dagster, as
     bench/pipeline.py's in_process does; (b) one run of the `patterns` job over the whole portfolio partition range
     (the run a backfill makes under BackfillPolicy.single_run), executed in this process as a run worker executes
-    it (operations/launch.run_job). The run's time is its own, from its start event to its end: the launcher's share
+    it (operations/launch.run_job), with its steps one after another in this process (`max_concurrent: 1`; a run
+    otherwise forks its steps side by side, see operations/executors.py) so that its engine calls are timed here.
+    The run's time is its own, from its start event to its end: the launcher's share
     is left out. After an untimed warm-up of each, (a) and (b) alternate --repeat times (other work on the machine
     then weighs on both alike); the ratio is of the medians. A run's time beyond its engine calls is Dagster's
     (and the assets' metadata) cost, steadier than either time on a busy machine: `engine_plus_beyond_over_engine`
@@ -34,6 +36,7 @@ from common import own_embedded_server  # noqa: E402
 
 DEFAULT_HOME = "/var/tmp/dawsos-bench-run-overhead"  # noqa: S108 — the benchmark's default scratch home, overridable with --home
 PROFILE_LINES = 30
+ONE_STEP_AT_A_TIME = {"execution": {"config": {"max_concurrent": 1}}}  # in the run's own process
 
 
 def engine_loop(url: str) -> float:
@@ -90,7 +93,8 @@ def patterns_run(instance, keys: list[str], statements: list[int], engine_spent:
     from dawsos_assets.operations.launch import partition_range_tags, run_job
 
     statements_before, engine_before = statements[0], engine_spent[0]
-    result = run_job(instance, PATTERNS_JOB, tags=partition_range_tags(keys[0], keys[-1]))
+    tags = partition_range_tags(keys[0], keys[-1])
+    result = run_job(instance, PATTERNS_JOB, run_config=ONE_STEP_AT_A_TIME, tags=tags)
     stats = instance.get_run_stats(result.run_id)
     run_s = stats.end_time - stats.start_time
     return {

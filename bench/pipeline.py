@@ -9,8 +9,11 @@ N - 8 more portfolios, each a copy of one of the 8 seeded books: lots, transacti
                 against
             (b) the same job with execute_in_process in this process;
   patterns  (a) the 13 pattern assets for every portfolio: one run of the `patterns` job over the whole partition
-                range (the run a backfill launches under BackfillPolicy.single_run), submitted the same way, against
-            (b) the engine loop those assets run (compute, audit, publish), for the same portfolios, without Dagster.
+                range (the run a backfill launches under BackfillPolicy.single_run), submitted the same way; its
+                steps run side by side, as many as there are CPUs (operations/executors.py), against
+            (b) the engine loop those assets run (compute, audit, publish), for the same portfolios, without Dagster:
+                one pattern after another (`patterns_daemon_over_engine`), and spread over as many processes as
+                the job runs steps at once (`patterns_daemon_over_engine_side_by_side`: Dagster's own cost).
 Before its first sample, (b) runs the nightly job and the engine loop (for 8 portfolios) once untimed: what a first
 run imports and caches is not counted, as the daemon's preloaded process imports it before any run.
 
@@ -123,7 +126,9 @@ def fresh_instance() -> None:
 
 
 def in_process(url: str, warm_up: bool) -> dict:
-    """(b): the nightly job with execute_in_process, then the patterns' engine loop without Dagster."""
+    """(b): the nightly job with execute_in_process, then the patterns' engine loop without Dagster: one pattern
+    after another, then spread over as many processes as the patterns job runs steps at once.
+    """
     import dagster as dg
 
     from dawsos_assets.definitions import TABLES_AND_CHECKS_JOB, defs
@@ -141,29 +146,65 @@ def in_process(url: str, warm_up: bool) -> dict:
     started = time.perf_counter()
     published = engine_loop(url, engine)
     patterns_s = time.perf_counter() - started
+    started = time.perf_counter()
+    published_side_by_side = engine_loop_side_by_side(url, engine)
+    side_by_side_s = time.perf_counter() - started
     return {
         "nightly_s": round(nightly_s, 2),
         "nightly_success": nightly.success,
         "patterns_s": round(patterns_s, 2),
         "patterns_published": published,
+        "patterns_side_by_side_s": round(side_by_side_s, 2),
+        "patterns_side_by_side_published": published_side_by_side,
     }
 
 
 def engine_loop(url: str, engine, portfolios: int | None = None) -> int:
-    """The 13 patterns' compute, audit and publish for the first `portfolios` portfolios (all by default), without
-    Dagster; how many outputs were published.
+    """The 13 patterns' compute, audit and publish for the first `portfolios` portfolios (all by default), one
+    pattern after another, without Dagster; how many outputs were published.
+    """
+    from dawsos_assets.patterns.loader import load_all
+
+    return sum(publish_pattern(url, engine, pattern, portfolios) for pattern in load_all().values())
+
+
+def publish_pattern(url: str, engine, pattern, portfolios: int | None = None) -> int:
+    """One pattern's compute, audit and publish for the first `portfolios` portfolios, on a connection of its own
+    (as a step of the patterns job); how many outputs were published.
     """
     from dawsos_assets.database import connection
     from dawsos_assets.patterns.assets import run_batch
-    from dawsos_assets.patterns.loader import load_all
     from dawsos_assets.patterns.portfolios import portfolio_keys
 
     with connection.connect(url) as conn:
         keys = dict(list(portfolio_keys(conn).items())[:portfolios])
-        return sum(
-            sum(o.passed for o in run_batch(conn, engine, pattern, keys, "bench-engine-only").values())
-            for pattern in load_all().values()
-        )
+        return sum(o.passed for o in run_batch(conn, engine, pattern, keys, "bench-engine-only").values())
+
+
+def engine_loop_side_by_side(url: str, engine) -> int:
+    """The engine loop with its patterns spread over processes forked from this one, as many at once as the patterns
+    job's executor runs steps (the CPU count, see operations/executors.py): the same work at the same parallelism,
+    without Dagster. Each process is handed the engine and the patterns in the memory it was forked with.
+    """
+    import multiprocessing
+
+    from dawsos_assets.patterns.loader import load_all
+
+    patterns = list(load_all().values())
+    context = multiprocessing.get_context("fork")
+    with context.Pool(multiprocessing.cpu_count(), _hand_over, (url, engine, patterns)) as pool:
+        return sum(pool.map(_publish_nth_pattern, range(len(patterns)), chunksize=1))
+
+
+_HANDED_OVER: dict = {}  # in each forked process of engine_loop_side_by_side: what it publishes with
+
+
+def _hand_over(url: str, engine, patterns: list) -> None:
+    _HANDED_OVER.update(url=url, engine=engine, patterns=patterns)
+
+
+def _publish_nth_pattern(index: int) -> int:
+    return publish_pattern(_HANDED_OVER["url"], _HANDED_OVER["engine"], _HANDED_OVER["patterns"][index])
 
 
 class Daemon:
@@ -292,6 +333,7 @@ def measure(portfolios: int, repeat: int) -> dict:
     with connection.connect(url) as conn, dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(PORTFOLIOS.name, list(portfolio_keys(conn)))
     samples = [one_sample(url, portfolios, sample, repeat) for sample in range(repeat)]
+    side_by_side_s = round(statistics.median(sample["in_process"]["patterns_side_by_side_s"] for sample in samples), 2)
     medians = {
         f"{work}_{side}_median_s": round(statistics.median(sample[side][f"{work}_s"] for sample in samples), 2)
         for work in ("nightly", "patterns")
@@ -306,6 +348,8 @@ def measure(portfolios: int, repeat: int) -> dict:
         "patterns_daemon_over_engine": round(
             medians["patterns_daemon_median_s"] / medians["patterns_in_process_median_s"], 2
         ),
+        "patterns_engine_side_by_side_median_s": side_by_side_s,
+        "patterns_daemon_over_engine_side_by_side": round(medians["patterns_daemon_median_s"] / side_by_side_s, 2),
     }
     print(f"N={portfolios}: {json.dumps({k: v for k, v in result.items() if k != 'samples'})}", flush=True)
     return result
@@ -321,7 +365,11 @@ def one_sample(url: str, portfolios: int, sample: int, repeat: int) -> dict:
     result = {"first": order[0], **measured}
     print(f"N={portfolios} sample {sample + 1}/{repeat}: {json.dumps(result)}", flush=True)
     in_proc, daemon = measured["in_process"], measured["daemon"]
-    published = {in_proc["patterns_published"], daemon["patterns_published"]}
+    published = {
+        in_proc["patterns_published"],
+        in_proc["patterns_side_by_side_published"],
+        daemon["patterns_published"],
+    }
     if not in_proc["nightly_success"] or {daemon["nightly_status"], daemon["patterns_status"]} != {"SUCCESS"}:
         raise SystemExit(f"N={portfolios} sample {sample + 1}: a run did not succeed; the times would not compare")
     if len(published) != 1:
@@ -349,6 +397,9 @@ def main() -> None:
                     str(n): r["nightly_daemon_over_inprocess"] for n, r in results.items()
                 },
                 "patterns_daemon_over_engine": {str(n): r["patterns_daemon_over_engine"] for n, r in results.items()},
+                "patterns_daemon_over_engine_side_by_side": {
+                    str(n): r["patterns_daemon_over_engine_side_by_side"] for n, r in results.items()
+                },
                 "patterns_daemon_s": {str(n): r["patterns_daemon_median_s"] for n, r in results.items()},
                 "repeat": args.repeat,
                 "target_ratio": 1.5,

@@ -20,10 +20,11 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 from dawsos_assets.database import connection
 from dawsos_assets.operations import launcher
 from dawsos_assets.operations.instance import prepare_instance
-from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, TABLES_AND_CHECKS_JOB
-from dawsos_assets.operations.launch import create_run
+from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, PATTERNS_JOB, TABLES_AND_CHECKS_JOB
+from dawsos_assets.operations.launch import create_run, partition_range_tags
 from dawsos_assets.operations.launcher import RUN_WORKER_TAG, PreloadedRunLauncher, PreloadUnavailable, RunWorker
 from dawsos_assets.operations.run_forks import refuse_threads, start_ticks
+from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 
 from .conftest import wait_for
 
@@ -115,6 +116,43 @@ def test_a_killed_worker_fails_its_run_under_run_monitoring(instance):
     failed = instance.get_run_by_id(run.run_id)
     assert failed.status == dg.DagsterRunStatus.FAILURE
     assert any(f"run worker {worker.pid} exited" in (e.message or "") for e in instance.all_logs(run.run_id))
+
+
+def step_processes(instance, run_id: str) -> dict[str, int]:
+    """Step key -> pid of the process each step of the run was forked into."""
+    return {
+        e.step_key: int(e.dagster_event.event_specific_data.metadata["pid"].value)
+        for e in instance.all_logs(run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_WORKER_STARTED"
+    }
+
+
+def running(pid: int) -> bool:
+    try:
+        return proc_status(pid)["State"][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_terminate_reaches_the_step_processes_of_a_patterns_run(instance):
+    """The patterns job runs its steps in processes forked from the run worker (operations/executors.py). While the
+    portfolios table is locked the first two wait in theirs; terminate cancels the run and none of them outlives it."""
+    url = os.environ[connection.URL_ENV]
+    with connection.connect(url) as conn:
+        keys = list(portfolio_keys(conn))
+    instance.add_dynamic_partitions(PORTFOLIOS.name, keys)
+    with connection.connect(url) as blocker:
+        blocker.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
+        run = create_run(instance, PATTERNS_JOB, run_config=QUIET, tags=partition_range_tags(keys[0], keys[-1]))
+        instance.launch_run(run.run_id, workspace=None)
+        steps = wait_until(lambda: len(s := step_processes(instance, run.run_id)) == 2 and s, "two step processes")
+        assert all(running(pid) for pid in steps.values())
+        assert instance.run_launcher.terminate(run.run_id)
+        blocker.rollback()  # had SIGTERM not reached the steps, the run would now go on and succeed
+    assert finished(instance, run.run_id) == dg.DagsterRunStatus.CANCELED
+    assert wait_until(lambda: not any(running(pid) for pid in steps.values()), "the step processes gone")
+    logged = [e.dagster_event.event_type_value for e in instance.all_logs(run.run_id) if e.dagster_event]
+    assert "STEP_SUCCESS" not in logged  # the two waiting steps were stopped, not left to finish
 
 
 def test_edited_code_gets_a_new_preloaded_process(instance, tmp_path, monkeypatch):

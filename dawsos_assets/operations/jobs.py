@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dawsos_assets.migrations.assets import APPLY_MIGRATIONS_JOB, build_apply_migrations_job  # noqa: F401 — APPLY_MIGRATIONS_JOB is re-exported with the other job names
+from dawsos_assets.operations.executors import forked_steps
 from dawsos_assets.patterns.assets import PATTERNS_GROUP
 from dawsos_assets.tables.holdings import holdings
 from dawsos_assets.tables.legacy_assets import observe_legacy_tables
@@ -36,8 +37,8 @@ tables_and_checks_job = dg.define_asset_job(
 patterns_job = dg.define_asset_job(
     PATTERNS_JOB,
     selection=dg.AssetSelection.groups(PATTERNS_GROUP),
-    description="Every pattern for one portfolio partition.",
-    executor_def=LIGHT_STEPS,
+    description="Every pattern for the portfolio partitions of the run, the patterns side by side.",
+    executor_def=forked_steps,
 )
 data_quality_report_job = dg.define_asset_job(
     DATA_QUALITY_REPORT_JOB,
