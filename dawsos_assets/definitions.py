@@ -25,6 +25,7 @@ warnings.filterwarnings(
 from dawsos_assets.database.resource import PortfolioDatabase
 from dawsos_assets.migrations.assets import build_migration_assets
 from dawsos_assets.operations.alerts import WEBHOOK_ENV, validate_webhook_url
+from dawsos_assets.operations.executors import forked_steps
 from dawsos_assets.operations.jobs import (  # noqa: F401  (names re-exported for callers)
     APPLY_MIGRATIONS_JOB,
     DATA_QUALITY_REPORT_JOB,
@@ -83,6 +84,7 @@ def build_defs(resources: dict | None = None, schedule_timezone: str = "UTC") ->
             pending_migrations,
         ],
         resources={"database": PortfolioDatabase(), "slack": SlackAlerts(), **(resources or {})},
+        executor=forked_steps,  # the runs Dagster makes itself (backfills, automation, Materialize in the UI)
     )
 
 

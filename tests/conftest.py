@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import tqdm
 
 from dawsos_assets.database import connection
 from dawsos_assets.database.legacy import LegacyVariant
@@ -27,6 +28,10 @@ DAWSOS = str(Path(sys.executable).parent / "dawsos")
 
 
 SERVER_FIXTURES = {"server_admin_url", "reachable_home"}
+# tqdm starts a monitor thread with its first progress bar (Great Expectations' metric calculation makes one) and keeps
+# it for the life of the process; a run started in a process with another thread runs its steps in that process
+# (operations/executors.py), so the tests that check forked steps need the session without it.
+tqdm.tqdm.monitor_interval = 0
 
 
 def pytest_collection_modifyitems(items):

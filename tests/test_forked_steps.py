@@ -1,23 +1,44 @@
-"""The patterns job runs its steps side by side, each in a process forked from the run worker
-(operations/executors.py), and in the run's own process where a fork would not be safe."""
+"""Runs execute their steps side by side, each in a process forked from the run worker (operations/executors.py),
+and in the run's own process where a fork would not be safe or one step at a time is asked for. A launched patterns
+run forking its steps, cancelled, and with its worker killed: tests/test_run_launcher.py."""
 
 import os
 import threading
 
 import dagster as dg
-from dagster._core.executor import child_process_executor
+from dagster._core.executor import child_process_executor, multiprocess
 
 from dawsos_assets.database import connection
-from dawsos_assets.definitions import PATTERNS_JOB
-from dawsos_assets.operations.executors import STEP_EVENT_POLL_S
+from dawsos_assets.definitions import PATTERNS_JOB, defs
+from dawsos_assets.operations import executors
+from dawsos_assets.operations.executors import STEP_EVENT_POLL_S, RestingActiveExecution, forked_steps
 from dawsos_assets.operations.launch import partition_range_tags, run_job
-from dawsos_assets.patterns.loader import load_all
 from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+TWO_AT_ONCE = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
+RETRY_WAIT_S = 2
 
 
-def run_every_pattern(url: str, run_config: dict = QUIET) -> tuple[dg.JobExecutionResult, list, dict[str, str]]:
+@dg.op
+def waits_out_a_retry(context) -> float:
+    """Asks to be retried once; then returns the event poll interval its step process was forked with."""
+    if context.retry_number == 0:
+        raise dg.RetryRequested(max_retries=1, seconds_to_wait=RETRY_WAIT_S)
+    return child_process_executor.TICK
+
+
+@dg.job(executor_def=forked_steps)
+def retried_once():
+    waits_out_a_retry()
+
+
+def no_other_thread() -> None:
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    assert not others, f"threads left running by earlier tests would make the run fall back: {others}"
+
+
+def run_every_pattern(url: str, run_config: dict) -> tuple[dg.JobExecutionResult, list, dict[str, str]]:
     """One patterns run over every portfolio, as the daemon's run worker executes it; its events."""
     with connection.connect(url) as conn:
         keys = portfolio_keys(conn)
@@ -34,29 +55,6 @@ def of_type(events, event_type: str) -> list:
     return [e for e in events if e.dagster_event.event_type_value == event_type]
 
 
-def times_of(events, event_type: str) -> dict[str, float]:
-    return {e.step_key: e.timestamp for e in of_type(events, event_type)}
-
-
-def test_steps_run_side_by_side_in_processes_forked_from_the_run(migrated_url):
-    assert threading.active_count() == 1, "a thread left running by an earlier test would make the run fall back"
-    result, events, keys = run_every_pattern(migrated_url)
-    workers = {
-        e.step_key: e.dagster_event.event_specific_data.metadata["pid"].value
-        for e in of_type(events, "STEP_WORKER_STARTED")
-    }
-    assert len(workers) == 13 and len(set(workers.values())) == 13 and str(os.getpid()) not in workers.values()
-    started, finished = times_of(events, "STEP_START"), times_of(events, "STEP_SUCCESS")
-    assert set(started) == set(finished) == set(workers)
-    overlapping = [
-        (a, b) for a in started for b in started if a < b and started[b] < finished[a] and started[a] < finished[b]
-    ]
-    assert overlapping, "no two steps ran at the same time"
-    materialized = {(e.asset_key.path[-1], e.partition) for e in result.get_asset_materialization_events()}
-    assert materialized == {(p, k) for p in load_all() for k in keys}
-    assert child_process_executor.TICK == STEP_EVENT_POLL_S  # set by the executor, in the run's process only
-
-
 def assert_every_step_ran_in_this_process(result, events, keys) -> None:
     assert not of_type(events, "STEP_WORKER_STARTED")
     assert {e.dagster_event.pid for e in of_type(events, "STEP_START")} == {os.getpid()}
@@ -69,7 +67,7 @@ def test_with_another_thread_running_the_steps_run_in_the_run_process(migrated_u
     waiting = threading.Thread(target=stop.wait, name="holds nothing, but could")
     waiting.start()
     try:
-        assert_every_step_ran_in_this_process(*run_every_pattern(migrated_url))
+        assert_every_step_ran_in_this_process(*run_every_pattern(migrated_url, TWO_AT_ONCE))
     finally:
         stop.set()
         waiting.join()
@@ -80,7 +78,43 @@ def test_one_step_at_a_time_runs_them_in_the_run_process(migrated_url):
     assert_every_step_ran_in_this_process(*run_every_pattern(migrated_url, one_at_a_time))
 
 
-def test_dagster_still_polls_step_processes_at_the_tick_the_executor_sets():
-    """Dagster's poll reads the module's TICK at each call; after an upgrade that renamed it, setting it would
-    change nothing and every step would again hold its slot for seconds after its work."""
+def test_a_run_waiting_out_a_retry_rests_and_its_step_sees_the_short_poll(monkeypatch):
+    """Dagster's multiprocess loop would ask for runnable steps over a hundred thousand times while its only step
+    waits out the retry delay (a core spinning: 266,929 times in one try); resting, a few hundred (447). The poll
+    interval is the executor's while the run executes (the step process was forked with it), Dagster's after."""
+    no_other_thread()
+    asked, ask = [0], RestingActiveExecution.get_steps_to_execute
+
+    def counted(self, limit=None):
+        asked[0] += 1
+        return ask(self, limit)
+
+    monkeypatch.setattr(RestingActiveExecution, "get_steps_to_execute", counted)
+    before = child_process_executor.TICK
+    with dg.instance_for_test() as instance:
+        with dg.execute_job(dg.reconstructable(retried_once), instance, run_config=TWO_AT_ONCE) as result:
+            assert result.success
+            assert result.output_for_node("waits_out_a_retry") == STEP_EVENT_POLL_S
+    # about 1,000 a second while the failed attempt's process hands over its events; spinning, some 100,000 a second
+    assert 0 < asked[0] < 20_000, f"asked {asked[0]} times during a run with a {RETRY_WAIT_S} s wait"
+    assert child_process_executor.TICK == before and multiprocess.ActiveExecution is not RestingActiveExecution
+
+
+def test_dagster_still_reads_the_globals_the_executor_sets():
+    """Dagster's poll reads TICK and its loop builds ActiveExecution by module name at each use; after an upgrade
+    that renamed either, setting it would change nothing."""
     assert "TICK" in child_process_executor._poll_for_event.__code__.co_names
+    assert "ActiveExecution" in multiprocess.MultiprocessExecutor.execute.__code__.co_names
+
+
+def test_runs_dagster_makes_itself_use_the_executor_too():
+    """Backfills, automation and "Materialize" in the UI run the implicit asset job, not the named jobs."""
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is forked_steps
+    assert defs.resolve_job_def(PATTERNS_JOB).executor_def is forked_steps
+
+
+def test_one_step_at_a_time_by_dagsters_environment_override_needs_no_second_process(monkeypatch):
+    monkeypatch.setenv(executors.MAX_CONCURRENT_ENV, "1")
+    assert executors._requirements({"max_concurrent": None}) == []
+    monkeypatch.setenv(executors.MAX_CONCURRENT_ENV, "3")
+    assert executors._steps_at_once(None) == 3 and executors._requirements({"max_concurrent": None})

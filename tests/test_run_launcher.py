@@ -24,6 +24,7 @@ from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, PATTERNS_JOB, TABL
 from dawsos_assets.operations.launch import create_run, partition_range_tags
 from dawsos_assets.operations.launcher import RUN_WORKER_TAG, PreloadedRunLauncher, PreloadUnavailable, RunWorker
 from dawsos_assets.operations.run_forks import refuse_threads, start_ticks
+from dawsos_assets.patterns.loader import load_all
 from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 
 from .conftest import wait_for
@@ -134,25 +135,75 @@ def running(pid: int) -> bool:
         return False
 
 
+def launch_blocked_patterns_run(instance, keys: list[str]) -> tuple[dg.DagsterRun, dict[str, int]]:
+    """A patterns run whose first two step processes wait on the portfolios table the caller has locked."""
+    instance.add_dynamic_partitions(PORTFOLIOS.name, keys)
+    run_config = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
+    run = create_run(instance, PATTERNS_JOB, run_config=run_config, tags=partition_range_tags(keys[0], keys[-1]))
+    instance.launch_run(run.run_id, workspace=None)
+    steps = wait_until(lambda: len(s := step_processes(instance, run.run_id)) == 2 and s, "two step processes")
+    assert all(running(pid) for pid in steps.values())
+    return run, steps
+
+
+def test_a_launched_patterns_run_runs_its_steps_side_by_side_in_forked_processes(instance):
+    url = os.environ[connection.URL_ENV]
+    with connection.connect(url) as conn:
+        keys = portfolio_keys(conn)
+    instance.add_dynamic_partitions(PORTFOLIOS.name, list(keys))
+    run_config = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
+    tags = partition_range_tags(list(keys)[0], list(keys)[-1])
+    run = create_run(instance, PATTERNS_JOB, run_config=run_config, tags=tags)
+    instance.launch_run(run.run_id, workspace=None)
+    assert finished(instance, run.run_id) == dg.DagsterRunStatus.SUCCESS
+    worker, steps = worker_of(instance, run.run_id), step_processes(instance, run.run_id)
+    assert len(steps) == 13 and len(set(steps.values())) == 13 and worker.pid not in steps.values()
+    events = [e for e in instance.all_logs(run.run_id) if e.dagster_event]
+    started, ended = (
+        {e.step_key: e.timestamp for e in events if e.dagster_event.event_type_value == kind}
+        for kind in ("STEP_START", "STEP_SUCCESS")
+    )
+    assert set(started) == set(ended) == set(steps)
+    assert any(started[b] < ended[a] and started[a] < ended[b] for a in started for b in started if a < b)
+    materialized = {
+        (e.dagster_event.asset_key.path[-1], e.dagster_event.partition)
+        for e in events
+        if e.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    assert materialized == {(p, k) for p in load_all() for k in keys}
+
+
 def test_terminate_reaches_the_step_processes_of_a_patterns_run(instance):
-    """The patterns job runs its steps in processes forked from the run worker (operations/executors.py). While the
-    portfolios table is locked the first two wait in theirs; terminate cancels the run and none of them outlives it."""
+    """The patterns job runs its steps in processes forked from the run worker (operations/executors.py); terminate
+    cancels the run and none of them outlives it."""
     url = os.environ[connection.URL_ENV]
     with connection.connect(url) as conn:
         keys = list(portfolio_keys(conn))
-    instance.add_dynamic_partitions(PORTFOLIOS.name, keys)
     with connection.connect(url) as blocker:
         blocker.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
-        run = create_run(instance, PATTERNS_JOB, run_config=QUIET, tags=partition_range_tags(keys[0], keys[-1]))
-        instance.launch_run(run.run_id, workspace=None)
-        steps = wait_until(lambda: len(s := step_processes(instance, run.run_id)) == 2 and s, "two step processes")
-        assert all(running(pid) for pid in steps.values())
+        run, steps = launch_blocked_patterns_run(instance, keys)
         assert instance.run_launcher.terminate(run.run_id)
         blocker.rollback()  # had SIGTERM not reached the steps, the run would now go on and succeed
     assert finished(instance, run.run_id) == dg.DagsterRunStatus.CANCELED
     assert wait_until(lambda: not any(running(pid) for pid in steps.values()), "the step processes gone")
     logged = [e.dagster_event.event_type_value for e in instance.all_logs(run.run_id) if e.dagster_event]
     assert "STEP_SUCCESS" not in logged  # the two waiting steps were stopped, not left to finish
+
+
+def test_the_step_processes_of_a_killed_worker_die_with_it(instance):
+    """A worker killed outright cannot stop its steps: the kernel does (they would otherwise wait on the lock, then
+    publish for a run already failed)."""
+    url = os.environ[connection.URL_ENV]
+    with connection.connect(url) as conn:
+        keys = list(portfolio_keys(conn))
+    with connection.connect(url) as blocker:
+        blocker.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
+        run, steps = launch_blocked_patterns_run(instance, keys)
+        os.kill(worker_of(instance, run.run_id).pid, signal.SIGKILL)
+        wait_until(lambda: not any(running(pid) for pid in steps.values()), "the step processes gone")
+        blocker.rollback()
+    monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
 def test_edited_code_gets_a_new_preloaded_process(instance, tmp_path, monkeypatch):
