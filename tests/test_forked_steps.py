@@ -2,8 +2,10 @@
 and in the run's own process where a fork would not be safe or one step at a time is asked for. A launched patterns
 run forking its steps, cancelled, and with its worker killed: tests/test_run_launcher.py."""
 
+import multiprocessing
 import os
 import threading
+import time
 
 import dagster as dg
 from dagster._core.executor import child_process_executor, multiprocess
@@ -31,6 +33,20 @@ def waits_out_a_retry(context) -> float:
 @dg.job(executor_def=forked_steps)
 def retried_once():
     waits_out_a_retry()
+
+
+@dg.op
+def starts_a_process_of_its_own() -> int:
+    """A step that uses multiprocessing itself (a pool of its own): its child's exit code."""
+    child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(0,))
+    child.start()
+    child.join()
+    return child.exitcode
+
+
+@dg.job(executor_def=forked_steps)
+def forks_below_its_step():
+    starts_a_process_of_its_own()
 
 
 def no_other_thread() -> None:
@@ -98,6 +114,15 @@ def test_a_run_waiting_out_a_retry_rests_and_its_step_sees_the_short_poll(monkey
     # about 1,000 a second while the failed attempt's process hands over its events; spinning, some 100,000 a second
     assert 0 < asked[0] < 20_000, f"asked {asked[0]} times during a run with a {RETRY_WAIT_S} s wait"
     assert child_process_executor.TICK == before and multiprocess.ActiveExecution is not RestingActiveExecution
+
+
+def test_a_process_a_step_forks_itself_is_not_taken_for_a_step_process():
+    """The death-signal hook is inherited by what a step forks; there it must do nothing (not end the process)."""
+    no_other_thread()
+    with dg.instance_for_test() as instance:
+        with dg.execute_job(dg.reconstructable(forks_below_its_step), instance, run_config=TWO_AT_ONCE) as result:
+            assert result.success
+            assert result.output_for_node("starts_a_process_of_its_own") == 0
 
 
 def test_dagster_still_reads_the_globals_the_executor_sets():

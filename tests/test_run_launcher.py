@@ -2,6 +2,7 @@
 a killed worker fails its run under run monitoring, edited code gets a new preloaded process, and a process that
 cannot load says why. One preloaded process serves the module, against a real PostgreSQL."""
 
+import contextlib
 import itertools
 import json
 import logging
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +32,7 @@ from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 from .conftest import wait_for
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+TWO_AT_ONCE = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
 PRELOAD_WAIT_S = 180  # importing and building the definitions: ~4 s, far longer on a busy machine
 
@@ -135,26 +138,38 @@ def running(pid: int) -> bool:
         return False
 
 
-def launch_blocked_patterns_run(instance, keys: list[str]) -> tuple[dg.DagsterRun, dict[str, int]]:
-    """A patterns run whose first two step processes wait on the portfolios table the caller has locked."""
-    instance.add_dynamic_partitions(PORTFOLIOS.name, keys)
-    run_config = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
-    run = create_run(instance, PATTERNS_JOB, run_config=run_config, tags=partition_range_tags(keys[0], keys[-1]))
+def portfolio_partitions(instance) -> dict[str, str]:
+    """The test database's portfolios (partition key -> id), added as the instance's partitions."""
+    with connection.connect(os.environ[connection.URL_ENV]) as conn:
+        keys = portfolio_keys(conn)
+    instance.add_dynamic_partitions(PORTFOLIOS.name, list(keys))
+    return keys
+
+
+def launch_patterns_run(instance, keys: dict[str, str]) -> dg.DagsterRun:
+    """A patterns run over every portfolio, two steps at a time, launched as the daemon launches it."""
+    tags = partition_range_tags(list(keys)[0], list(keys)[-1])
+    run = create_run(instance, PATTERNS_JOB, run_config=TWO_AT_ONCE, tags=tags)
     instance.launch_run(run.run_id, workspace=None)
-    steps = wait_until(lambda: len(s := step_processes(instance, run.run_id)) == 2 and s, "two step processes")
-    assert all(running(pid) for pid in steps.values())
-    return run, steps
+    return run
+
+
+@contextlib.contextmanager
+def patterns_run_waiting_on_a_lock(instance) -> Iterator[tuple[dg.DagsterRun, dict[str, int]]]:
+    """A patterns run whose first two step processes wait on the portfolios table, locked until the block ends."""
+    keys = portfolio_partitions(instance)
+    with connection.connect(os.environ[connection.URL_ENV]) as blocker:
+        blocker.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
+        run = launch_patterns_run(instance, keys)
+        steps = wait_until(lambda: len(s := step_processes(instance, run.run_id)) == 2 and s, "two step processes")
+        assert all(running(pid) for pid in steps.values())
+        yield run, steps
+        blocker.rollback()  # from here the steps would go on and succeed, had they not been stopped
 
 
 def test_a_launched_patterns_run_runs_its_steps_side_by_side_in_forked_processes(instance):
-    url = os.environ[connection.URL_ENV]
-    with connection.connect(url) as conn:
-        keys = portfolio_keys(conn)
-    instance.add_dynamic_partitions(PORTFOLIOS.name, list(keys))
-    run_config = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
-    tags = partition_range_tags(list(keys)[0], list(keys)[-1])
-    run = create_run(instance, PATTERNS_JOB, run_config=run_config, tags=tags)
-    instance.launch_run(run.run_id, workspace=None)
+    keys = portfolio_partitions(instance)
+    run = launch_patterns_run(instance, keys)
     assert finished(instance, run.run_id) == dg.DagsterRunStatus.SUCCESS
     worker, steps = worker_of(instance, run.run_id), step_processes(instance, run.run_id)
     assert len(steps) == 13 and len(set(steps.values())) == 13 and worker.pid not in steps.values()
@@ -176,14 +191,8 @@ def test_a_launched_patterns_run_runs_its_steps_side_by_side_in_forked_processes
 def test_terminate_reaches_the_step_processes_of_a_patterns_run(instance):
     """The patterns job runs its steps in processes forked from the run worker (operations/executors.py); terminate
     cancels the run and none of them outlives it."""
-    url = os.environ[connection.URL_ENV]
-    with connection.connect(url) as conn:
-        keys = list(portfolio_keys(conn))
-    with connection.connect(url) as blocker:
-        blocker.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
-        run, steps = launch_blocked_patterns_run(instance, keys)
+    with patterns_run_waiting_on_a_lock(instance) as (run, steps):
         assert instance.run_launcher.terminate(run.run_id)
-        blocker.rollback()  # had SIGTERM not reached the steps, the run would now go on and succeed
     assert finished(instance, run.run_id) == dg.DagsterRunStatus.CANCELED
     assert wait_until(lambda: not any(running(pid) for pid in steps.values()), "the step processes gone")
     logged = [e.dagster_event.event_type_value for e in instance.all_logs(run.run_id) if e.dagster_event]
@@ -193,15 +202,9 @@ def test_terminate_reaches_the_step_processes_of_a_patterns_run(instance):
 def test_the_step_processes_of_a_killed_worker_die_with_it(instance):
     """A worker killed outright cannot stop its steps: the kernel does (they would otherwise wait on the lock, then
     publish for a run already failed)."""
-    url = os.environ[connection.URL_ENV]
-    with connection.connect(url) as conn:
-        keys = list(portfolio_keys(conn))
-    with connection.connect(url) as blocker:
-        blocker.execute("LOCK TABLE portfolios IN ACCESS EXCLUSIVE MODE")
-        run, steps = launch_blocked_patterns_run(instance, keys)
+    with patterns_run_waiting_on_a_lock(instance) as (run, steps):
         os.kill(worker_of(instance, run.run_id).pid, signal.SIGKILL)
         wait_until(lambda: not any(running(pid) for pid in steps.values()), "the step processes gone")
-        blocker.rollback()
     monitor_started_run(instance, None, instance.get_run_record_by_id(run.run_id), logging.getLogger("test"))
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import multiprocessing.util
 import os
 import signal
@@ -89,8 +90,12 @@ def _die_with_the_run_worker(run_worker: _RunWorker) -> None:
     """In each step process: a run worker killed outright (out of memory, SIGKILL) cannot stop its steps, which would
     otherwise go on writing outputs and events for a run already marked failed, then wait forever to hand their last
     events to it. The kernel kills the step process when its parent dies; one whose parent died before this call is
-    ended here.
+    ended here. Processes that a step itself starts through multiprocessing run this hook too (it is inherited):
+    they were not forked by the run worker and are left alone.
     """
+    forked_by = multiprocessing.parent_process()
+    if forked_by is None or forked_by.pid != run_worker.pid:
+        return
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != run_worker.pid:
         os._exit(1)
