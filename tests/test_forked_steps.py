@@ -8,10 +8,13 @@ import threading
 import time
 
 import dagster as dg
+import pytest
 from dagster._core.executor import child_process_executor, multiprocess
 
+from dawsos_assets import errors
 from dawsos_assets.database import connection
 from dawsos_assets.definitions import PATTERNS_JOB, defs
+from dawsos_assets.errors import DawsosError
 from dawsos_assets.operations import executors
 from dawsos_assets.operations.executors import STEP_EVENT_POLL_S, RestingActiveExecution, forked_steps
 from dawsos_assets.operations.launch import partition_range_tags, run_job
@@ -143,3 +146,14 @@ def test_one_step_at_a_time_by_dagsters_environment_override_needs_no_second_pro
     assert executors._requirements({"max_concurrent": None}) == []
     monkeypatch.setenv(executors.MAX_CONCURRENT_ENV, "3")
     assert executors._steps_at_once(None) == 3 and executors._requirements({"max_concurrent": None})
+
+
+def test_steps_at_once_that_are_no_whole_number_get_a_coded_error(monkeypatch):
+    monkeypatch.setenv(executors.MAX_CONCURRENT_ENV, "two")
+    with pytest.raises(DawsosError) as bad_variable:
+        executors._requirements({"max_concurrent": None})
+    monkeypatch.delenv(executors.MAX_CONCURRENT_ENV)
+    with pytest.raises(DawsosError) as negative:
+        executors._steps_at_once(-1)
+    assert {bad_variable.value.code, negative.value.code} == {errors.EXECUTOR_CONFIG_INVALID}
+    assert "'two'" in bad_variable.value.one_line() and "-1" in negative.value.one_line()

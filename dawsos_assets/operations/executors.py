@@ -32,6 +32,9 @@ from dagster._core.executor import child_process_executor, multiprocess
 from dagster._core.executor.in_process import InProcessExecutor
 from dagster._core.executor.multiprocess import MultiprocessExecutor
 
+from dawsos_assets import errors
+from dawsos_assets.errors import DawsosError, shown
+
 # How long the executor waits on a step process that has no event to hand over before it turns to the next one.
 # Dagster's 20 ms makes a step that finished its work while another computes hand its ~115 events (one per
 # portfolio, then its checks) to the run at one per 20 ms: over 2 s in which its process cannot exit and the next
@@ -111,8 +114,18 @@ def _forking_is_safe() -> bool:
 
 
 def _steps_at_once(config_value: int | None) -> int:
-    """What Dagster's multiprocess executor would use: the config, else its environment override, else the CPUs."""
-    return config_value or int(os.environ.get(MAX_CONCURRENT_ENV) or 0) or multiprocessing.cpu_count()
+    """What Dagster's multiprocess executor would use: the config, else its environment override, else the CPUs (0
+    or unset in either place means the next). A value Dagster would fail on with a traceback gets a coded error.
+    """
+    override = os.environ.get(MAX_CONCURRENT_ENV) or ""
+    if (config_value is not None and config_value < 0) or (override and not override.isdigit()):
+        raise DawsosError(
+            errors.EXECUTOR_CONFIG_INVALID,
+            f"steps at once must be a whole number: max_concurrent {shown(config_value)}, "
+            f"{MAX_CONCURRENT_ENV} {shown(override)}",
+            "set the run's execution config max_concurrent, or the variable, to 1 or more (0 or unset: one per CPU)",
+        )
+    return config_value or int(override or 0) or multiprocessing.cpu_count()
 
 
 def _requirements(config: dict) -> list:
