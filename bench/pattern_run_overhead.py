@@ -36,7 +36,6 @@ from common import own_embedded_server  # noqa: E402
 
 DEFAULT_HOME = "/var/tmp/dawsos-bench-run-overhead"  # noqa: S108 — the benchmark's default scratch home, overridable with --home
 PROFILE_LINES = 30
-ONE_STEP_AT_A_TIME = {"execution": {"config": {"max_concurrent": 1}}}  # in the run's own process
 
 
 def engine_loop(url: str) -> float:
@@ -90,11 +89,12 @@ def patterns_run(instance, keys: list[str], statements: list[int], engine_spent:
     timing_the_engine).
     """
     from dawsos_assets.definitions import PATTERNS_JOB
+    from dawsos_assets.operations.executors import steps_at_once
     from dawsos_assets.operations.launch import partition_range_tags, run_job
 
     statements_before, engine_before = statements[0], engine_spent[0]
     tags = partition_range_tags(keys[0], keys[-1])
-    result = run_job(instance, PATTERNS_JOB, run_config=ONE_STEP_AT_A_TIME, tags=tags)
+    result = run_job(instance, PATTERNS_JOB, run_config=steps_at_once(1), tags=tags)
     stats = instance.get_run_stats(result.run_id)
     run_s = stats.end_time - stats.start_time
     return {

@@ -16,12 +16,12 @@ from dawsos_assets.database import connection
 from dawsos_assets.definitions import PATTERNS_JOB, defs
 from dawsos_assets.errors import DawsosError
 from dawsos_assets.operations import executors
-from dawsos_assets.operations.executors import STEP_EVENT_POLL_S, RestingActiveExecution, forked_steps
+from dawsos_assets.operations.executors import STEP_EVENT_POLL_S, RestingActiveExecution, forked_steps, steps_at_once
 from dawsos_assets.operations.launch import partition_range_tags, run_job
 from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-TWO_AT_ONCE = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
+TWO_AT_ONCE = {**QUIET, **steps_at_once(2)}
 RETRY_WAIT_S = 2
 
 
@@ -93,7 +93,7 @@ def test_with_another_thread_running_the_steps_run_in_the_run_process(migrated_u
 
 
 def test_one_step_at_a_time_runs_them_in_the_run_process(migrated_url):
-    one_at_a_time = {**QUIET, "execution": {"config": {"max_concurrent": 1}}}
+    one_at_a_time = {**QUIET, **steps_at_once(1)}
     assert_every_step_ran_in_this_process(*run_every_pattern(migrated_url, one_at_a_time))
 
 

@@ -21,6 +21,7 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from dawsos_assets.database import connection
 from dawsos_assets.operations import launcher
+from dawsos_assets.operations.executors import steps_at_once
 from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.operations.jobs import OBSERVE_LEGACY_JOB, PATTERNS_JOB, TABLES_AND_CHECKS_JOB
 from dawsos_assets.operations.launch import create_run, partition_range_tags
@@ -32,7 +33,7 @@ from dawsos_assets.patterns.portfolios import PORTFOLIOS, portfolio_keys
 from .conftest import wait_for
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-TWO_AT_ONCE = {**QUIET, "execution": {"config": {"max_concurrent": 2}}}
+TWO_AT_ONCE = {**QUIET, **steps_at_once(2)}
 SIGCHLD_BIT = 1 << (signal.SIGCHLD - 1)
 PRELOAD_WAIT_S = 180  # importing and building the definitions: ~4 s, far longer on a busy machine
 

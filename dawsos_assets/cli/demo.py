@@ -11,6 +11,7 @@ from rich.table import Table
 from dawsos_assets.cli.report import alpha_validation, print_check_results, print_legacy_summary
 from dawsos_assets.database import connection
 from dawsos_assets.database.seed.loader import SeedOptions, database_state, load_provider_data, seed_database
+from dawsos_assets.operations.executors import steps_at_once
 from dawsos_assets.operations.instance import prepare_instance
 from dawsos_assets.operations.launch import partition_range_tags, run_job
 from dawsos_assets.patterns.loader import load_all
@@ -126,7 +127,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the ev
 # run's logger config does not reach. Over the demo's 8 portfolios side by side gains nothing measurable (the whole
 # demo: 21.3–24.7 s side by side, 19.8–27.5 s one step at a time, three runs each), so the demo's run keeps its
 # steps in its own process.
-PATTERNS_QUIET = {**QUIET, "execution": {"config": {"max_concurrent": 1}}}
+PATTERNS_QUIET = {**QUIET, **steps_at_once(1)}
 
 
 def run_checks_job(console: Console) -> dict:

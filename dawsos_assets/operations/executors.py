@@ -44,6 +44,11 @@ MAX_CONCURRENT_ENV = "DAGSTER_MULTIPROCESS_EXECUTOR_MAX_CONCURRENT"  # Dagster's
 PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (Linux)
 
 
+def steps_at_once(count: int) -> dict:
+    """The run config that runs `count` steps at a time (1: one after another in the run's own process)."""
+    return {"execution": {"config": {"max_concurrent": count}}}
+
+
 class RestingActiveExecution(ActiveExecution):
     """Dagster's multiprocess loop asks for runnable steps again at once when none is ready and none is running
     (every step waiting out a retry delay or for a pool slot another run holds): it spins a whole core for the
